@@ -1,0 +1,215 @@
+"""The `syndicate` command line. Bad input: one line on stderr naming file and field, exit 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from syndicate.bootstrap import Container, bootstrap, configure_logging
+from syndicate.errors import ConfigError, InvalidArticle, SyndicateError
+from syndicate.services.articles import import_file
+from syndicate.services.publishing import Outcome
+from syndicate.storage import db
+from syndicate.storage.articles import ArticleQueries
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+articles_app = typer.Typer(no_args_is_help=True, help="Articles.")
+app.add_typer(db_app, name="db")
+app.add_typer(articles_app, name="articles")
+
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line on stderr; the caller raises the returned Exit(2)."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def edge(func: F) -> F:
+    """Translate named errors into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, InvalidArticle) as exc:
+            raise fail(str(exc)) from None
+        except SyndicateError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@db_app.command("upgrade")
+@edge
+def db_upgrade() -> None:
+    """Apply pending migrations."""
+    container = bootstrap()
+    applied = db.upgrade(container.engine)
+    typer.echo(f"database at head ({', '.join(applied) or 'nothing to apply'})")
+
+
+def _print_token(container: Container) -> None:
+    token = container.settings.resolved_admin_token
+    err.print(f"Admin token: {token}", markup=False)
+
+
+@app.command()
+@edge
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not start a worker.")] = False,
+) -> None:
+    """Serve the site, feeds, admin and API; starts a worker with the scheduler unless told not to."""
+    import uvicorn
+
+    from syndicate.web.app import create_app
+
+    configure_logging()
+    container = bootstrap(migrate=True) if _embedded() else bootstrap()
+    _print_token(container)
+    child: subprocess.Popen[bytes] | None = None
+    if not no_worker:
+        # Same process group: Ctrl-C reaches both; we also stop it explicitly on exit.
+        child = subprocess.Popen(
+            [sys.executable, "-m", "syndicate.cli.main", "worker", "--with-beat"]
+        )
+    try:
+        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+    finally:
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def _embedded() -> bool:
+    from syndicate.settings import load_settings
+
+    return load_settings().is_embedded
+
+
+@app.command()
+@edge
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 0,
+    with_beat: Annotated[
+        bool, typer.Option("--with-beat", help="Run the scheduler inside this worker.")
+    ] = False,
+) -> None:
+    """Run a Celery worker on the configured broker."""
+    configure_logging()
+    container = bootstrap()
+    settings = container.settings
+    argv = ["worker", "--loglevel=INFO", "-Q", settings.celery_queue, "--without-gossip",
+            "--without-mingle"]
+    if settings.is_sqlite:
+        # One SQLite file: a single worker process avoids lock contention.
+        argv += ["--pool=solo"]
+    elif concurrency:
+        argv += [f"--concurrency={concurrency}"]
+    if with_beat:
+        argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
+    container.celery.worker_main(argv)
+
+
+@app.command()
+@edge
+def beat() -> None:
+    """Run the scheduler: outbox relay, digests, retries, sweeps."""
+    configure_logging()
+    container = bootstrap()
+    schedule = container.settings.var_dir / "celerybeat-schedule"
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    container.celery.start(["beat", "--loglevel=INFO", f"--schedule={schedule}"])
+
+
+@articles_app.command("import")
+@edge
+def articles_import(
+    paths: Annotated[list[Path], typer.Argument(help=".json, .md or .txt files.")],
+    published_at: Annotated[
+        str | None, typer.Option("--published-at", help="RFC 3339 time for every file.")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="BCP 47 language for every file.")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Category slug (repeatable).")
+    ] = None,
+) -> None:
+    """Import article files, one transaction each; prints ID, slug and URL per article."""
+    container = bootstrap(migrate=_embedded())
+    overrides = {"published_at": published_at, "language": language, "categories": category}
+    counts = dict.fromkeys(Outcome, 0)
+    failures: list[str] = []
+    with Progress(console=err, transient=True, disable=len(paths) < 5) as progress:
+        task = progress.add_task("importing", total=len(paths))
+        for path in paths:
+            try:
+                imported = import_file(container, path, overrides=overrides)
+            except InvalidArticle as exc:
+                failures.append(str(exc))
+                err.print(f"error: {exc}", markup=False, soft_wrap=True)
+            else:
+                article = imported.result.article
+                counts[imported.result.outcome] += 1
+                if imported.cleaned:
+                    err.print(f"{path}: cleaned: {imported.cleaned}", markup=False, soft_wrap=True)
+                typer.echo(f"{article.id}\t{article.slug}\t{article.link(container.settings.base_url)}")
+            progress.advance(task)
+    err.print(
+        f"imported {sum(counts.values())} of {len(paths)} file(s): "
+        f"{counts[Outcome.CREATED]} new, {counts[Outcome.UPDATED]} updated, "
+        f"{counts[Outcome.UNCHANGED]} unchanged, {len(failures)} failed",
+        markup=False,
+    )
+    if failures:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@articles_app.command("list")
+@edge
+def articles_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+) -> None:
+    """List stored articles, newest first."""
+    container = bootstrap(migrate=_embedded())
+    with container.session_factory() as session:
+        articles = ArticleQueries(session).newest(limit=100000)
+    for a in articles:
+        if as_json:
+            typer.echo(json.dumps({
+                "id": a.id, "guid": a.guid, "slug": a.slug, "title": a.title,
+                "published_at": a.published_at.isoformat(), "updated_at": a.updated_at.isoformat(),
+                "language": a.language, "categories": list(a.categories),
+                "url": a.link(container.settings.base_url),
+            }, ensure_ascii=False))
+        else:
+            typer.echo(f"{a.id}\t{a.slug}\t{a.published_at.isoformat()}\t{a.title}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()

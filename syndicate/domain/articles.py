@@ -1,0 +1,87 @@
+"""Articles as the newsroom publishes them: the validated draft and the stored article."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image that belongs to an article; `alt` is never empty."""
+
+    url: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class ArticleDraft:
+    """Validated, sanitized article input: every string is XML-safe, body_html is sanitized."""
+
+    title: str
+    body_html: str
+    # None: "now" for a new article, unchanged for an existing one.
+    published_at: datetime | None = None
+    guid: str | None = None
+    slug: str | None = None
+    summary: str = ""
+    url: str | None = None
+    updated_at: datetime | None = None
+    language: str = "en"
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    translation_of: str | None = None
+
+    def content_hash(self) -> str:
+        """A digest of everything a reader sees; equal hashes mean an import changed nothing."""
+        payload = {
+            "title": self.title,
+            "summary": self.summary,
+            "body_html": self.body_html,
+            "url": self.url,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "language": self.language,
+            "categories": list(self.categories),
+            "authors": list(self.authors),
+            "images": [[i.url, i.alt] for i in self.images],
+            "translation_of": self.translation_of,
+        }
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass
+class Article:
+    """A stored article. `guid` and `slug` never change once assigned."""
+
+    id: int
+    guid: str
+    slug: str
+    title: str
+    body_html: str
+    published_at: datetime
+    updated_at: datetime
+    summary: str = ""
+    url: str | None = None
+    language: str = "en"
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    images: tuple[Image, ...] = field(default_factory=tuple)
+    translation_of: str | None = None
+
+    def link(self, base_url: str) -> str:
+        """The public page every feed item and email links to."""
+        return f"{base_url}/news/{self.slug}"
+
+    def canonical_url(self, base_url: str) -> str:
+        """The article's own URL when the newsroom gave one, else our public page."""
+        return self.url or self.link(base_url)
+
+
+def default_guid(url: str | None, slug: str) -> str:
+    """The guid for an article that came without one: its URL, else a tag on its slug."""
+    return url if url else f"syndicate:article:{slug}"

@@ -1,0 +1,59 @@
+"""The outbox relay: hands committed events to the broker, and re-hands lost ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from syndicate.errors import BrokerUnavailable
+from syndicate.services.ports import EventPublisher, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# A dispatched event still unhandled after this long is assumed lost (a broker restart without
+# persistence, a worker killed mid-task) and is dispatched again. Handlers are idempotent, so a
+# second delivery of an event that was merely slow is harmless.
+REDELIVER_AFTER_S = 600.0
+
+
+def dispatch(
+    uow_factory: Callable[[], UnitOfWork],
+    publisher: EventPublisher,
+    event_ids: Iterable[int],
+    *,
+    now: Callable[[], datetime],
+) -> int:
+    """Publish each event and record it as dispatched; stops at the first broker failure.
+
+    Returns how many were handed over. Marking happens after the broker accepted the message:
+    a crash in between leaves the event undispatched, so it is sent twice, never zero times.
+    """
+    sent = 0
+    for event_id in event_ids:
+        try:
+            publisher.publish(event_id)
+        except BrokerUnavailable as exc:
+            log.warning("broker unavailable, event %s stays in the outbox: %s", event_id, exc)
+            break
+        with uow_factory() as uow:
+            uow.events.mark_dispatched(event_id, now=now())
+            uow.commit()
+        sent += 1
+    return sent
+
+
+def relay_pending(
+    uow_factory: Callable[[], UnitOfWork],
+    publisher: EventPublisher,
+    *,
+    now: Callable[[], datetime],
+    redeliver_after_s: float = REDELIVER_AFTER_S,
+    limit: int = 500,
+) -> int:
+    """Dispatch events never handed over, or handed over but never handled in time."""
+    with uow_factory() as uow:
+        due = list(
+            uow.events.due_for_dispatch(now=now(), redeliver_after_s=redeliver_after_s, limit=limit)
+        )
+    return dispatch(uow_factory, publisher, due, now=now) if due else 0

@@ -1,0 +1,83 @@
+"""The small interfaces the services need; storage and worker adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from syndicate.domain.articles import Article, ArticleDraft
+from syndicate.domain.events import ArticleEvent
+
+
+class ArticleStore(Protocol):
+    """Articles as the publishing service sees them."""
+
+    def find_by_guid(self, guid: str) -> tuple[Article, str] | None:
+        """The article with this guid and its content hash, or None."""
+
+    def slug_taken(self, slug: str) -> bool:
+        """True when some article already has this slug."""
+
+    def add(self, draft: ArticleDraft, *, guid: str, slug: str, now: datetime) -> Article:
+        """Insert a new article."""
+
+    def replace(self, article_id: int, draft: ArticleDraft, *, updated_at: datetime) -> Article:
+        """Overwrite an article's content in place; guid and slug stay."""
+
+
+class EventStore(Protocol):
+    """The outbox: events written in the same transaction as the change they describe."""
+
+    def add(self, event_type: str, article: Article, *, now: datetime) -> int:
+        """Record an event; returns its id."""
+
+    def get(self, event_id: int) -> ArticleEvent | None:
+        """One event, or None."""
+
+    def is_handled(self, event_id: int) -> bool:
+        """True once every handler has run for this event."""
+
+    def due_for_dispatch(self, *, now: datetime, redeliver_after_s: float, limit: int) -> Sequence[int]:
+        """Unhandled events never dispatched, or dispatched long enough ago to be lost."""
+
+    def mark_dispatched(self, event_id: int, *, now: datetime) -> None:
+        """Record that the broker accepted the event."""
+
+    def mark_handled(self, event_id: int, *, now: datetime) -> None:
+        """Record that every handler ran."""
+
+    def record_failure(self, event_id: int, error: str) -> int:
+        """Count a failed handling attempt; returns the attempts so far."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the stores; leaving without commit() rolls back."""
+
+    @property
+    def articles(self) -> ArticleStore:
+        """The article store inside this transaction."""
+
+    @property
+    def events(self) -> EventStore:
+        """The outbox inside this transaction."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make the work durable."""
+
+
+class EventPublisher(Protocol):
+    """Hands an event id to the task broker."""
+
+    def publish(self, event_id: int) -> None:
+        """Enqueue handling of the event; raises BrokerUnavailable when the broker refuses."""

@@ -1,0 +1,74 @@
+"""Publishing an article: insert or update in place, with its event, in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from slugify import slugify
+
+from syndicate.domain.articles import Article, ArticleDraft, default_guid
+from syndicate.domain.events import ARTICLE_PUBLISHED, ARTICLE_UPDATED
+from syndicate.services.ports import UnitOfWork
+
+MAX_SLUG = 80
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What publishing did; `event_id` is None when nothing changed."""
+
+    article: Article
+    outcome: Outcome
+    event_id: int | None
+
+
+def _unique_slug(uow: UnitOfWork, wanted: str) -> str:
+    base = wanted[:MAX_SLUG].strip("-") or "article"
+    slug, n = base, 1
+    while uow.articles.slug_taken(slug):
+        n += 1
+        slug = f"{base[: MAX_SLUG - len(str(n)) - 1]}-{n}"
+    return slug
+
+
+def publish_article(
+    uow: UnitOfWork, draft: ArticleDraft, *, now: Callable[[], datetime]
+) -> PublishResult:
+    """Store the draft; the same guid again updates in place. Idempotent for identical input.
+
+    The article row and its outbox event commit together, so an event exists if and only if the
+    change does; handing the event to the broker happens after commit (see services.outbox).
+    """
+    with uow:
+        wanted_slug = draft.slug or slugify(draft.title, max_length=MAX_SLUG) or "article"
+        guid = draft.guid or default_guid(draft.url, wanted_slug)
+        found = uow.articles.find_by_guid(guid)
+        if draft.published_at is None:
+            published_at = found[0].published_at if found else now()
+            draft = dataclasses.replace(draft, published_at=published_at)
+        if found is None:
+            article = uow.articles.add(
+                draft, guid=guid, slug=_unique_slug(uow, wanted_slug), now=now()
+            )
+            event_type, outcome = ARTICLE_PUBLISHED, Outcome.CREATED
+        else:
+            existing, stored_hash = found
+            if stored_hash == draft.content_hash():
+                return PublishResult(existing, Outcome.UNCHANGED, None)
+            # updated_at must move forward so feeds and partners see a change.
+            updated_at = draft.updated_at or max(now(), existing.updated_at)
+            article = uow.articles.replace(existing.id, draft, updated_at=updated_at)
+            event_type, outcome = ARTICLE_UPDATED, Outcome.UPDATED
+        event_id = uow.events.add(event_type, article, now=now())
+        uow.commit()
+    return PublishResult(article, outcome, event_id)

@@ -1,0 +1,136 @@
+"""The one Settings object: every environment variable syndicate reads is declared here."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from syndicate.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str = ""
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    admin_token: str | None = None
+    mail_from: str = "Newsroom <news@localhost>"
+    public_dir: Path | None = None
+    websub_hubs: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    partner_allow_private: bool = False
+
+    # Not in the public contract; tunables with sensible defaults.
+    var_dir: Path = Path("var")
+    max_body_bytes: int = 2 * 1024 * 1024
+    media_url: str = ""
+    celery_queue: str = "syndicate"
+    outbox_sweep_seconds: float = 10.0
+    news_page_size: int = 20
+
+    @field_validator("websub_hubs", mode="before")
+    @classmethod
+    def _split_hubs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("base_url", "media_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("max_body_bytes")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError(f"MAX_BODY_BYTES must be positive, got {value}")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under VAR_DIR."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'syndicate.db'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when neither PostgreSQL nor Redis is configured: secrets may be generated."""
+        return self.redis_url is None and not self.effective_database_url.startswith("postgresql")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is a SQLite file."""
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def public_path(self) -> Path:
+        """PUBLIC_DIR, by default var/public: static feed files any web server can serve."""
+        return self.public_dir or self.var_dir / "public"
+
+    @property
+    def public_media_url(self) -> str:
+        """Where file names recorded as images (from .txt imports) are served from."""
+        return self.media_url or f"{self.base_url}/media"
+
+    @property
+    def mail_domain(self) -> str:
+        """The domain of Message-IDs: BASE_URL's host."""
+        return urlsplit(self.base_url).hostname or "localhost"
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """SECRET_KEY, or (embedded only) the one generated once into var/secret_key."""
+        return self._secret("secret_key", "SECRET_KEY")
+
+    @cached_property
+    def resolved_admin_token(self) -> str:
+        """ADMIN_TOKEN, or (embedded only) the one generated once into var/admin_token."""
+        return self._secret("admin_token", "ADMIN_TOKEN")
+
+    def require_secrets(self) -> None:
+        """Raise ConfigError naming the first missing secret (production) or create them."""
+        _ = self.resolved_secret_key, self.resolved_admin_token
+
+    def _secret(self, attr: str, env_name: str) -> str:
+        value = getattr(self, attr)
+        if value:
+            if len(value) < 16:
+                raise ConfigError(f"{env_name} is too short ({len(value)} characters); use 16 or more")
+            return str(value)
+        if not self.is_embedded:
+            raise ConfigError(
+                f"{env_name} is not set; it is required when DATABASE_URL is PostgreSQL "
+                "or REDIS_URL is set"
+            )
+        path = self.var_dir / attr
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        generated = secrets.token_urlsafe(32)
+        # O_EXCL: two processes starting together agree on one value.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(generated + "\n")
+        return generated
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read Settings from the environment; keyword overrides win (tests use them)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc

@@ -1,0 +1,80 @@
+"""The admin JSON API (bearer token)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from syndicate.domain.articles import Article
+from syndicate.errors import ArticleTooLarge, InvalidArticle
+from syndicate.services.articles import ingest
+from syndicate.services.publishing import Outcome
+from syndicate.storage.articles import ArticleQueries
+from syndicate.web.deps import AdminDep, ContainerDep
+
+router = APIRouter(prefix="/api", dependencies=[AdminDep])
+
+
+def article_json(article: Article, base_url: str) -> dict[str, Any]:
+    """The contract's article JSON of a stored article, plus id, slug and link."""
+    return {
+        "id": article.id,
+        "guid": article.guid,
+        "slug": article.slug,
+        "title": article.title,
+        "summary": article.summary,
+        "body_html": article.body_html,
+        "url": article.canonical_url(base_url),
+        "link": article.link(base_url),
+        "published_at": article.published_at.isoformat(),
+        "updated_at": article.updated_at.isoformat(),
+        "language": article.language,
+        "categories": list(article.categories),
+        "authors": list(article.authors),
+        "images": [{"url": i.url, "alt": i.alt} for i in article.images],
+        "translation_of": article.translation_of,
+    }
+
+
+def _invalid(exc: InvalidArticle, status: int) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc), "field": exc.field, "message": exc.message}, status_code=status
+    )
+
+
+@router.post("/articles")
+async def create_article(request: Request, container: ContainerDep) -> JSONResponse:
+    """Create (201) or update in place by guid (200); 422 names the bad field, 413 when too big."""
+    limit = container.settings.max_body_bytes * 2 + 65536
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return _invalid(ArticleTooLarge("(request)", f"is {declared} bytes; too large"), 413)
+    raw = await request.body()
+    if len(raw) > limit:
+        return _invalid(ArticleTooLarge("(request)", f"is {len(raw)} bytes; too large"), 413)
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return _invalid(InvalidArticle("(document)", f"is not valid JSON: {exc}"), 422)
+    try:
+        result = ingest(container, data)
+    except ArticleTooLarge as exc:
+        return _invalid(exc, 413)
+    except InvalidArticle as exc:
+        return _invalid(exc, 422)
+    body = article_json(result.article, container.settings.base_url)
+    body["outcome"] = result.outcome.value
+    return JSONResponse(body, status_code=201 if result.outcome is Outcome.CREATED else 200)
+
+
+@router.get("/articles/{article_id}")
+def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
+    """One stored article."""
+    with container.session_factory() as session:
+        article = ArticleQueries(session).by_id(article_id)
+    if article is None:
+        raise HTTPException(404, f"no article with id {article_id}")
+    return article_json(article, container.settings.base_url)

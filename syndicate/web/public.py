@@ -1,0 +1,74 @@
+"""Public pages: the news list, one article, and the health check."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from syndicate.errors import BrokerUnavailable
+from syndicate.storage import db
+from syndicate.storage.articles import ArticleQueries
+from syndicate.web.deps import ContainerDep
+
+router = APIRouter()
+
+
+@router.get("/news", response_class=HTMLResponse)
+def news_list(
+    request: Request, container: ContainerDep, page: int = Query(1, ge=1, le=100000)
+) -> HTMLResponse:
+    """Articles newest first, paginated."""
+    size = container.settings.news_page_size
+    with container.session_factory() as session:
+        queries = ArticleQueries(session)
+        total = queries.count()
+        articles = queries.newest(limit=size, offset=(page - 1) * size)
+    pages = max(1, math.ceil(total / size))
+    if page > pages:
+        raise HTTPException(404, f"page {page} does not exist; there are {pages}")
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "news/list.html",
+        {"articles": articles, "page": page, "pages": pages, "base_url": container.settings.base_url},
+    )
+
+
+@router.get("/news/{slug}", response_class=HTMLResponse)
+def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLResponse:
+    """One article's public page: what every feed item and email links to."""
+    with container.session_factory() as session:
+        article = ArticleQueries(session).by_slug(slug)
+    if article is None:
+        raise HTTPException(404, f"no article with slug {slug!r}")
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "news/article.html",
+        {"article": article, "base_url": container.settings.base_url},
+    )
+
+
+@router.get("/healthz")
+def healthz(container: ContainerDep) -> JSONResponse:
+    """200 when the database and the broker answer, else 503 naming the one that did not."""
+    checks: dict[str, str] = {}
+    try:
+        db.ping(container.engine)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        container.publisher.ping()
+        checks["broker"] = "ok"
+    except BrokerUnavailable as exc:
+        checks["broker"] = f"error: {exc}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "unavailable", **checks},
+                        status_code=200 if healthy else 503)
+
+
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    """The site's front page is the news list."""
+    return RedirectResponse("/news", status_code=307)
