@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
 from syndicate.bootstrap import Container, bootstrap, configure_logging
-from syndicate.errors import ConfigError, InvalidArticle, SyndicateError
+from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
+from syndicate.cli.common import embedded as _embedded
+from syndicate.errors import InvalidArticle
 from syndicate.services.articles import import_file
 from syndicate.services.publishing import Outcome
 from syndicate.storage import db
@@ -28,32 +27,6 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 articles_app = typer.Typer(no_args_is_help=True, help="Articles.")
 app.add_typer(db_app, name="db")
 app.add_typer(articles_app, name="articles")
-
-err = Console(stderr=True, highlight=False)
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_BAD_INPUT = 2
-
-
-def fail(message: str) -> typer.Exit:
-    """Print one error line on stderr; the caller raises the returned Exit(2)."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
-    return typer.Exit(EXIT_BAD_INPUT)
-
-
-def edge(func: F) -> F:
-    """Translate named errors into a one-line message and exit code 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, InvalidArticle) as exc:
-            raise fail(str(exc)) from None
-        except SyndicateError as exc:
-            raise fail(str(exc)) from None
-
-    return wrapper  # type: ignore[return-value]
-
 
 @db_app.command("upgrade")
 @edge
@@ -99,12 +72,6 @@ def serve(
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
-
-
-def _embedded() -> bool:
-    from syndicate.settings import load_settings
-
-    return load_settings().is_embedded
 
 
 @app.command()

@@ -1,0 +1,42 @@
+"""Shared pieces of the CLI: the error edge, the stderr console, the embedded-mode check."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from syndicate.errors import SyndicateError
+
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str) -> typer.Exit:
+    """Print one error line on stderr; the caller raises the returned Exit(2)."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    return typer.Exit(EXIT_BAD_INPUT)
+
+
+def edge(func: F) -> F:
+    """Translate named errors into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SyndicateError as exc:
+            raise fail(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def embedded() -> bool:
+    """True when the environment configures neither PostgreSQL nor Redis."""
+    from syndicate.settings import load_settings
+
+    return load_settings().is_embedded
