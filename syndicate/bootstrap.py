@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.broker import CeleryEventPublisher, configure_celery
+from syndicate.errors import ConfigError
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
 from syndicate.storage.uow import SqlUnitOfWork
@@ -42,11 +43,14 @@ class Container:
         self.engine.dispose()
 
 
-def bootstrap(settings: Settings | None = None, *, migrate: bool = False) -> Container:
+def bootstrap(
+    settings: Settings | None = None, *, migrate: bool = False, check_schema: bool = False
+) -> Container:
     """Build the container: validate settings, create the engine, configure Celery.
 
     Nothing connects here except `migrate=True`, which applies pending migrations (the embedded
-    `serve` does this; production runs `syndicate db upgrade` as its own step).
+    `serve` does this; production runs `syndicate db upgrade` as its own step), and
+    `check_schema=True`, which raises ConfigError when migrations are pending.
     """
     from worker.app import app, use_container
 
@@ -55,6 +59,11 @@ def bootstrap(settings: Settings | None = None, *, migrate: bool = False) -> Con
     engine = db.make_engine(settings.effective_database_url)
     if migrate:
         db.upgrade(engine)
+    elif check_schema and not db.is_current(engine):
+        raise ConfigError(
+            f"the database at DATABASE_URL={engine.url.render_as_string(hide_password=True)} is not "
+            "at the newest schema; run `syndicate db upgrade` first"
+        )
     configure_celery(app, settings)
     container = Container(
         settings=settings,

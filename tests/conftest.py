@@ -161,3 +161,45 @@ def run_cli(
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `syndicate worker ARGS` subprocesses with an env; all are stopped after the test.
+
+    The worker's output goes to tmp_path/worker-N.log (read it with `.log_path`).
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+        log_path = tmp_path / f"worker-{len(procs)}.log"
+        log = log_path.open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syndicate.cli.main", "worker", *args],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        proc.log_path = log_path  # type: ignore[attr-defined]
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def production_env(base: dict[str, str], *, database_url: str, redis_url: str, queue: str) -> dict[str, str]:
+    """Environment for CLI/worker subprocesses on PostgreSQL + Redis with test secrets."""
+    return base | {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE": queue,
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "ADMIN_TOKEN": "test-admin-token-0123456789",
+    }

@@ -100,6 +100,10 @@ def read_article_file(path: Path, *, media_base_url: str, max_body_bytes: int) -
             data = _yaml_dates_to_text(meta)
             if "body_html" in data or "body_text" in data:
                 raise InvalidArticle("body_html", "comes from the Markdown text, not front matter")
+            if "title" not in data:
+                heading, _, rest = body.lstrip("\n").partition("\n")
+                if heading.startswith("# "):
+                    data["title"], body = heading[2:].strip(), rest
             data["body_html"] = MarkdownIt("commonmark").render(body)
             data.setdefault("slug", slugify(path.stem, max_length=80) or None)
             return ArticleFile(data=data)

@@ -29,6 +29,7 @@ class TextCleaning:
 
     photos: list[str] = field(default_factory=list)
     navigation: list[str] = field(default_factory=list)
+    language: str | None = None
 
     def describe(self) -> str:
         """A short human sentence of what was cleaned, or '' when nothing was."""
@@ -38,7 +39,24 @@ class TextCleaning:
         if self.navigation:
             quoted = ", ".join(repr(n) for n in self.navigation)
             parts.append(f"{len(self.navigation)} navigation line(s) removed ({quoted})")
+        if self.language:
+            parts.append(f"language detected from the script: {self.language}")
         return "; ".join(parts)
+
+
+# Scripts that name one language well enough for a default; anything else stays "en".
+_SCRIPTS = (("ru", re.compile(r"[\u0400-\u04FF]")), ("ar", re.compile(r"[\u0600-\u06FF]")))
+
+
+def guess_language(text: str) -> str | None:
+    """'ru' or 'ar' when most letters of `text` are Cyrillic or Arabic, else None."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    if not letters:
+        return None
+    for code, pattern in _SCRIPTS:
+        if len(pattern.findall(text)) * 2 > letters:
+            return code
+    return None
 
 
 def _normalize(paragraph: str) -> str:
@@ -76,6 +94,9 @@ def clean_text_article(text: str, *, media_base_url: str) -> tuple[dict[str, Any
 
     images = [{"url": f"{media_base_url}/{name}"} for name in dict.fromkeys(report.photos)]
     article: dict[str, Any] = {"title": title, "body_text": "\n\n".join(cleaned)}
+    report.language = guess_language(title + " " + article["body_text"])
+    if report.language:
+        article["language"] = report.language
     if images:
         article["images"] = images
     return article, report

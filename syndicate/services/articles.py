@@ -37,6 +37,8 @@ def ingest(
     Raises InvalidArticle (nothing stored) on bad input. A broker failure is not an error: the
     event stays in the outbox and the beat relay delivers it later.
     """
+    if not isinstance(data, Mapping):
+        raise InvalidArticle("(document)", f"must be a JSON object, got {type(data).__name__}")
     merged = {**data, **{k: v for k, v in overrides.items() if v not in (None, [], ())}}
     draft = draft_from_mapping(
         merged, now=container.now(), max_body_bytes=container.settings.max_body_bytes

@@ -1,0 +1,69 @@
+"""`syndicate serve` in embedded mode, as `make run` starts it: pages, health, and its own worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, select
+
+from syndicate.storage.models import OutboxRow
+from tests.conftest import EXAMPLES, ROOT, free_port, run_cli, wait_for
+
+
+def handled_events(var_dir: Path) -> list[bool]:
+    engine = create_engine(f"sqlite:///{var_dir / 'syndicate.db'}")
+    try:
+        with engine.connect() as conn:
+            return [r[0] is not None for r in conn.execute(select(OutboxRow.handled_at))]
+    finally:
+        engine.dispose()
+
+
+def test_serve_shows_examples_and_runs_its_worker(
+    embedded_env: dict[str, str], var_dir: Path, tmp_path: Path
+) -> None:
+    paths = sorted(str(p) for p in EXAMPLES.iterdir() if p.suffix in {".txt", ".md", ".json"})
+    assert run_cli(["db", "upgrade"], embedded_env).returncode == 0
+    assert run_cli(["articles", "import", *paths], embedded_env).returncode == 0
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "syndicate.cli.main", "serve", "--port", str(port)],
+            env=embedded_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(healthy, 60, "/healthz to answer 200")
+        news = httpx.get(f"{base}/news", timeout=5)
+        assert news.status_code == 200
+        for title in (
+            "A quarter of a century together: CSTO celebrates anniversary",
+            "Peacekeeping forces complete joint exercise",
+            "Secretariat briefing: priorities for the coming year",
+            "Министры обороны государств — членов ОДКБ обсудили подготовку совместных учений",
+        ):
+            assert title in news.text
+        ru = httpx.get(f"{base}/news/ministers-meeting-ru", timeout=5)
+        assert '<html lang="ru">' in ru.text
+        token = (var_dir / "admin_token").read_text().strip()
+        assert f"Admin token: {token}" in log_path.read_text()
+        # The embedded worker (a real Celery worker on the file broker) handles every event.
+        wait_for(lambda: (h := handled_events(var_dir)) and all(h), 60, "the embedded worker")
+        assert len(handled_events(var_dir)) == len(paths)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert server.returncode is not None

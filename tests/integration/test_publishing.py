@@ -1,0 +1,90 @@
+"""Publishing on SQLite and the real PostgreSQL: idempotent by guid, event committed with article."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from syndicate.domain.events import ARTICLE_PUBLISHED, ARTICLE_UPDATED
+from syndicate.errors import InvalidArticle
+from syndicate.services.articles import import_file, ingest
+from syndicate.services.publishing import Outcome
+from syndicate.storage.models import ArticleCategoryRow, ArticleRow, OutboxRow
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_container(request: pytest.FixtureRequest, make_container: Callable[..., Any]) -> Any:
+    if request.param == "postgresql":
+        return make_container(database_url=request.getfixturevalue("pg_url"))
+    return make_container()
+
+
+def counts(container: Any) -> tuple[int, int, int]:
+    with container.session_factory() as s:
+        return (
+            s.scalar(select(func.count()).select_from(ArticleRow)),
+            s.scalar(select(func.count()).select_from(ArticleCategoryRow)),
+            s.scalar(select(func.count()).select_from(OutboxRow)),
+        )
+
+
+def events(container: Any) -> list[str]:
+    with container.session_factory() as s:
+        return list(s.scalars(select(OutboxRow.event_type).order_by(OutboxRow.id)))
+
+
+def test_same_guid_updates_in_place(db_container: Any) -> None:
+    article = {"guid": "g-1", "title": "First", "body_text": "One.", "categories": ["a", "b"],
+               "published_at": "2026-01-01T10:00:00+03:00"}
+    first = ingest(db_container, article)
+    assert first.outcome is Outcome.CREATED
+    again = ingest(db_container, article)
+    assert again.outcome is Outcome.UNCHANGED and again.article.id == first.article.id
+    assert events(db_container) == [ARTICLE_PUBLISHED]
+
+    edited = ingest(db_container, article | {"title": "First, edited", "categories": ["b", "c"]})
+    assert edited.outcome is Outcome.UPDATED
+    assert edited.article.id == first.article.id
+    assert edited.article.slug == first.article.slug == "first"
+    assert edited.article.categories == ("b", "c")
+    assert edited.article.updated_at > first.article.updated_at
+    assert edited.article.published_at == first.article.published_at
+    assert events(db_container) == [ARTICLE_PUBLISHED, ARTICLE_UPDATED]
+    assert counts(db_container) == (1, 2, 2)
+
+
+def test_slugs_stay_unique(db_container: Any) -> None:
+    a = ingest(db_container, {"title": "Same title", "body_text": "x", "guid": "1"})
+    b = ingest(db_container, {"title": "Same title", "body_text": "y", "guid": "2"})
+    assert (a.article.slug, b.article.slug) == ("same-title", "same-title-2")
+
+
+def test_cyrillic_title_gets_a_transliterated_slug(db_container: Any) -> None:
+    result = ingest(db_container, {"title": "Четверть века вместе", "body_text": "x"})
+    assert result.article.slug == "chetvert-veka-vmeste"
+
+
+def test_failed_import_leaves_database_unchanged(db_container: Any, tmp_path: Path) -> None:
+    import_file(db_container, DATA / "csto-anniversary.txt")
+    before = counts(db_container)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"title": "T", "body_text": "x", "published_at": "not a date"}')
+    with pytest.raises(InvalidArticle, match=r"bad.json: field 'published_at'"):
+        import_file(db_container, bad)
+    assert counts(db_container) == before
+
+
+def test_sample_import_is_idempotent(db_container: Any) -> None:
+    first = import_file(db_container, DATA / "csto-anniversary.txt")
+    second = import_file(db_container, DATA / "csto-anniversary.txt")
+    assert first.result.article.id == second.result.article.id
+    assert second.result.outcome is Outcome.UNCHANGED
+    assert "4 photo file name(s)" in first.cleaned
+    assert len(first.result.article.images) == 4
+    assert counts(db_container) == (1, 0, 1)
