@@ -1,0 +1,132 @@
+"""Admin pages: sign-in, overview, articles. Feature pages live in sibling modules."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from syndicate.storage.articles import ArticleQueries
+from syndicate.storage.models import OutboxRow
+from syndicate.web.admin.session import (
+    CsrfDep,
+    SessionDep,
+    check_login_csrf,
+    end_session,
+    login_csrf_token,
+    read_session,
+    set_login_csrf,
+    start_session,
+    token_matches,
+)
+from syndicate.web.deps import ContainerDep
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    """Render an admin template with the common context (session CSRF token, base URL)."""
+    container = request.app.state.container
+    session = read_session(container, request)
+    base = {"csrf_token": session.csrf if session else "", "base_url": container.settings.base_url,
+            "embedded": container.settings.is_embedded, "path": request.url.path}
+    return request.app.state.templates.TemplateResponse(
+        request, template, base | context, status_code=status_code
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local admin paths: never an open redirect.
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return "/admin"
+
+
+def login_page(request: Request, next_path: str, error: str | None, status: int) -> Response:
+    """The sign-in page, with a CSRF token of its own."""
+    token = login_csrf_token(request)
+    page = render(request, "admin/login.html", {"next": next_path, "error": error, "login_csrf": token},
+                  status_code=status)
+    set_login_csrf(page, token, request.app.state.container)
+    return page
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None) -> Response:
+    """The sign-in form."""
+    return login_page(request, _safe_next(next), None, 200)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    container: ContainerDep,
+    token: str = Form(""),
+    csrf_token: str = Form(""),
+    next: str = Form("/admin"),
+) -> Response:
+    """Exchange the admin token for a session cookie; 401 with the form again when wrong."""
+    check_login_csrf(request, csrf_token)
+    if not token_matches(container, token):
+        return login_page(request, _safe_next(next), "That is not the admin token.", 401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    start_session(container, response)
+    return response
+
+
+@router.post("/logout")
+def logout(_: CsrfDep) -> Response:
+    """End the session."""
+    response = RedirectResponse("/admin/login", status_code=303)
+    end_session(response)
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+def overview(request: Request, container: ContainerDep, _: SessionDep) -> HTMLResponse:
+    """Recent articles, events awaiting handling, and what each feature reports."""
+    with container.session_factory() as session:
+        articles = ArticleQueries(session).newest(limit=10)
+        pending = session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.handled_at.is_(None))
+        )
+        failing = list(session.scalars(
+            select(OutboxRow).where(OutboxRow.handled_at.is_(None), OutboxRow.last_error.is_not(None))
+            .order_by(OutboxRow.id.desc()).limit(10)
+        ))
+    return render(request, "admin/overview.html", {
+        "articles": articles, "pending_events": pending, "failing_events": failing,
+    })
+
+
+@router.get("/articles", response_class=HTMLResponse)
+def articles(
+    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """Every article, newest first."""
+    with container.session_factory() as session:
+        queries = ArticleQueries(session)
+        total = queries.count()
+        rows = queries.newest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render(request, "admin/articles.html", {
+        "articles": rows, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
+    })
+
+
+@router.get("/articles/{article_id}", response_class=HTMLResponse)
+def article(request: Request, article_id: int, container: ContainerDep, _: SessionDep) -> HTMLResponse:
+    """One article and everywhere it went."""
+    with container.session_factory() as session:
+        found = ArticleQueries(session).by_id(article_id)
+        events = list(session.scalars(
+            select(OutboxRow).where(OutboxRow.article_id == article_id).order_by(OutboxRow.id)
+        ))
+    if found is None:
+        raise HTTPException(404, f"no article with id {article_id}")
+    return render(request, "admin/article.html", {
+        "article": found, "events": events,
+    })
