@@ -72,6 +72,12 @@ class Article:
     authors: tuple[str, ...] = ()
     images: tuple[Image, ...] = field(default_factory=tuple)
     translation_of: str | None = None
+    unpublished_at: datetime | None = None
+
+    @property
+    def is_published(self) -> bool:
+        """False once the newsroom unpublished the article."""
+        return self.unpublished_at is None
 
     def link(self, base_url: str) -> str:
         """The public page every feed item and email links to."""

@@ -12,7 +12,7 @@ from syndicate.errors import InvalidArticle
 from syndicate.ingest.files import read_article_file
 from syndicate.ingest.validate import draft_from_mapping
 from syndicate.services import outbox
-from syndicate.services.publishing import PublishResult, publish_article
+from syndicate.services.publishing import PublishResult, publish_article, unpublish_article
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -62,3 +62,11 @@ def import_file(
     except InvalidArticle as exc:
         raise exc.with_source(str(path)) from None
     return ImportResult(path=path, result=result, cleaned=article_file.cleaned)
+
+
+def unpublish(container: Container, article_id: int) -> PublishResult | None:
+    """Unpublish an article and hand its `article.deleted` event to the broker; None if unknown."""
+    result = unpublish_article(container.uow(), article_id, now=container.now)
+    if result is not None and result.event_id is not None:
+        outbox.dispatch(container.uow, container.publisher, [result.event_id], now=container.now)
+    return result

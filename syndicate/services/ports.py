@@ -17,6 +17,9 @@ class ArticleStore(Protocol):
     def find_by_guid(self, guid: str) -> tuple[Article, str] | None:
         """The article with this guid and its content hash, or None."""
 
+    def get(self, article_id: int) -> Article | None:
+        """The article with this id, published or not, or None."""
+
     def slug_taken(self, slug: str) -> bool:
         """True when some article already has this slug."""
 
@@ -24,7 +27,10 @@ class ArticleStore(Protocol):
         """Insert a new article."""
 
     def replace(self, article_id: int, draft: ArticleDraft, *, updated_at: datetime) -> Article:
-        """Overwrite an article's content in place; guid and slug stay."""
+        """Overwrite an article's content in place (republishing it); guid and slug stay."""
+
+    def set_unpublished(self, article_id: int, when: datetime | None) -> Article | None:
+        """Mark an article unpublished at `when` (None: published); None if it does not exist."""
 
 
 class EventStore(Protocol):

@@ -11,7 +11,7 @@ from datetime import datetime
 from slugify import slugify
 
 from syndicate.domain.articles import Article, ArticleDraft, default_guid
-from syndicate.domain.events import ARTICLE_PUBLISHED, ARTICLE_UPDATED
+from syndicate.domain.events import ARTICLE_DELETED, ARTICLE_PUBLISHED, ARTICLE_UPDATED
 from syndicate.services.ports import UnitOfWork
 
 MAX_SLUG = 80
@@ -21,6 +21,7 @@ class Outcome(enum.StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+    UNPUBLISHED = "unpublished"
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,34 @@ def publish_article(
             event_type, outcome = ARTICLE_PUBLISHED, Outcome.CREATED
         else:
             existing, stored_hash = found
-            if stored_hash == draft.content_hash():
+            if stored_hash == draft.content_hash() and existing.is_published:
                 return PublishResult(existing, Outcome.UNCHANGED, None)
             # updated_at must move forward so feeds and partners see a change.
             updated_at = draft.updated_at or max(now(), existing.updated_at)
             article = uow.articles.replace(existing.id, draft, updated_at=updated_at)
-            event_type, outcome = ARTICLE_UPDATED, Outcome.UPDATED
+            # Publishing an unpublished article again is a new publication for every consumer.
+            event_type = ARTICLE_UPDATED if existing.is_published else ARTICLE_PUBLISHED
+            outcome = Outcome.UPDATED
         event_id = uow.events.add(event_type, article, now=now())
         uow.commit()
     return PublishResult(article, outcome, event_id)
+
+
+def unpublish_article(
+    uow: UnitOfWork, article_id: int, *, now: Callable[[], datetime]
+) -> PublishResult | None:
+    """Take an article off feeds and pages (an `article.deleted` event); None if it does not exist.
+
+    Idempotent: unpublishing an unpublished article changes nothing and emits no event.
+    """
+    with uow:
+        current = uow.articles.get(article_id)
+        if current is None:
+            return None
+        if not current.is_published:
+            return PublishResult(current, Outcome.UNCHANGED, None)
+        article = uow.articles.set_unpublished(article_id, now())
+        assert article is not None  # the row was just read in this transaction
+        event_id = uow.events.add(ARTICLE_DELETED, article, now=now())
+        uow.commit()
+    return PublishResult(article, Outcome.UNPUBLISHED, event_id)

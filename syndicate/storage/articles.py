@@ -29,6 +29,7 @@ def to_article(row: ArticleRow) -> Article:
         authors=tuple(row.authors or ()),
         images=tuple(Image(url=i["url"], alt=i["alt"]) for i in row.images or ()),
         translation_of=row.translation_of,
+        unpublished_at=row.unpublished_at,
     )
 
 
@@ -68,6 +69,10 @@ class SqlArticleStore:
         row = self._row_by_guid(guid)
         return None if row is None else (to_article(row), row.content_hash)
 
+    def get(self, article_id: int) -> Article | None:
+        row = self.session.get(ArticleRow, article_id, options=[selectinload(ArticleRow.categories)])
+        return None if row is None else to_article(row)
+
     def slug_taken(self, slug: str) -> bool:
         return self.session.scalar(select(ArticleRow.id).where(ArticleRow.slug == slug)) is not None
 
@@ -76,6 +81,14 @@ class SqlArticleStore:
         _fill(row, draft)
         row.updated_at = draft.updated_at or row.published_at
         self.session.add(row)
+        self.session.flush()
+        return to_article(row)
+
+    def set_unpublished(self, article_id: int, when: datetime | None) -> Article | None:
+        row = self.session.get(ArticleRow, article_id, options=[selectinload(ArticleRow.categories)])
+        if row is None:
+            return None
+        row.unpublished_at = when
         self.session.flush()
         return to_article(row)
 
@@ -88,6 +101,7 @@ class SqlArticleStore:
         self.session.flush()
         _fill(row, draft)
         row.updated_at = updated_at
+        row.unpublished_at = None
         self.session.flush()
         return to_article(row)
 
@@ -99,8 +113,8 @@ class ArticleQueries:
         self.session = session
 
     def by_slug(self, slug: str) -> Article | None:
-        """The article with this slug, or None."""
-        stmt = select(ArticleRow).where(ArticleRow.slug == slug).options(
+        """The published article with this slug, or None."""
+        stmt = select(ArticleRow).where(ArticleRow.slug == slug, ArticleRow.unpublished_at.is_(None)).options(
             selectinload(ArticleRow.categories)
         )
         row = self.session.scalars(stmt).one_or_none()
@@ -111,17 +125,24 @@ class ArticleQueries:
         row = self.session.get(ArticleRow, article_id, options=[selectinload(ArticleRow.categories)])
         return None if row is None else to_article(row)
 
-    def newest(self, *, limit: int, offset: int = 0) -> Sequence[Article]:
-        """Articles newest first (publication time, then id)."""
+    def newest(
+        self, *, limit: int, offset: int = 0, include_unpublished: bool = False
+    ) -> Sequence[Article]:
+        """Published articles newest first (publication time, then id); admins see all."""
+        stmt = select(ArticleRow)
+        if not include_unpublished:
+            stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
         stmt = (
-            select(ArticleRow)
-            .order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
+            stmt.order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
             .limit(limit)
             .offset(offset)
             .options(selectinload(ArticleRow.categories))
         )
         return [to_article(r) for r in self.session.scalars(stmt)]
 
-    def count(self) -> int:
-        """How many articles are stored."""
-        return int(self.session.scalar(select(func.count()).select_from(ArticleRow)) or 0)
+    def count(self, *, include_unpublished: bool = False) -> int:
+        """How many published (or, for admins, stored) articles there are."""
+        stmt = select(func.count()).select_from(ArticleRow)
+        if not include_unpublished:
+            stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
+        return int(self.session.scalar(stmt) or 0)

@@ -68,6 +68,8 @@ class ArticleRow(Base):
     translation_of: Mapped[str | None] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the newsroom unpublishes: the article leaves feeds and public pages, rows stay.
+    unpublished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     categories: Mapped[list[ArticleCategoryRow]] = relationship(
         back_populates="article", cascade="all, delete-orphan", order_by="ArticleCategoryRow.position"

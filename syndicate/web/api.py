@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from syndicate.domain.articles import Article
 from syndicate.errors import ArticleTooLarge, InvalidArticle
-from syndicate.services.articles import ingest
+from syndicate.services.articles import ingest, unpublish
 from syndicate.services.publishing import Outcome
 from syndicate.storage.articles import ArticleQueries
 from syndicate.web.deps import AdminDep, ContainerDep
@@ -36,6 +36,7 @@ def article_json(article: Article, base_url: str) -> dict[str, Any]:
         "authors": list(article.authors),
         "images": [{"url": i.url, "alt": i.alt} for i in article.images],
         "translation_of": article.translation_of,
+        "unpublished_at": article.unpublished_at.isoformat() if article.unpublished_at else None,
     }
 
 
@@ -78,3 +79,12 @@ def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
     if article is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return article_json(article, container.settings.base_url)
+
+
+@router.delete("/articles/{article_id}")
+def unpublish_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
+    """Unpublish: the article leaves feeds and pages and partners get `article.deleted`."""
+    result = unpublish(container, article_id)
+    if result is None:
+        raise HTTPException(404, f"no article with id {article_id}")
+    return article_json(result.article, container.settings.base_url) | {"outcome": result.outcome.value}

@@ -88,3 +88,24 @@ def test_sample_import_is_idempotent(db_container: Any) -> None:
     assert "4 photo file name(s)" in first.cleaned
     assert len(first.result.article.images) == 4
     assert counts(db_container) == (1, 0, 1)
+
+
+def test_unpublish_and_republish(db_container: Any) -> None:
+    from syndicate.services.articles import unpublish
+    from syndicate.storage.articles import ArticleQueries
+
+    article = {"guid": "g-9", "title": "Gone soon", "body_text": "x"}
+    created = ingest(db_container, article)
+    gone = unpublish(db_container, created.article.id)
+    assert gone is not None and gone.outcome is Outcome.UNPUBLISHED
+    again = unpublish(db_container, created.article.id)
+    assert again is not None and again.outcome is Outcome.UNCHANGED and again.event_id is None
+    assert unpublish(db_container, 999) is None
+    with db_container.session_factory() as s:
+        queries = ArticleQueries(s)
+        assert queries.by_slug("gone-soon") is None
+        assert queries.newest(limit=10) == []
+        assert [a.id for a in queries.newest(limit=10, include_unpublished=True)] == [created.article.id]
+    back = ingest(db_container, article)
+    assert back.outcome is Outcome.UPDATED and back.article.is_published
+    assert events(db_container) == ["article.published", "article.deleted", "article.published"]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from syndicate.services.articles import unpublish
 from syndicate.storage.articles import ArticleQueries
 from syndicate.storage.models import OutboxRow
 from syndicate.web.admin.session import (
@@ -90,7 +91,7 @@ def logout(_: CsrfDep) -> Response:
 def overview(request: Request, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """Recent articles, events awaiting handling, and what each feature reports."""
     with container.session_factory() as session:
-        articles = ArticleQueries(session).newest(limit=10)
+        articles = ArticleQueries(session).newest(limit=10, include_unpublished=True)
         pending = session.scalar(
             select(func.count()).select_from(OutboxRow).where(OutboxRow.handled_at.is_(None))
         )
@@ -110,8 +111,8 @@ def articles(
     """Every article, newest first."""
     with container.session_factory() as session:
         queries = ArticleQueries(session)
-        total = queries.count()
-        rows = queries.newest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        total = queries.count(include_unpublished=True)
+        rows = queries.newest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, include_unpublished=True)
     return render(request, "admin/articles.html", {
         "articles": rows, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
     })
@@ -130,3 +131,11 @@ def article(request: Request, article_id: int, container: ContainerDep, _: Sessi
     return render(request, "admin/article.html", {
         "article": found, "events": events,
     })
+
+
+@router.post("/articles/{article_id}/unpublish")
+def unpublish_article(article_id: int, container: ContainerDep, _: CsrfDep) -> Response:
+    """Unpublish from the dashboard, then show the article again."""
+    if unpublish(container, article_id) is None:
+        raise HTTPException(404, f"no article with id {article_id}")
+    return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)

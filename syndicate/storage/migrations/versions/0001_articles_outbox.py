@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("translation_of", sa.String(500)),
         sa.Column("content_hash", sa.String(64), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("unpublished_at", UTCDateTime()),
     )
     op.create_index("ix_articles_published", "articles", ["published_at", "id"])
     op.create_index("ix_articles_language_published", "articles", ["language", "published_at"])
