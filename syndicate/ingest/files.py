@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ class ArticleFile:
 
     data: dict[str, Any]
     cleaned: str = ""
+    photos: list[str] = field(default_factory=list)
 
 
 def _decode(path: Path, raw: bytes) -> str:
@@ -109,6 +110,6 @@ def read_article_file(path: Path, *, media_base_url: str, max_body_bytes: int) -
             return ArticleFile(data=data)
         article, report = clean_text_article(text, media_base_url=media_base_url)
         article["slug"] = slugify(path.stem, max_length=80) or None
-        return ArticleFile(data=article, cleaned=report.describe())
+        return ArticleFile(data=article, cleaned=report.describe(), photos=report.photos)
     except InvalidArticle as exc:
         raise exc.with_source(source) from None

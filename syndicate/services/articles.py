@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,7 +62,21 @@ def import_file(
         result = ingest(container, article_file.data, overrides=overrides)
     except InvalidArticle as exc:
         raise exc.with_source(str(path)) from None
-    return ImportResult(path=path, result=result, cleaned=article_file.cleaned)
+    copied = _copy_photos(path.parent, article_file.photos, settings.var_dir / "media")
+    cleaned = article_file.cleaned + (f"; {copied} photo file(s) copied to media" if copied else "")
+    return ImportResult(path=path, result=result, cleaned=cleaned)
+
+
+def _copy_photos(source_dir: Path, names: list[str], media_dir: Path) -> int:
+    """Copy the photo files a .txt names from its own folder into var/media (never overwrites)."""
+    copied = 0
+    for name in names:
+        source, target = source_dir / name, media_dir / name
+        if source.is_file() and not target.exists():
+            media_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            copied += 1
+    return copied
 
 
 def unpublish(container: Container, article_id: int) -> PublishResult | None:

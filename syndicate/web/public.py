@@ -42,10 +42,20 @@ def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLRe
         article = ArticleQueries(session).by_slug(slug)
     if article is None:
         raise HTTPException(404, f"no article with slug {slug!r}")
+    settings = container.settings
+    media_prefix = settings.public_media_url + "/"
+    media_dir = settings.var_dir / "media"
+    # Photos named in a pasted .txt whose files were never uploaded get a placeholder, not a
+    # broken image.
+    missing = {
+        image.url for image in article.images
+        if image.url.startswith(media_prefix)
+        and not (media_dir / image.url.removeprefix(media_prefix)).is_file()
+    }
     return request.app.state.templates.TemplateResponse(
         request,
         "news/article.html",
-        {"article": article, "base_url": container.settings.base_url},
+        {"article": article, "base_url": settings.base_url, "missing_images": missing},
     )
 
 

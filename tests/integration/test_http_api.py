@@ -94,12 +94,30 @@ def test_article_page_of_the_sample(client: TestClient, container: Any) -> None:
     assert html.count("<p>") >= 10
     assert "In his greeting, the CSTO Secretary General" in html
     assert "officers of the CSTO Joint Staff." in html
-    assert html.count("<img ") == 4
-    assert 'alt="A quarter of a century together: CSTO celebrates anniversary (photo 1)"' in html
+    # The photo files were never uploaded: four labelled placeholders, no broken images.
+    assert html.count("<figure") == 4 and "<img " not in html
+    assert 'aria-label="A quarter of a century together: CSTO celebrates anniversary (photo 1)"' in html
+    assert "Photo 1 — not uploaded yet" in html
     for trace in ("ZVF_4584.JPGZVF", "Go back", "Back to the all news"):
         assert trace not in html
     body = html.split('<div class="body">', 1)[1].split("</div>", 1)[0]
     assert "ZVF_" not in body and ".JPG" not in body
+
+
+def test_photos_next_to_the_text_file_are_copied_and_shown(
+    client: TestClient, container: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "press"
+    source.mkdir()
+    (source / "story.txt").write_text("Title here\n\nBody text. ZVF_1.JPGZVF_2.JPG\n")
+    (source / "ZVF_1.JPG").write_bytes(b"\xff\xd8\xff fake jpeg")
+    imported = import_file(container, source / "story.txt")
+    assert "1 photo file(s) copied to media" in imported.cleaned
+    assert (container.settings.var_dir / "media" / "ZVF_1.JPG").read_bytes() == b"\xff\xd8\xff fake jpeg"
+    html = client.get("/news/story").text
+    assert '<img src="http://127.0.0.1:8000/media/ZVF_1.JPG" alt="Title here (photo 1)"' in html
+    assert "Photo 2 — not uploaded yet" in html
+    assert client.get("/media/ZVF_1.JPG").content == b"\xff\xd8\xff fake jpeg"
 
 
 def test_news_list_is_paginated_newest_first(make_container: Any) -> None:

@@ -1,0 +1,60 @@
+"""The digest commands as a user runs them in embedded mode: mail lands in var/outbox/."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from tests.conftest import EXAMPLES, run_cli
+
+SAMPLE = str(EXAMPLES / "csto-anniversary.txt")
+
+
+def test_embedded_digest_round_trip(embedded_env: dict[str, str], var_dir: Path, tmp_path: Path) -> None:
+    env = embedded_env
+    created = run_cli(["lists", "create", "world", "--name", "World news", "--frequency", "daily"], env)
+    assert created.returncode == 0 and created.stdout.strip() == "1\tworld", created.stderr
+    dup = run_cli(["lists", "create", "world", "--name", "Again", "--frequency", "daily"], env)
+    assert dup.returncode == 2 and "'world' is already taken" in dup.stderr
+    bad_freq = run_cli(["lists", "create", "x", "--name", "X", "--frequency", "hourly"], env)
+    assert bad_freq.returncode == 2 and "frequency" in bad_freq.stderr
+
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("email,name,language\nann@example.com,Ann,en\nnot an address,,\n"
+                        "ivan@example.com,Иван,ru\n")
+    imported = run_cli(["subscribers", "import", str(csv_path), "--list", "world", "--confirmed"], env)
+    assert imported.returncode == 2  # a bad row: reported by line, the rest imported
+    assert f"{csv_path}: line 3: email 'not an address'" in imported.stderr
+    assert imported.stdout.startswith("imported 2 new, 0 already known, 1 bad rows")
+    listed = run_cli(["subscribers", "list", "--list", "world", "--json"], env)
+    people = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(p["email"], p["status"], p["language"]) for p in people] == [
+        ("ann@example.com", "active", "en"), ("ivan@example.com", "active", "ru")]
+
+    assert run_cli(["articles", "import", SAMPLE], env).returncode == 0
+    sent = run_cli(["digest", "send", "--list", "world", "--wait"], env)
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.strip().splitlines()[-1] == "edition=1 sent=2 failed=0 bounced=0 skipped=0"
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in (var_dir / "outbox").glob("*.eml")]
+    assert sorted(m["To"] for m in mails) == ["ann@example.com", "ivan@example.com"]
+    ivan = next(m for m in mails if m["To"] == "ivan@example.com")
+    assert "Здравствуйте, Иван!" in ivan.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    nothing = run_cli(["digest", "send", "--list", "world", "--wait"], env)
+    assert nothing.returncode == 0 and "nothing to send" in nothing.stderr
+
+    show = json.loads(run_cli(["editions", "show", "1", "--json"], env).stdout)
+    assert show["list"] == "world" and show["deliveries"]["sent"] == 2
+    assert "edition=1 requeued=0" in run_cli(["resend", "edition", "1", "--failed-only"], env).stdout
+    again = run_cli(["resend", "edition", "1", "--to", "ann@example.com"], env)
+    assert again.stdout.strip() == "edition=1 requeued=1"
+    assert len(list((var_dir / "outbox").glob("*.eml"))) == 3
+    both = run_cli(["resend", "edition", "1", "--all", "--failed-only"], env)
+    assert both.returncode == 2 and "exactly one" in both.stderr
+    rows = [json.loads(x) for x in run_cli(["deliveries", "list", "--json"], env).stdout.splitlines()]
+    assert [(r["email"], r["state"]) for r in rows] == [
+        ("ann@example.com", "sent"), ("ivan@example.com", "sent")]
+    missing = run_cli(["editions", "show", "99"], env)
+    assert missing.returncode == 2 and "edition 99 not found" in missing.stderr
