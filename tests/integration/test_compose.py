@@ -87,6 +87,10 @@ def test_nginx_site_serves_feed_files_with_the_contract_types(tmp_path: Path) ->
             assert response.headers["content-type"] == content_type, rel
             assert response.headers["cache-control"] == "public, max-age=60"
             assert "etag" in response.headers
+        lock = tmp_path / "www" / "feeds" / ".locks" / "site.lock"
+        lock.parent.mkdir()
+        lock.write_text("")
+        assert httpx.get(f"http://127.0.0.1:{port}/feeds/.locks/site.lock").status_code == 403
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -1,0 +1,204 @@
+"""Building feeds: which feeds to rebuild for an article, and writing each of their documents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from syndicate.domain.articles import Article
+from syndicate.errors import ConfigError, FeedNotFound
+from syndicate.feeds.archive import ArchiveIndex, ArchivePage
+from syndicate.feeds.builder import FeedHead, render_atom, render_rss
+from syndicate.feeds.jsonfeed import render_json
+from syndicate.feeds.model import FeedFormat, FeedSpec, Scope, feed_updated, specs_of
+from syndicate.feeds.queries import FeedQueries, key_of
+from syndicate.feeds.store import FeedStore
+from syndicate.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RENDERERS: dict[FeedFormat, Callable[[FeedHead, list[Article]], bytes]] = {
+    FeedFormat.RSS: render_rss,
+    FeedFormat.ATOM: render_atom,
+    FeedFormat.JSON: render_json,
+}
+ARCHIVE_FORMATS = (FeedFormat.RSS, FeedFormat.ATOM)
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote: every path it considered, and the feed URLs whose bytes changed."""
+
+    paths: list[Path] = field(default_factory=list)
+    changed: list[Path] = field(default_factory=list)
+    changed_urls: list[str] = field(default_factory=list)
+
+    def merge(self, other: BuildResult) -> None:
+        """Add another result's paths and URLs to this one."""
+        self.paths += other.paths
+        self.changed += other.changed
+        self.changed_urls += other.changed_urls
+
+
+def feeds_root(settings: Settings) -> Path:
+    """Where feeds live by default: PUBLIC_DIR/feeds, so /feeds/... maps onto the folder."""
+    return settings.public_path / "feeds"
+
+
+class FeedService:
+    """Builds the feeds of one output folder from the database."""
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], root: Path) -> None:
+        if settings.feed_items < 1:
+            raise ConfigError(f"FEED_ITEMS must be at least 1, got {settings.feed_items}")
+        if settings.feed_archive_size < 1:
+            raise ConfigError(f"FEED_ARCHIVE_SIZE must be at least 1, got {settings.feed_archive_size}")
+        self.settings = settings
+        self.session_factory = session_factory
+        self.store = FeedStore(root)
+        # A page never holds more than the subscription feed, so the feed covers everything after it.
+        self.page_size = min(settings.feed_archive_size, settings.feed_items)
+
+    def head(self, spec: FeedSpec, fmt: FeedFormat, page: int | None = None, *,
+             links: tuple[tuple[str, str], ...] = ()) -> FeedHead:
+        """The head of one document: titles, self/site URLs, hubs, RFC 5005 links."""
+        s = self.settings
+        title = s.site_title
+        if spec.scope is Scope.CATEGORY:
+            title = f"{s.site_title}: {spec.value}"
+        elif spec.scope is Scope.LANGUAGE:
+            title = f"{s.site_title} ({spec.value})"
+        if page is not None:
+            title = f"{title}, archive {page}"
+        self_url = spec.url(s.base_url, fmt, page)
+        return FeedHead(
+            title=title,
+            subtitle=s.site_subtitle or f"Latest articles from {title}",
+            site_url=f"{s.base_url}/",
+            self_url=self_url,
+            feed_id=self_url,
+            author=s.site_title,
+            base_url=s.base_url,
+            media_type=fmt.media_type.split(";")[0],
+            language=spec.value if spec.scope is Scope.LANGUAGE else s.site_language,
+            hubs=tuple(s.websub_hubs) if page is None else (),
+            archive_links=links,
+            is_archive=page is not None,
+        )
+
+    def build(
+        self, spec: FeedSpec, *, touched: Iterable[Article] = (), all_pages: bool = False
+    ) -> BuildResult:
+        """Rebuild one feed in every format, its new archive pages and the pages `touched` is on.
+
+        Holds the feed's lock from the database read to the last rename. A category or language
+        feed with no article left is removed.
+        """
+        with self.store.lock(spec), self.session_factory() as session:
+            queries, archive = FeedQueries(session), ArchiveIndex(session)
+            articles = queries.newest(spec, self.settings.feed_items)
+            if not articles and spec.scope is not Scope.SITE:
+                for fmt in FeedFormat:
+                    self.store.remove(spec.relpath(fmt))
+                return BuildResult()
+            new_pages = archive.cut(spec, self.page_size)
+            session.commit()
+            count = archive.page_count(spec)
+            due = set(new_pages)
+            if new_pages and new_pages[0] > 1:
+                due.add(new_pages[0] - 1)  # gains its next-archive link
+            for article in touched:
+                due |= archive.containing(spec, key_of(article))
+            pages = archive.pages(spec, None if all_pages else due)
+            result = self._write_subscription(spec, articles, count)
+            for page in pages:
+                result.merge(self._write_page(spec, page, count, queries))
+        return result
+
+    def _write_subscription(self, spec: FeedSpec, articles: list[Article], pages: int) -> BuildResult:
+        result = BuildResult()
+        updated = feed_updated(articles)
+        for fmt in FeedFormat:
+            links: tuple[tuple[str, str], ...] = ()
+            if pages and fmt in ARCHIVE_FORMATS:
+                links = (("prev-archive", spec.url(self.settings.base_url, fmt, pages)),)
+            data = RENDERERS[fmt](self.head(spec, fmt, links=links), articles)
+            relpath = spec.relpath(fmt)
+            result.paths.append(self.store.path(relpath))
+            if self.store.write(relpath, data, updated):
+                result.changed.append(self.store.path(relpath))
+                result.changed_urls.append(spec.url(self.settings.base_url, fmt))
+        return result
+
+    def _write_page(self, spec: FeedSpec, page: ArchivePage, pages: int, queries: FeedQueries) -> BuildResult:
+        result = BuildResult()
+        articles = queries.between(spec, page.lower_bound, page.last)
+        base, n = self.settings.base_url, page.number
+        for fmt in ARCHIVE_FORMATS:
+            links = [("current", spec.url(base, fmt))]
+            if n > 1:
+                links.append(("prev-archive", spec.url(base, fmt, n - 1)))
+            if n < pages:
+                links.append(("next-archive", spec.url(base, fmt, n + 1)))
+            data = RENDERERS[fmt](self.head(spec, fmt, n, links=tuple(links)), articles)
+            relpath = spec.relpath(fmt, n)
+            result.paths.append(self.store.path(relpath))
+            if self.store.write(relpath, data, feed_updated(articles)):
+                result.changed.append(self.store.path(relpath))
+        return result
+
+    def rebuild_article(self, article_id: int) -> BuildResult:
+        """Rebuild the feeds the article is in now and those it was in at its last rebuild.
+
+        Idempotent: running it twice writes nothing the second time. Memberships are recorded
+        after the files, so a crash in between only repeats work on the retry.
+        """
+        with self.session_factory() as session:
+            queries = FeedQueries(session)
+            article = queries.article(article_id)
+            previous = queries.memberships(article_id)
+        specs = specs_of(article) if article else []
+        for key in previous:
+            try:
+                spec = FeedSpec.from_key(key)
+            except FeedNotFound:
+                continue
+            if spec not in specs:
+                specs.append(spec)
+        touched = [article] if article else []
+        result = BuildResult()
+        for spec in specs:
+            result.merge(self.build(spec, touched=touched))
+        with self.session_factory() as session:
+            current = [s.key for s in specs_of(article)] if article else []
+            FeedQueries(session).set_memberships(article_id, current)
+            session.commit()
+        return result
+
+    def build_all(
+        self, progress: Callable[[FeedSpec], None] | None = None, *, all_pages: bool = True
+    ) -> BuildResult:
+        """Build every feed that has articles (and the site feed always) with every archive page.
+
+        `all_pages=False` writes only the pages cut or due now (the state is the same; older
+        page files are left as they are).
+        """
+        with self.session_factory() as session:
+            specs = FeedQueries(session).all_specs()
+        result = BuildResult()
+        for spec in specs:
+            result.merge(self.build(spec, all_pages=all_pages))
+            if progress:
+                progress(spec)
+        return result
+
+    def exists(self, spec: FeedSpec) -> bool:
+        """True when the feed has articles (the site feed always exists)."""
+        if spec.scope is Scope.SITE:
+            return True
+        with self.session_factory() as session:
+            return FeedQueries(session).has_articles(spec)

@@ -1,0 +1,264 @@
+"""Serving /feeds/... from the built files: conditional GET, gzip, HEAD; never rebuilt per request.
+
+A plain ASGI app (mounted at /feeds) rather than a FastAPI route: per request it stats the file and
+answers from an in-memory copy (bytes, gzip bytes, ETags) made once per file version. ETags are a
+hash of the bytes, so identical builds give identical ETags; the gzip variant has its own strong
+ETag (`"…-gz"`), and every answer says `Vary: Accept-Encoding`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from syndicate.errors import FeedNotFound
+from syndicate.feeds.model import FeedPath, parse_path
+from syndicate.feeds.service import FeedService, feeds_root
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
+
+CACHE_CONTROL = b"public, max-age=300"
+MIN_GZIP_BYTES = 512
+MAX_CACHED = 512
+_V = TypeVar("_V")
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One file version in memory, as served."""
+
+    version: tuple[int, int, int]
+    body: bytes
+    gzipped: bytes | None
+    etag: bytes
+    etag_gz: bytes
+    last_modified: bytes
+    mtime: int
+    media_type: bytes
+
+
+def _load(path: Path, parsed: FeedPath) -> Representation | None:
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            body = fh.read()
+    except FileNotFoundError:
+        return None
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    mtime = int(st.st_mtime)
+    return Representation(
+        version=(st.st_ino, st.st_ctime_ns, st.st_size),
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= MIN_GZIP_BYTES else None,
+        etag=f'"{digest}"'.encode(),
+        etag_gz=f'"{digest}-gz"'.encode(),
+        last_modified=formatdate(mtime, usegmt=True).encode(),
+        mtime=mtime,
+        media_type=parsed.fmt.media_type.encode(),
+    )
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    for part in value.decode("latin-1").lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.strip()
+            return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
+
+
+def _etag_matches(header: bytes, etag: bytes) -> bool:
+    # If-None-Match uses the weak comparison: W/"x" matches "x".
+    for tag in header.split(b","):
+        tag = tag.strip()
+        if tag == b"*" or tag.removeprefix(b"W/") == etag:
+            return True
+    return False
+
+
+def _not_modified_since(header: bytes, mtime: int) -> bool:
+    try:
+        since = parsedate_to_datetime(header.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    return since.tzinfo is not None and mtime <= since.timestamp()
+
+
+class FeedFiles:
+    """ASGI app serving the feeds folder; builds a missing feed once when its scope exists."""
+
+    def __init__(self, service: FeedService, root: Path) -> None:
+        self.service = service
+        self.root = root
+        self.cache: dict[str, Representation] = {}
+        # Parsed request paths; only valid ones are kept, so the dict is bounded by the feeds.
+        self.paths: dict[str, tuple[FeedPath, str]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method = scope["method"]
+        if method not in ("GET", "HEAD"):
+            await _plain(send, 405, b"method not allowed\n", [(b"allow", b"GET, HEAD")])
+            return
+        relpath, root_path = scope["path"], scope.get("root_path", "")
+        if root_path and relpath.startswith(root_path):
+            relpath = relpath[len(root_path):]
+        relpath = relpath.lstrip("/")
+        if not root_path.endswith("/feeds") and relpath.startswith("feeds/"):
+            relpath = relpath[len("feeds/"):]
+        resolved = self.paths.get(relpath)
+        if resolved is None:
+            try:
+                resolved = (parse_path(relpath), os.path.join(self.root, relpath))
+            except FeedNotFound as exc:
+                await _plain(send, 404, f"{exc}\n".encode())
+                return
+            _bounded_put(self.paths, relpath, resolved)
+        parsed, path = resolved
+        rep = self._current(relpath, parsed, path)
+        if rep is None:
+            rep = await run_in_threadpool(self._build_missing, relpath, parsed, path)
+        if rep is None:
+            await _plain(send, 404, f"feed {relpath!r} does not exist\n".encode())
+            return
+        await self._answer(scope, send, rep, method == "HEAD")
+
+    def _current(self, relpath: str, parsed: FeedPath, path: str) -> Representation | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self.cache.pop(relpath, None)
+            return None
+        rep = self.cache.get(relpath)
+        if rep is not None and rep.version == (st.st_ino, st.st_ctime_ns, st.st_size):
+            return rep
+        rep = _load(Path(path), parsed)
+        if rep is not None:
+            _bounded_put(self.cache, relpath, rep)
+        return rep
+
+    def _build_missing(self, relpath: str, parsed: FeedPath, path: str) -> Representation | None:
+        # Fresh install: the worker has not built this feed yet. Archive pages are never built here.
+        if parsed.archive_page is not None or not self.service.exists(parsed.spec):
+            return None
+        self.service.build(parsed.spec)
+        return self._current(relpath, parsed, path)
+
+    async def _answer(self, scope: Scope, send: Send, rep: Representation, head_only: bool) -> None:
+        headers = dict(scope["headers"])
+        use_gzip = rep.gzipped is not None and _accepts_gzip(headers.get(b"accept-encoding", b""))
+        etag = rep.etag_gz if use_gzip else rep.etag
+        out: list[tuple[bytes, bytes]] = [
+            (b"etag", etag),
+            (b"last-modified", rep.last_modified),
+            (b"cache-control", CACHE_CONTROL),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        inm = headers.get(b"if-none-match")
+        ims = headers.get(b"if-modified-since")
+        if (inm is not None and _etag_matches(inm, etag)) or (
+            inm is None and ims is not None and _not_modified_since(ims, rep.mtime)
+        ):
+            await send({"type": "http.response.start", "status": 304, "headers": out})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = rep.gzipped if use_gzip and rep.gzipped is not None else rep.body
+        out.append((b"content-type", rep.media_type))
+        out.append((b"content-length", str(len(body)).encode()))
+        if use_gzip:
+            out.append((b"content-encoding", b"gzip"))
+        await send({"type": "http.response.start", "status": 200, "headers": out})
+        await send({"type": "http.response.body", "body": b"" if head_only else body})
+
+
+def _bounded_put(cache: dict[str, _V], key: str, value: _V) -> None:
+    # Bounded: a crawler walking every archive page must not keep them all in memory.
+    cache.pop(key, None)
+    if len(cache) >= MAX_CACHED:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Served on its own (not behind FeedsFirst), the app has nothing to start or stop.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _plain(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class FeedsFirst:
+    """ASGI middleware answering /feeds/... itself, ahead of FastAPI's routing and dependencies.
+
+    Feeds are the most polled URLs; skipping the router, the exception middleware and request
+    objects roughly doubles the rate one process serves. Every other path goes to `app`.
+    """
+
+    def __init__(self, app: ASGIApp, files: FeedFiles) -> None:
+        self.app = app
+        self.files = files
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/feeds/"):
+            await self.files(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class QuietFeedPolls(logging.Filter):
+    """Drops uvicorn access-log lines of successful feed polls (200/304); errors stay logged.
+
+    Aggregators poll feeds far more than anything else is requested; formatting and writing one
+    line per poll costs about 40% of the rate one process serves (FEEDS_ACCESS_LOG=true keeps them).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            path, status = args[2], args[4]
+            return not (isinstance(path, str) and path.startswith("/feeds/") and status in (200, 304))
+        return True
+
+
+def quiet_feed_polls() -> None:
+    """Install QuietFeedPolls on uvicorn's access logger once (it survives uvicorn's dictConfig)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QuietFeedPolls) for f in access.filters):
+        access.addFilter(QuietFeedPolls())
+
+
+def make_feed_app(container: Container) -> FeedFiles:
+    """The /feeds ASGI app for a container (PUBLIC_DIR/feeds)."""
+    if not container.settings.feeds_access_log:
+        quiet_feed_polls()
+    root = feeds_root(container.settings)
+    return FeedFiles(FeedService(container.settings, container.session_factory, root), root)

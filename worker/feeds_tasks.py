@@ -1,0 +1,53 @@
+"""Celery tasks of the feeds: rebuild an article's feeds, ping WebSub hubs. Thin: decode, call, return."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task
+
+from syndicate.feeds import websub
+from syndicate.feeds.events import REBUILD_ARTICLE, WEBSUB_PING
+from syndicate.feeds.service import FeedService, feeds_root
+from worker.app import app, container
+
+log = logging.getLogger(__name__)
+
+
+@app.task(
+    name=REBUILD_ARTICLE,
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=6,
+)
+def rebuild_article(article_id: int) -> int:
+    """Rebuild the feeds of one article (idempotent); queue one WebSub ping per hub and changed feed."""
+    c = container()
+    service = FeedService(c.settings, c.session_factory, feeds_root(c.settings))
+    result = service.rebuild_article(int(article_id))
+    for url in result.changed_urls:
+        for hub in c.settings.websub_hubs:
+            websub_ping.apply_async(args=[hub, url], queue=c.settings.celery_queue)
+    return len(result.changed)
+
+
+@app.task(
+    name=WEBSUB_PING,
+    bind=True,
+    max_retries=8,
+    acks_late=True,
+)
+def websub_ping(self: Task, hub: str, feed_url: str) -> int:
+    """Ping one hub about one feed URL; retried with exponential backoff, failures logged."""
+    try:
+        return websub.ping(hub, feed_url)
+    except Exception as exc:
+        retries = int(self.request.retries)
+        delay = min(2 ** (retries + 1), 300)
+        log.warning("websub ping %s for %s failed (attempt %s): %s", hub, feed_url, retries + 1, exc)
+        if retries >= (self.max_retries or 0):
+            log.error("websub ping %s for %s given up after %s attempts", hub, feed_url, retries + 1)
+            return 0
+        raise self.retry(exc=exc, countdown=delay) from exc
