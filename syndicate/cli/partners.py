@@ -1,0 +1,121 @@
+"""`syndicate partners …`: register partners, rotate secrets, read the delivery log, resend."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from syndicate.bootstrap import Container, bootstrap
+from syndicate.cli.common import edge, err, fail
+from syndicate.cli.common import embedded as _embedded
+from syndicate.partners import registry
+from syndicate.partners.registry import PartnerInput
+
+partners_app = typer.Typer(no_args_is_help=True, help="Partner endpoints (signed pushes).")
+
+
+def _container() -> Container:
+    return bootstrap(migrate=_embedded(), check_schema=True)
+
+
+@partners_app.command("add")
+@edge
+def add(
+    name: Annotated[str, typer.Argument(help="Partner name.")],
+    url: Annotated[str, typer.Argument(help="http(s) endpoint receiving the pushes.")],
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Only these categories (repeatable).")
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Only articles in this language.")] = None,
+    rate_limit: Annotated[
+        int | None, typer.Option("--rate-limit", help="At most this many pushes per minute.")
+    ] = None,
+) -> None:
+    """Register a partner; prints ID<TAB>whsec_… (the secret is shown only this once)."""
+    partner, secret = registry.add_partner(
+        _container(),
+        PartnerInput(name=name, url=url, categories=category or (), language=language,
+                     rate_limit_per_minute=rate_limit),
+    )
+    typer.echo(f"{partner['id']}\t{secret}")
+
+
+@partners_app.command("list")
+@edge
+def list_(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
+    """List partners: ID, state, delivery counts, name, URL."""
+    for p in registry.list_partners(_container()):
+        if as_json:
+            typer.echo(json.dumps(p, ensure_ascii=False))
+            continue
+        d = p["deliveries"]
+        state = "active" if p["active"] else f"disabled ({p['disabled_reason']})"
+        typer.echo(
+            f"{p['id']}\t{state}\tdelivered={d['delivered']} pending={d['pending']} dead={d['dead']}"
+            f"\t{p['name']}\t{p['url']}"
+        )
+
+
+@partners_app.command("rotate-secret")
+@edge
+def rotate_secret(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]) -> None:
+    """New secret; prints ID<TAB>whsec_…; the old one keeps signing alongside for the overlap."""
+    secret, until = registry.rotate_secret(_container(), partner_id)
+    typer.echo(f"{partner_id}\t{secret}")
+    err.print(f"previous secret also signs until {until}", markup=False)
+
+
+@partners_app.command("disable")
+@edge
+def disable(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]) -> None:
+    """Stop pushing to a partner; its pending deliveries wait."""
+    registry.set_active(_container(), partner_id, False)
+    typer.echo(f"{partner_id}\tdisabled")
+
+
+@partners_app.command("enable")
+@edge
+def enable(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]) -> None:
+    """Resume pushing; waiting deliveries become due now."""
+    registry.set_active(_container(), partner_id, True)
+    typer.echo(f"{partner_id}\tactive")
+
+
+@partners_app.command("deliveries")
+@edge
+def deliveries(
+    partner_id: Annotated[int, typer.Argument(help="Partner ID.")],
+    status: Annotated[str | None, typer.Option(help="pending, delivered or dead.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, with attempts.")] = False,
+) -> None:
+    """The delivery log: ID, webhook-id, event, article, status, attempts, last error."""
+    for d in registry.delivery_log(_container(), partner_id, status=status, limit=limit):
+        if as_json:
+            typer.echo(json.dumps(d, ensure_ascii=False))
+        else:
+            typer.echo(
+                f"{d['id']}\t{d['webhook_id']}\t{d['event_type']}\tarticle={d['article_id']}"
+                f"\t{d['status']}\tattempts={d['attempts']}\t{d['last_error'] or ''}".rstrip()
+            )
+
+
+@partners_app.command("resend")
+@edge
+def resend(
+    partner_id: Annotated[int, typer.Argument(help="Partner ID.")],
+    article: Annotated[int | None, typer.Option("--article", help="Resend this article.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Resend every dead delivery.")] = False,
+) -> None:
+    """Queue again exactly the named deliveries, with their original webhook-ids."""
+    if (article is None) == (not failed):
+        raise fail("give exactly one of --article ID or --failed")
+    container = _container()
+    ids = registry.resend(container, partner_id, article_id=article, failed=failed)
+    for delivery_id in ids:
+        typer.echo(str(delivery_id))
+    if not registry.show_partner(container, partner_id)["active"]:
+        err.print(f"partner {partner_id} is disabled: they go out once it is enabled", markup=False)
+    err.print(f"queued {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}", markup=False)

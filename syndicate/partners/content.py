@@ -1,0 +1,35 @@
+"""What a partner receives: which articles match its filters, and the JSON body of a push."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from syndicate.domain.articles import Article, article_json
+
+
+def matches(categories: Sequence[str], language: str | None, article: Article) -> bool:
+    """True when the article passes a partner's filters (empty filters match everything)."""
+    if categories and not set(categories) & set(article.categories):
+        return False
+    if language:
+        wanted, got = language.lower(), article.language.lower()
+        if got != wanted and not got.startswith(wanted + "-"):
+            return False
+    return True
+
+
+def article_data(article: Article, base_url: str) -> dict[str, Any]:
+    """The contract's article JSON, exactly as the admin API shows it."""
+    return article_json(article, base_url)
+
+
+def push_body(event_type: str, timestamp: datetime, data: dict[str, Any]) -> str:
+    """The signed body: {"type", "timestamp", "data"} as compact JSON (UTF-8 text)."""
+    return json.dumps(
+        {"type": event_type, "timestamp": timestamp.isoformat(), "data": data},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )

@@ -1,0 +1,124 @@
+"""HTTP to partners: connections go only to addresses the guard checked; redirects never followed.
+
+httpx has no DNS hook, so the pinning lives in an httpcore network backend: it dials the addresses
+pinned for the request's host in this thread and refuses any host that was not pinned, so no
+second DNS lookup can happen between the check and the connection. TLS still verifies the
+certificate against the URL's host name (SNI), and the Host header comes from the URL.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import certifi
+import httpcore
+import httpx
+
+from syndicate.partners.guard import CheckedTarget
+
+MAX_RESPONSE_BYTES = 4096
+
+
+class PinnedBackend(httpcore.SyncBackend):
+    """A network backend that connects to the addresses pinned for a host, never resolving it."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @contextmanager
+    def pinned(self, target: CheckedTarget) -> Iterator[None]:
+        """Within the block, connections to `target.host` go to its checked addresses only."""
+        previous = getattr(self._local, "pins", None)
+        self._local.pins = {target.host: target.addresses}
+        try:
+            yield
+        finally:
+            self._local.pins = previous
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        pins: dict[str, tuple[str, ...]] = getattr(self._local, "pins", None) or {}
+        addresses = pins.get(host)
+        if not addresses:
+            raise httpcore.ConnectError(f"host {host!r} was not checked by the guard; not connecting")
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"no address to connect to for {host!r}")
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """httpx transport whose connection pool dials through a PinnedBackend."""
+
+    def __init__(self, backend: PinnedBackend, *, max_connections: int = 100) -> None:
+        super().__init__()
+        # The pool is swapped for one with our backend: httpx offers no public hook for this.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+            network_backend=backend,
+        )
+
+
+@dataclass(frozen=True)
+class PushResponse:
+    """What a partner answered: status, Retry-After, and the start of the body for the log."""
+
+    status_code: int
+    retry_after: str | None
+    body_start: str
+    elapsed_s: float
+
+
+class PartnerClient:
+    """Sends one signed POST to a checked target; one instance per process, thread-safe."""
+
+    def __init__(self, timeout_s: float, *, max_connections: int = 100) -> None:
+        self._backend = PinnedBackend()
+        self._client = httpx.Client(
+            transport=PinnedTransport(self._backend, max_connections=max_connections),
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+            headers={"user-agent": "syndicate-webhooks/1"},
+        )
+        self.timeout_s = timeout_s
+
+    def post(self, target: CheckedTarget, body: bytes, headers: Mapping[str, str]) -> PushResponse:
+        """POST `body` to the target; raises httpx.TransportError on timeout or refused connection."""
+        started = time.monotonic()
+        deadline = started + self.timeout_s
+        with self._backend.pinned(target), self._client.stream(
+            "POST", target.url, content=body, headers=dict(headers)
+        ) as response:
+            kept = bytearray()
+            for chunk in response.iter_raw():
+                kept += chunk[: MAX_RESPONSE_BYTES - len(kept)]
+                # A partner trickling a large answer must not hold the worker past the timeout.
+                if len(kept) >= MAX_RESPONSE_BYTES or time.monotonic() > deadline:
+                    break
+        return PushResponse(
+            status_code=response.status_code,
+            retry_after=response.headers.get("retry-after"),
+            body_start=kept.decode("utf-8", "replace"),
+            elapsed_s=time.monotonic() - started,
+        )
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()

@@ -1,0 +1,124 @@
+"""The admin API of partners under /api/partners (bearer ADMIN_TOKEN)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from syndicate.errors import InvalidPartner, NotFound, PartnerUrlRefused
+from syndicate.partners import registry
+from syndicate.partners.registry import PartnerInput
+from syndicate.web.deps import AdminDep, ContainerDep
+
+router = APIRouter(prefix="/api/partners", dependencies=[AdminDep])
+
+
+class PartnerBody(BaseModel):
+    """Fields of a partner; on PATCH, omitted fields stay as they are."""
+
+    name: str | None = None
+    url: str | None = None
+    categories: list[str] | None = None
+    language: str | None = None
+    rate_limit_per_minute: int | None = Field(default=None, ge=0)
+    active: bool | None = None
+
+    def to_input(self) -> PartnerInput:
+        return PartnerInput(
+            name=self.name, url=self.url, categories=self.categories, language=self.language,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+        )
+
+
+class ReplayBody(BaseModel):
+    """Exactly one of: an article id, or failed=true."""
+
+    article_id: int | None = None
+    failed: bool = False
+
+
+def _translate(exc: Exception) -> HTTPException:
+    if isinstance(exc, NotFound):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, PartnerUrlRefused):
+        return HTTPException(422, {"field": "url", "message": str(exc)})
+    if isinstance(exc, InvalidPartner):
+        return HTTPException(422, {"field": exc.field, "message": str(exc)})
+    raise exc
+
+
+@router.post("")
+def create_partner(body: PartnerBody, container: ContainerDep) -> JSONResponse:
+    """Register a partner; 201 with its `secret`, shown this once. 422 names the bad field."""
+    try:
+        partner, secret = registry.add_partner(container, body.to_input())
+    except (InvalidPartner, PartnerUrlRefused) as exc:
+        raise _translate(exc) from None
+    return JSONResponse({**partner, "secret": secret}, status_code=201)
+
+
+@router.get("")
+def list_partners(container: ContainerDep) -> list[dict[str, Any]]:
+    """Every partner with delivery counts."""
+    return registry.list_partners(container)
+
+
+@router.get("/alerts")
+def partner_alerts(container: ContainerDep) -> list[dict[str, Any]]:
+    """Partners syndicate disabled by itself (410 Gone or failing for days), with the reason."""
+    return registry.alerts(container)
+
+
+@router.get("/{partner_id}")
+def show_partner(partner_id: int, container: ContainerDep) -> dict[str, Any]:
+    """One partner with delivery counts."""
+    try:
+        return registry.show_partner(container, partner_id)
+    except NotFound as exc:
+        raise _translate(exc) from None
+
+
+@router.patch("/{partner_id}")
+def edit_partner(partner_id: int, body: PartnerBody, container: ContainerDep) -> dict[str, Any]:
+    """Change name, URL (guard-checked), filters, rate limit, or enable/disable with `active`."""
+    try:
+        partner = registry.edit_partner(container, partner_id, body.to_input())
+        if body.active is not None:
+            partner = registry.set_active(container, partner_id, body.active)
+    except (NotFound, InvalidPartner, PartnerUrlRefused) as exc:
+        raise _translate(exc) from None
+    return partner
+
+
+@router.post("/{partner_id}/rotate-secret")
+def rotate_secret(partner_id: int, container: ContainerDep) -> dict[str, Any]:
+    """A new secret; the old one keeps signing alongside until `previous_secret_until`."""
+    try:
+        secret, until = registry.rotate_secret(container, partner_id)
+    except NotFound as exc:
+        raise _translate(exc) from None
+    return {"id": partner_id, "secret": secret, "previous_secret_until": until}
+
+
+@router.get("/{partner_id}/deliveries")
+def deliveries(
+    partner_id: int, container: ContainerDep, status: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The delivery log, newest first, each delivery with its attempts."""
+    try:
+        return registry.delivery_log(container, partner_id, status=status, limit=min(limit, 1000))
+    except (NotFound, InvalidPartner) as exc:
+        raise _translate(exc) from None
+
+
+@router.post("/{partner_id}/replay")
+def replay(partner_id: int, body: ReplayBody, container: ContainerDep) -> dict[str, Any]:
+    """Queue again the partner's rows of one article, or its dead rows; same webhook-ids."""
+    try:
+        ids = registry.resend(container, partner_id, article_id=body.article_id, failed=body.failed)
+    except (NotFound, InvalidPartner) as exc:
+        raise _translate(exc) from None
+    return {"partner_id": partner_id, "queued": ids}
