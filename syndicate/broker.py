@@ -17,8 +17,11 @@ RELAY_OUTBOX = "syndicate.relay_outbox"
 
 def broker_options(settings: Settings) -> tuple[str, dict[str, Any]]:
     """The broker URL and transport options: Redis when REDIS_URL is set, else files in var/."""
+    # Producers fail fast (one quick retry) when the broker is down: the outbox keeps the event and
+    # the relay hands it over later, so blocking an import or a request for seconds buys nothing.
+    fail_fast = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
     if settings.redis_url:
-        return settings.redis_url, {"visibility_timeout": 3600}
+        return settings.redis_url, {"visibility_timeout": 3600, **fail_fast}
     folder = (settings.var_dir / "broker").resolve()
     queue = folder / "queue"
     processed = folder / "processed"
@@ -31,6 +34,7 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, Any]]:
         "processed_folder": str(processed),
         "control_folder": str(control),
         "store_processed": False,
+        **fail_fast,
     }
 
 
@@ -58,6 +62,21 @@ def configure_celery(app: Celery, settings: Settings) -> None:
                 "task": RELAY_OUTBOX,
                 "schedule": timedelta(seconds=settings.outbox_sweep_seconds),
                 "options": {"expires": max(settings.outbox_sweep_seconds * 3, 30)},
+            },
+            "digests-sweep": {
+                "task": "syndicate.digests.sweep",
+                "schedule": timedelta(seconds=settings.mail_sweep_seconds),
+                "options": {"expires": max(settings.mail_sweep_seconds * 3, 30)},
+            },
+            "digests-build-due": {
+                "task": "syndicate.digests.build_due",
+                "schedule": timedelta(minutes=5),
+                "options": {"expires": 600},
+            },
+            "partners-sweep": {
+                "task": "syndicate.partners.sweep",
+                "schedule": timedelta(seconds=settings.partner_sweep_seconds),
+                "options": {"expires": max(settings.partner_sweep_seconds * 3, 30)},
             },
         },
     )

@@ -45,3 +45,58 @@ class NotFound(SyndicateError):
 
 class BrokerUnavailable(SyndicateError):
     """The task broker did not accept a message; the outbox keeps it for later."""
+
+
+class InvalidEmail(SyndicateError):
+    """An email address failed validation; names the value."""
+
+
+class InvalidHeader(SyndicateError):
+    """A mail header value would break the header block (CR or LF); names the header."""
+
+
+class InvalidToken(SyndicateError):
+    """A signed link token is malformed, forged or expired."""
+
+
+class RateLimited(SyndicateError):
+    """Too many requests for one key in the current window."""
+
+
+class InvalidDigestInput(SyndicateError):
+    """A list, subscriber or resend request is invalid; names the field and value."""
+
+
+class PartnerUrlRefused(SyndicateError):
+    """A partner URL is not http(s), does not resolve, or resolves to an address we never call."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"partner url {url!r} refused: {reason}")
+
+
+class InvalidPartner(SyndicateError):
+    """Partner input failed validation; names the field and the value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"partner field '{field}': {message}")
+
+
+class FeedNotFound(SyndicateError):
+    """No such feed: an unknown path, category or language under /feeds/ (HTTP 404)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"feed {path!r} does not exist")
+
+
+class WebSubPingFailed(SyndicateError):
+    """A WebSub hub did not accept a publish ping (retried with backoff by the task)."""
+
+    def __init__(self, hub: str, feed_url: str, reason: str) -> None:
+        self.hub = hub
+        self.feed_url = feed_url
+        super().__init__(f"WebSub hub {hub!r} refused ping for {feed_url!r}: {reason}")

@@ -38,6 +38,33 @@ class Settings(BaseSettings):
     celery_queue: str = "syndicate"
     outbox_sweep_seconds: float = 10.0
     news_page_size: int = 20
+    feed_items: int = 50
+    feed_archive_size: int = 50
+    site_title: str = "Newsroom"
+    site_subtitle: str = ""
+    site_language: str = "en"
+    feeds_access_log: bool = False
+    # Partner pushes (issue 5).
+    partner_timeout_s: float = 15.0
+    partner_disable_after_days: float = 5.0
+    partner_secret_overlap_hours: float = 24.0
+    partner_sweep_seconds: float = 5.0
+    # Digests and mail (issue 4).
+    mail_send_rate: float = 0.0  # messages/s over all workers (Redis-shared); 0 = unlimited
+    mail_batch_size: int = 500
+    mail_retry_seconds: float = 60.0  # first 4xx backoff; multiplied by 5 per further attempt
+    mail_max_attempts: int = 5
+    mail_lease_seconds: float = 600.0  # a queued/sending row untouched this long is re-enqueued
+    mail_sweep_seconds: float = 30.0
+    mail_max_html_bytes: int = 100_000
+    dkim_selector: str | None = None
+    dkim_private_key_path: Path | None = None
+    digest_hour: int = 7
+    digest_weekday: int = 0  # Monday
+    digest_timezone: str = "UTC"
+    subscribe_limit_per_hour: int = 5  # per address
+    subscribe_client_limit_per_hour: int = 30  # per client address
+    confirm_token_hours: float = 72.0
 
     @field_validator("websub_hubs", mode="before")
     @classmethod

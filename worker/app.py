@@ -10,7 +10,10 @@ from celery.signals import worker_process_init
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
 
-app = Celery("syndicate", include=["worker.tasks"])
+app = Celery(
+    "syndicate",
+    include=["worker.tasks", "worker.feeds_tasks", "worker.partners_tasks", "worker.digest_tasks"],
+)
 
 _container: Container | None = None
 
@@ -33,7 +36,11 @@ def container() -> Container:
 
 @app.on_configure.connect
 def _configure_from_environment(sender: Celery, **_: Any) -> None:
-    # Lets `celery -A worker.app worker` work too: settings come from the environment.
+    # Lets `celery -A worker.app worker` work too: settings come from the environment. Celery
+    # fires this lazily, when the app is first used; by then bootstrap() may have configured the
+    # app from other settings, and those must win.
+    if _container is not None:
+        return
     from syndicate.broker import configure_celery
     from syndicate.settings import load_settings
 

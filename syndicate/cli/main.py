@@ -14,19 +14,32 @@ import typer
 from rich.progress import Progress
 
 from syndicate.bootstrap import Container, bootstrap, configure_logging
+from syndicate.cli import digests as digest_cli
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
 from syndicate.cli.common import embedded as _embedded
+from syndicate.cli.feeds import feeds_app
+from syndicate.cli.partners import partners_app
 from syndicate.errors import InvalidArticle
 from syndicate.services.articles import import_file
 from syndicate.services.publishing import Outcome
 from syndicate.storage import db
 from syndicate.storage.articles import ArticleQueries
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
+)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 articles_app = typer.Typer(no_args_is_help=True, help="Articles.")
 app.add_typer(db_app, name="db")
 app.add_typer(articles_app, name="articles")
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(partners_app, name="partners")
+app.add_typer(digest_cli.lists_app, name="lists")
+app.add_typer(digest_cli.subscribers_app, name="subscribers")
+app.add_typer(digest_cli.digest_app, name="digest")
+app.add_typer(digest_cli.editions_app, name="editions")
+app.add_typer(digest_cli.resend_app, name="resend")
+app.add_typer(digest_cli.deliveries_app, name="deliveries")
 
 @db_app.command("upgrade")
 @edge
@@ -48,6 +61,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not start a worker.")] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request (off: a proxy in front logs them).")
+    ] = False,
 ) -> None:
     """Serve the site, feeds, admin and API; starts a worker with the scheduler unless told not to."""
     import uvicorn
@@ -55,7 +71,7 @@ def serve(
     from syndicate.web.app import create_app
 
     configure_logging()
-    container = bootstrap(migrate=True) if _embedded() else bootstrap()
+    container = bootstrap(migrate=_embedded(), check_schema=True)
     _print_token(container)
     child: subprocess.Popen[bytes] | None = None
     if not no_worker:
@@ -64,7 +80,9 @@ def serve(
             [sys.executable, "-m", "syndicate.cli.main", "worker", "--with-beat"]
         )
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(container), host=host, port=port, log_level="info", access_log=access_log
+        )
     finally:
         if child is not None and child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -84,7 +102,7 @@ def worker(
 ) -> None:
     """Run a Celery worker on the configured broker."""
     configure_logging()
-    container = bootstrap()
+    container = bootstrap(migrate=_embedded(), check_schema=True)
     settings = container.settings
     argv = ["worker", "--loglevel=INFO", "-Q", settings.celery_queue, "--without-gossip",
             "--without-mingle"]
@@ -122,7 +140,7 @@ def articles_import(
     ] = None,
 ) -> None:
     """Import article files, one transaction each; prints ID, slug and URL per article."""
-    container = bootstrap(migrate=_embedded())
+    container = bootstrap(migrate=_embedded(), check_schema=True)
     overrides = {"published_at": published_at, "language": language, "categories": category}
     counts = dict.fromkeys(Outcome, 0)
     failures: list[str] = []
@@ -157,7 +175,7 @@ def articles_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """List stored articles, newest first."""
-    container = bootstrap(migrate=_embedded())
+    container = bootstrap(migrate=_embedded(), check_schema=True)
     with container.session_factory() as session:
         articles = ArticleQueries(session).newest(limit=100000)
     for a in articles:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,25 @@ class Article:
 def default_guid(url: str | None, slug: str) -> str:
     """The guid for an article that came without one: its URL, else a tag on its slug."""
     return url if url else f"syndicate:article:{slug}"
+
+
+def article_json(article: Article, base_url: str) -> dict[str, Any]:
+    """The contract's article JSON of a stored article, plus id, slug, link and unpublished_at."""
+    return {
+        "id": article.id,
+        "guid": article.guid,
+        "slug": article.slug,
+        "title": article.title,
+        "summary": article.summary,
+        "body_html": article.body_html,
+        "url": article.canonical_url(base_url),
+        "link": article.link(base_url),
+        "published_at": article.published_at.isoformat(),
+        "updated_at": article.updated_at.isoformat(),
+        "language": article.language,
+        "categories": list(article.categories),
+        "authors": list(article.authors),
+        "images": [{"url": i.url, "alt": i.alt} for i in article.images],
+        "translation_of": article.translation_of,
+        "unpublished_at": article.unpublished_at.isoformat() if article.unpublished_at else None,
+    }

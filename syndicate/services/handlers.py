@@ -6,12 +6,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from syndicate.digests.service import on_article_published as instant_editions
 from syndicate.domain.events import (
     ARTICLE_DELETED,
     ARTICLE_PUBLISHED,
     ARTICLE_UPDATED,
     ArticleEvent,
 )
+from syndicate.feeds.events import rebuild_feeds
+from syndicate.partners.service import on_article_event as partner_pushes
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -28,7 +31,7 @@ def log_event(event: ArticleEvent, container: Container) -> None:
 
 
 HANDLERS: dict[str, list[Handler]] = {
-    ARTICLE_PUBLISHED: [log_event],
-    ARTICLE_UPDATED: [log_event],
-    ARTICLE_DELETED: [log_event],
+    ARTICLE_PUBLISHED: [log_event, partner_pushes, rebuild_feeds, instant_editions],
+    ARTICLE_UPDATED: [log_event, partner_pushes, rebuild_feeds],
+    ARTICLE_DELETED: [log_event, partner_pushes, rebuild_feeds],
 }

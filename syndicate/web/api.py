@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from syndicate.domain.articles import Article
+from syndicate.domain.articles import article_json
 from syndicate.errors import ArticleTooLarge, InvalidArticle
 from syndicate.services.articles import ingest, unpublish
 from syndicate.services.publishing import Outcome
@@ -16,28 +16,6 @@ from syndicate.storage.articles import ArticleQueries
 from syndicate.web.deps import AdminDep, ContainerDep
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep])
-
-
-def article_json(article: Article, base_url: str) -> dict[str, Any]:
-    """The contract's article JSON of a stored article, plus id, slug and link."""
-    return {
-        "id": article.id,
-        "guid": article.guid,
-        "slug": article.slug,
-        "title": article.title,
-        "summary": article.summary,
-        "body_html": article.body_html,
-        "url": article.canonical_url(base_url),
-        "link": article.link(base_url),
-        "published_at": article.published_at.isoformat(),
-        "updated_at": article.updated_at.isoformat(),
-        "language": article.language,
-        "categories": list(article.categories),
-        "authors": list(article.authors),
-        "images": [{"url": i.url, "alt": i.alt} for i in article.images],
-        "translation_of": article.translation_of,
-        "unpublished_at": article.unpublished_at.isoformat() if article.unpublished_at else None,
-    }
 
 
 def _invalid(exc: InvalidArticle, status: int) -> JSONResponse:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from syndicate.errors import BrokerUnavailable
+from syndicate.services.media import missing_images
 from syndicate.storage import db
 from syndicate.storage.articles import ArticleQueries
 from syndicate.web.deps import ContainerDep
@@ -43,15 +44,9 @@ def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLRe
     if article is None:
         raise HTTPException(404, f"no article with slug {slug!r}")
     settings = container.settings
-    media_prefix = settings.public_media_url + "/"
-    media_dir = settings.var_dir / "media"
     # Photos named in a pasted .txt whose files were never uploaded get a placeholder, not a
     # broken image.
-    missing = {
-        image.url for image in article.images
-        if image.url.startswith(media_prefix)
-        and not (media_dir / image.url.removeprefix(media_prefix)).is_file()
-    }
+    missing = missing_images(article, settings)
     return request.app.state.templates.TemplateResponse(
         request,
         "news/article.html",

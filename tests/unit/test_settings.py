@@ -60,3 +60,17 @@ def test_invalid_value_names_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARTNER_ALLOW_PRIVATE", "perhaps")
     with pytest.raises(ConfigError, match="partner_allow_private"):
         load_settings()
+
+
+def test_bootstrap_settings_win_over_the_environment(tmp_path: Path) -> None:
+    from syndicate.bootstrap import bootstrap
+
+    container = bootstrap(load_settings(
+        var_dir=tmp_path, redis_url="redis://127.0.0.1:6399/7", secret_key="k" * 20,
+        admin_token="t" * 20, celery_queue="only-this-test",
+    ))
+    # Using the app finalizes Celery's configuration; the container's settings must survive it.
+    with container.celery.connection_for_write() as conn:
+        assert (conn.transport_cls, conn.hostname, conn.port, conn.virtual_host) == (
+            "redis", "127.0.0.1", 6399, "7")
+    assert container.celery.conf.task_default_queue == "only-this-test"

@@ -1,0 +1,337 @@
+"""Fan-out benchmark: N subscribers -> real Celery worker(s) on Redis -> postfix's smtp-sink.
+
+In the same run it measures the ceiling (pre-built messages of the same size pushed through the
+same number of smtplib connections) and the naive path (Jinja render + premailer + EmailMessage
+per recipient), then prints messages/s for all three, the ratios, and the workers' peak RSS.
+
+    .venv/bin/python bench/fanout.py                 # 20,000 subscribers, 2 worker processes
+    .venv/bin/python bench/fanout.py -n 200000       # memory flatness
+    .venv/bin/python bench/fanout.py --quick         # a few hundred, for the test suite
+Needs PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) and `smtp-sink` (Debian package postfix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+SAMPLE = ROOT / "examples" / "csto-anniversary.txt"
+SECRET = "bench-secret-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Sink:
+    """postfix's smtp-sink on a free loopback port; counts messages from its -c counter."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        if not Path(binary).exists():
+            raise SystemExit("smtp-sink not found: install the Debian package postfix")
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the sink)
+        self.proc = subprocess.Popen([binary, "-u", "nobody", "-c", f"127.0.0.1:{self.port}", "1000"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port)
+
+    def messages(self) -> int:
+        self.log.seek(0)
+        found = re.findall(rb"mesg=(\d+)", self.log.read())
+        return int(found[-1]) if found else 0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children") if Path(f"/proc/{p}").exists() else []:
+            with contextlib.suppress(OSError):
+                todo.extend(int(x) for x in task.read_text().split())
+    return pids
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of the largest single process and of the whole tree of each worker."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.pids = pids
+        self.peak_process_kb = 0
+        self.peak_total_kb = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            sizes = [rss_kb(p) for root in self.pids for p in process_tree(root)]
+            if sizes:
+                self.peak_process_kb = max(self.peak_process_kb, max(sizes))
+                self.peak_total_kb = max(self.peak_total_kb, sum(sizes))
+            time.sleep(0.2)
+
+
+def create_database() -> str:
+    import psycopg
+
+    name = f"syndicate_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seed(container: Any, n: int) -> None:
+    """One list, n confirmed subscribers, the sample article published now."""
+    from sqlalchemy import insert
+
+    from syndicate.digests import subscribers as subs
+    from syndicate.services.articles import import_file
+    from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
+
+    now = datetime.now(UTC)
+    with container.session_factory() as session:
+        lst = subs.create_list(session, slug="bench", name="Bench digest", frequency="daily",
+                               language=None, categories=[], custom_frequency=False, now=now)
+        session.commit()
+        for start in range(0, n, 10_000):
+            chunk = range(start, min(n, start + 10_000))
+            ids = session.execute(insert(SubscriberRow).returning(SubscriberRow.id), [
+                {"email": f"reader{i}@bench.example.com", "name": "", "language": "en",
+                 "status": "active", "created_at": now} for i in chunk]).scalars().all()
+            session.execute(insert(SubscriptionRow), [
+                {"subscriber_id": sid, "list_id": lst.id, "status": "active", "created_at": now}
+                for sid in ids])
+            session.commit()
+    import_file(container, SAMPLE, overrides={"published_at": now.isoformat()})
+
+
+def start_workers(
+    env: dict[str, str], count: int, concurrency: int, logdir: Path
+) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for i in range(count):
+        log = (logdir / f"worker-{i}.log").open("wb")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "syndicate.cli.main", "worker", "--concurrency", str(concurrency)],
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+    deadline = time.monotonic() + 60
+    for i in range(count):
+        while b" ready." not in (logdir / f"worker-{i}.log").read_bytes():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"worker {i} did not start; see {logdir}/worker-{i}.log")
+            time.sleep(0.1)
+    return procs
+
+
+def _push_prebuilt(args: tuple[int, int, bytes]) -> int:
+    port, count, data = args
+    conn = smtplib.SMTP("127.0.0.1", port)
+    for i in range(count):
+        conn.sendmail("news@bench.example.com", [f"reader{i}@bench.example.com"], data)
+    conn.quit()
+    return count
+
+
+def _naive(args: tuple[int, int, list[Any], str]) -> int:
+    from syndicate.mail.render import render_edition
+
+    port, count, articles, base_url = args
+    conn = smtplib.SMTP("127.0.0.1", port)
+    for i in range(count):
+        email = f"reader{i}@bench.example.com"
+        rendered = render_edition(list_name="Bench digest", frequency="daily", articles=articles,
+                                  language="en", base_url=base_url, max_html_bytes=100_000)
+        msg = EmailMessage()
+        msg["From"] = "Newsroom <news@bench.example.com>"
+        msg["To"] = email
+        msg["Subject"] = rendered.subject
+        msg["Date"] = formatdate(usegmt=True)
+        msg["Message-ID"] = make_msgid(domain="bench.example.com")
+        msg["List-Unsubscribe"] = f"<{base_url}/unsubscribe/{i}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg.set_content(rendered.text.replace("ZQX", "x"), cte="quoted-printable")
+        msg.add_alternative(rendered.html.replace("ZQX", "x"), subtype="html", cte="quoted-printable")
+        conn.sendmail("news@bench.example.com", [email], msg.as_bytes(policy=policy.SMTP))
+    conn.quit()
+    return count
+
+
+def parallel(func: Any, jobs: list[Any]) -> float:
+    """Run jobs in as many processes; returns wall seconds."""
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(len(jobs)) as pool:
+        start = time.perf_counter()
+        pool.map(func, jobs)
+        return time.perf_counter() - start
+
+
+def finished(container: Any, edition_id: int) -> bool:
+    """True when no delivery of the edition is queued or sending (an index probe, not a count)."""
+    from sqlalchemy import select
+
+    from syndicate.storage.digest_models import DeliveryRow
+
+    with container.session_factory() as session:
+        pending = select(DeliveryRow.id).where(
+            DeliveryRow.edition_id == edition_id, DeliveryRow.state.in_(("queued", "sending")))
+        return session.scalar(pending.limit(1)) is None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--subscribers", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=1, help="worker commands started")
+    parser.add_argument("--concurrency", type=int, default=2, help="processes per worker")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--naive", type=int, default=2_000, help="messages for the naive path")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--quick", action="store_true", help="300 subscribers, for tests")
+    args = parser.parse_args()
+    n = 300 if args.quick else args.subscribers
+    naive_n = min(n, 200 if args.quick else args.naive)
+    connections = args.workers * args.concurrency
+
+    from syndicate.bootstrap import bootstrap
+    from syndicate.digests import fanout, service
+    from syndicate.digests.ledger import Claimed
+    from syndicate.digests.tokens import Signer
+    from syndicate.settings import load_settings
+
+    sink = Sink()
+    db_name = create_database()
+    workdir = Path(tempfile.mkdtemp(prefix="fanout-bench-"))
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db_name}"
+    settings = {
+        "DATABASE_URL": db_url, "REDIS_URL": args.redis_url, "CELERY_QUEUE": queue,
+        "SMTP_URL": f"smtp://127.0.0.1:{sink.port}", "SECRET_KEY": SECRET, "ADMIN_TOKEN": SECRET,
+        "VAR_DIR": str(workdir / "var"), "MAIL_BATCH_SIZE": str(args.batch_size),
+        "BASE_URL": "https://news.example.com", "MAIL_FROM": "Newsroom <news@news.example.com>",
+        "DIGEST_HOUR": "24", "MAIL_SWEEP_SECONDS": "3600",
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        # The Celery app also configures itself from the environment when first used: keep both equal.
+        os.environ.update(settings)
+        container = bootstrap(load_settings(), migrate=True)
+        t = time.perf_counter()
+        seed(container, n)
+        print(f"seeded {n} subscribers in {time.perf_counter() - t:.1f} s", flush=True)
+        env = {k: v for k, v in os.environ.items() if k not in settings} | settings
+        procs = start_workers(env, args.workers, args.concurrency, workdir)
+        sampler = RssSampler([p.pid for p in procs])
+        sampler.start()
+
+        start = time.perf_counter()
+        edition_id = service.send_now(container, "bench", since=datetime.now(UTC) - timedelta(days=1))
+        assert edition_id is not None, "no edition was built"
+        while not finished(container, edition_id):
+            time.sleep(0.5)
+        counts = service.edition_counts(container, edition_id)
+        fan_s = time.perf_counter() - start
+        sampler.stopped.set()
+        sampler.join()
+        received = sink.messages()
+        if counts["sent"] != n or received < n:
+            raise SystemExit(f"fan-out incomplete: ledger {counts}, smtp-sink counted {received}")
+
+        tpl = fanout.render_template(container, edition_id, "en")
+        sample = tpl.for_recipient(fanout.recipient_for(
+            container.settings, Signer(SECRET), fanout.EditionMail(edition_id, 1, "bench"),
+            Claimed(1, 1, "reader0@bench.example.com", "", "en", 1, True), datetime.now(UTC)))
+        per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
+        ceiling_s = parallel(_push_prebuilt, [(sink.port, k, sample) for k in per])
+
+        from syndicate.digests.editions import edition_articles
+        from syndicate.storage.digest_models import EditionRow
+
+        with container.session_factory() as session:
+            row = session.get(EditionRow, edition_id)
+            assert row is not None
+            articles = edition_articles(session, row)
+        per_naive = [naive_n // connections + (1 if i < naive_n % connections else 0)
+                     for i in range(connections)]
+        naive_s = parallel(_naive, [(sink.port, k, articles, "https://news.example.com") for k in per_naive])
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        sink.stop()
+        drop_database(db_name)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    fan_rate, ceiling_rate, naive_rate = n / fan_s, n / ceiling_s, naive_n / naive_s
+    peak_mb = sampler.peak_process_kb / 1024
+    print(f"subscribers={n} connections={connections} batch={args.batch_size} message_bytes={len(sample)}")
+    print(f"fanout: {n} messages in {fan_s:.2f} s = {fan_rate:.0f} msg/s")
+    print(f"ceiling: {n} pre-built messages in {ceiling_s:.2f} s = {ceiling_rate:.0f} msg/s")
+    print(f"naive: {naive_n} rendered messages in {naive_s:.2f} s = {naive_rate:.0f} msg/s")
+    print(f"fanout/ceiling = {fan_rate / ceiling_rate:.2f} (target >= 0.50)")
+    print(f"fanout/naive = {fan_rate / naive_rate:.1f}x (target >= 8x)")
+    print(f"peak worker RSS = {peak_mb:.0f} MB per process, {sampler.peak_total_kb / 1024:.0f} MB all "
+          f"worker processes (target <= 150 MB per process)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""CLI of lists, subscribers, digests, editions, resends and email deliveries."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from sqlalchemy import select
+
+from syndicate.bootstrap import Container, bootstrap
+from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
+from syndicate.digests import fanout, service
+from syndicate.digests import subscribers as subs
+from syndicate.errors import InvalidDigestInput, NotFound
+from syndicate.storage.digest_models import (
+    DeliveryRow,
+    EditionRow,
+    MailingListRow,
+    SubscriberRow,
+    row_dict,
+)
+
+lists_app = typer.Typer(no_args_is_help=True, help="Mailing lists (newsletters).")
+subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers of mailing lists.")
+digest_app = typer.Typer(no_args_is_help=True, help="Build and send digests.")
+editions_app = typer.Typer(no_args_is_help=True, help="Editions that were built and sent.")
+resend_app = typer.Typer(no_args_is_help=True, help="Send edition deliveries again.")
+deliveries_app = typer.Typer(no_args_is_help=True, help="Email deliveries (the ledger).")
+
+
+def _container() -> Container:
+    return bootstrap(migrate=embedded())
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidDigestInput(f"{option} must be ISO 8601 with an offset, got {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidDigestInput(f"{option} needs a UTC offset (e.g. +00:00), got {value!r}")
+    return parsed
+
+
+@lists_app.command("create")
+@edge
+def lists_create(
+    slug: Annotated[str, typer.Argument(help="Short name, a-z 0-9 - _.")],
+    name: Annotated[str, typer.Option(help="Name shown in emails.")],
+    frequency: Annotated[str, typer.Option(help="instant, daily or weekly.")],
+    language: Annotated[str | None, typer.Option(help="Only articles in this language.")] = None,
+    category: Annotated[list[str] | None, typer.Option("--category", help="Only these (repeatable).")] = None,
+    custom_frequency: Annotated[bool, typer.Option(
+        "--custom-frequency", help="Subscribers may choose their own frequency.")] = False,
+) -> None:
+    """Create a list; prints ID<TAB>SLUG."""
+    c = _container()
+    with c.session_factory() as session:
+        row = subs.create_list(session, slug=slug, name=name, frequency=frequency, language=language,
+                               categories=category or [], custom_frequency=custom_frequency, now=c.now())
+        session.commit()
+        typer.echo(f"{row.id}\t{row.slug}")
+
+
+@lists_app.command("list")
+@edge
+def lists_list() -> None:
+    """Every list: ID, slug, frequency, name."""
+    c = _container()
+    with c.session_factory() as session:
+        for row in subs.all_lists(session):
+            typer.echo(f"{row.id}\t{row.slug}\t{row.frequency}\t{row.name}")
+
+
+@subscribers_app.command("import")
+@edge
+def subscribers_import(
+    csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="Header row: email[,name,language].")],
+    list_slug: Annotated[str, typer.Option("--list", help="The list to subscribe them to.")],
+    confirmed: Annotated[bool, typer.Option("--confirmed", help="Addresses already opted in.")] = False,
+) -> None:
+    """Import subscribers; bad rows are reported by line on stderr, the rest are imported."""
+    c = _container()
+    with c.session_factory() as session:
+        lst = subs.list_by_slug(session, list_slug)
+        report = subs.import_csv(session, csv_path, lst=lst, confirmed=confirmed, now=c.now())
+        session.commit()
+    for line in report.errors:
+        err.print(f"error: {line}", markup=False, soft_wrap=True)
+    status = "active" if confirmed else "pending (not mailed until confirmed)"
+    typer.echo(f"imported {report.imported} new, {report.existing} already known, "
+               f"{len(report.errors)} bad rows; status {status}")
+    if report.errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@subscribers_app.command("list")
+@edge
+def subscribers_list(
+    list_slug: Annotated[str, typer.Option("--list", help="The list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """Subscribers of a list: ID, email, status, subscription status, language, frequency."""
+    c = _container()
+    with c.session_factory() as session:
+        lst = subs.list_by_slug(session, list_slug)
+        for s, sub in subs.subscribers_of(session, lst):
+            freq = sub.frequency or lst.frequency
+            if as_json:
+                typer.echo(json.dumps({"id": s.id, "email": s.email, "name": s.name, "status": s.status,
+                                       "subscription": sub.status, "language": s.language,
+                                       "frequency": freq}, ensure_ascii=False))
+            else:
+                typer.echo(f"{s.id}\t{s.email}\t{s.status}\t{sub.status}\t{s.language}\t{freq}")
+
+
+def summary(edition_id: int, counts: dict[str, int]) -> str:
+    """The contract's closing line of `digest send --wait`."""
+    return (f"edition={edition_id} sent={counts['sent']} failed={counts['failed']} "
+            f"bounced={counts['bounced']} skipped={counts['skipped']}")
+
+
+def _send_inline(c: Container, edition_id: int) -> None:
+    # Embedded mode may have no worker running: send here; row claims keep a worker harmless.
+    fanout.send_batch(c, edition_id, 0, 2**62)
+
+
+def _wait(c: Container, edition_id: int) -> dict[str, int]:
+    total = sum(service.edition_counts(c, edition_id).values())
+    columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[detail]}"))
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("sending", total=total, edition=edition_id, detail="")
+
+        def show(counts: dict[str, int]) -> None:
+            done = counts["sent"] + counts["failed"] + counts["bounced"] + counts["skipped"]
+            progress.update(task, completed=done, detail=f"sent={counts['sent']} queued={counts['queued']}")
+
+        def pause(seconds: float) -> None:
+            if c.settings.is_embedded:
+                _send_inline(c, edition_id)
+            time.sleep(seconds)
+
+        if c.settings.is_embedded:
+            _send_inline(c, edition_id)
+        return service.wait_until_final(c, edition_id, on_progress=show, sleep=pause)
+
+
+@digest_app.command("send")
+@edge
+def digest_send(
+    list_slug: Annotated[str, typer.Option("--list", help="The list.")],
+    since: Annotated[str | None, typer.Option(help="Articles published after this ISO 8601 time.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Progress until every delivery is final.")] = False,
+) -> None:
+    """Build an edition now and fan it out; with --wait ends with edition=ID sent=N failed=N ..."""
+    c = _container()
+    edition_id = service.send_now(c, list_slug, since=_parse_time(since, "--since"))
+    if edition_id is None:
+        err.print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
+                  markup=False)
+        return
+    if not wait:
+        counts = service.edition_counts(c, edition_id)
+        typer.echo(f"edition={edition_id} queued={counts['queued']}")
+        return
+    typer.echo(summary(edition_id, _wait(c, edition_id)))
+
+
+def _edition_json(c: Container, row: EditionRow, slug: str) -> dict[str, Any]:
+    data = _jsonable(row_dict(row))
+    data["list"] = slug
+    data["deliveries"] = service.edition_counts(c, row.id)
+    return data
+
+
+@editions_app.command("list")
+@edge
+def editions_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
+    """Editions, newest first, with delivery counts."""
+    c = _container()
+    with c.session_factory() as session:
+        rows = session.execute(select(EditionRow, MailingListRow.slug).join(
+            MailingListRow, MailingListRow.id == EditionRow.list_id).order_by(EditionRow.id.desc()))
+        for row, slug in list(rows):
+            data = _edition_json(c, row, slug)
+            if as_json:
+                typer.echo(json.dumps(data, ensure_ascii=False))
+            else:
+                d = data["deliveries"]
+                typer.echo(f"{row.id}\t{slug}\t{row.frequency}\t{data['created_at']}\t"
+                           f"{len(row.article_ids)} articles\t" + " ".join(f"{k}={v}" for k, v in d.items()))
+
+
+@editions_app.command("show")
+@edge
+def editions_show(
+    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON.")] = False,
+) -> None:
+    """One edition: list, subject, articles and delivery counts."""
+    c = _container()
+    with c.session_factory() as session:
+        row = session.get(EditionRow, edition_id)
+        if row is None:
+            raise NotFound("edition", edition_id)
+        lst = session.get(MailingListRow, row.list_id)
+        assert lst is not None
+        data = _edition_json(c, row, lst.slug)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    for key in ("id", "list", "frequency", "subject", "since", "until", "created_at", "article_ids"):
+        typer.echo(f"{key}: {data[key]}")
+    typer.echo("deliveries: " + " ".join(f"{k}={v}" for k, v in data["deliveries"].items()))
+
+
+@resend_app.command("edition")
+@edge
+def resend_edition(
+    edition_id: Annotated[int, typer.Argument(metavar="ID")],
+    failed_only: Annotated[bool, typer.Option("--failed-only", help="Only failed deliveries.")] = False,
+    to: Annotated[str | None, typer.Option("--to", help="Only this address's delivery.")] = None,
+    all_rows: Annotated[bool, typer.Option("--all", help="Every delivery of the edition.")] = False,
+) -> None:
+    """Queue again exactly the deliveries named; prints edition=ID requeued=N."""
+    if (failed_only, to is not None, all_rows).count(True) != 1:
+        raise fail("give exactly one of --failed-only, --to EMAIL, --all")
+    mode = "failed-only" if failed_only else "to" if to is not None else "all"
+    c = _container()
+    count = service.resend(c, edition_id, mode=mode, email=to.strip().lower() if to else None)
+    if count and c.settings.is_embedded:
+        _send_inline(c, edition_id)
+    typer.echo(f"edition={edition_id} requeued={count}")
+
+
+@deliveries_app.command("list")
+@edge
+def deliveries_list(
+    status: Annotated[str | None, typer.Option(
+        help="queued, sending, sent, failed, bounced or skipped.")] = None,
+    edition: Annotated[int | None, typer.Option(help="Only this edition.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+) -> None:
+    """Email deliveries: ID, edition, address, state, attempts, last SMTP reply."""
+    c = _container()
+    stmt = select(DeliveryRow, SubscriberRow.email).join(
+        SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id).order_by(DeliveryRow.id)
+    if status:
+        stmt = stmt.where(DeliveryRow.state == status)
+    if edition is not None:
+        stmt = stmt.where(DeliveryRow.edition_id == edition)
+    with c.session_factory() as session:
+        for row, email in session.execute(stmt.execution_options(yield_per=1000)):
+            if as_json:
+                data = _jsonable(row_dict(row))
+                data.pop("claim", None)
+                data["email"] = email
+                typer.echo(json.dumps(data, ensure_ascii=False))
+            else:
+                typer.echo(f"{row.id}\t{row.edition_id}\t{email}\t{row.state}\t{row.attempts}\t"
+                           f"{row.last_reply or ''}")

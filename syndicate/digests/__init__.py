@@ -1,0 +1,1 @@
+"""Subscribers, lists, editions and the email fan-out with its delivery ledger."""

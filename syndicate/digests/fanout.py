@@ -1,0 +1,232 @@
+"""Sending one batch of an edition: claim rows, fill each recipient into the rendered message,
+push it through one SMTP connection, and write the outcome of every row to the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import TYPE_CHECKING, Any
+
+from syndicate.digests import ledger
+from syndicate.digests.editions import BOUNCED, FAILED, QUEUED, SENT, SKIPPED, edition_articles
+from syndicate.digests.ratelimit import SendPace, make_counter
+from syndicate.digests.tokens import MANAGE, Signer
+from syndicate.errors import NotFound
+from syndicate.mail.dkim import dkim_signer
+from syndicate.mail.message import MessageTemplate, Recipient, build_template
+from syndicate.mail.render import render_edition
+from syndicate.mail.strings import mail_language, strings_for
+from syndicate.mail.transport import SendResult, Transport, open_transport
+from syndicate.services.media import with_available_images
+from syndicate.settings import Settings
+from syndicate.storage.digest_models import EditionRow, MailingListRow
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
+
+log = logging.getLogger(__name__)
+FLUSH_ROWS = 500
+FLUSH_SECONDS = 2.0
+
+
+@dataclass
+class EditionMail:
+    """An edition ready to send: list facts and one serialized template per language."""
+
+    edition_id: int
+    list_id: int
+    list_slug: str
+    templates: dict[str, MessageTemplate] = field(default_factory=dict)
+
+
+class TemplateCache:
+    """Rendered editions of this process (premailer and serialization run once per language)."""
+
+    def __init__(self, size: int = 16) -> None:
+        # Keyed by database too: edition ids repeat across databases (tests, benchmarks).
+        self._items: OrderedDict[tuple[str, int], EditionMail] = OrderedDict()
+        self._size = size
+        self.renders = 0
+
+    def edition(self, container: Container, edition_id: int) -> EditionMail:
+        """The cached edition, loaded on first use."""
+        key = (container.settings.effective_database_url, edition_id)
+        item = self._items.get(key)
+        if item is None:
+            with container.session_factory() as session:
+                row = session.get(EditionRow, edition_id)
+                if row is None:
+                    raise NotFound("edition", edition_id)
+                lst = session.get(MailingListRow, row.list_id)
+                assert lst is not None
+                item = EditionMail(edition_id, lst.id, lst.slug)
+            self._items[key] = item
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return item
+
+    def template(self, container: Container, edition_id: int, language: str) -> MessageTemplate:
+        """The serialized message of an edition in a language, rendered on first use."""
+        item = self.edition(container, edition_id)
+        lang = mail_language(language)
+        tpl = item.templates.get(lang)
+        if tpl is None:
+            tpl = render_template(container, edition_id, lang)
+            item.templates[lang] = tpl
+            self.renders += 1
+        return tpl
+
+
+def render_template(container: Container, edition_id: int, language: str) -> MessageTemplate:
+    """Render (Jinja2 + premailer) and serialize an edition once for one language."""
+    settings = container.settings
+    with container.session_factory() as session:
+        row = session.get(EditionRow, edition_id)
+        if row is None:
+            raise NotFound("edition", edition_id)
+        lst = session.get(MailingListRow, row.list_id)
+        assert lst is not None
+        articles = with_available_images(edition_articles(session, row), settings)
+    rendered = render_edition(list_name=lst.name, frequency=row.frequency, articles=articles,
+                              language=language, base_url=settings.base_url,
+                              max_html_bytes=settings.mail_max_html_bytes)
+    return build_template(
+        mail_from=settings.mail_from, subject=rendered.subject,
+        list_id=f"{lst.name} <{lst.slug}.{settings.mail_domain}>",
+        text=rendered.text, html_body=rendered.html,
+    )
+
+
+_CACHE = TemplateCache()
+_PACES: dict[tuple[str | None, float], SendPace] = {}
+
+
+def send_pace(settings: Settings) -> SendPace:
+    """The process's global send pace (Redis-shared when REDIS_URL is set)."""
+    key = (settings.redis_url, settings.mail_send_rate)
+    if key not in _PACES:
+        _PACES[key] = SendPace(make_counter(settings.redis_url), settings.mail_send_rate)
+    return _PACES[key]
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` temporary failures: base × 5^(attempts-1)."""
+    return timedelta(seconds=settings.mail_retry_seconds * 5 ** max(0, attempts - 1))
+
+
+def recipient_for(settings: Settings, signer: Signer, edition: EditionMail, row: ledger.Claimed,
+                  now: datetime) -> Recipient:
+    """The per-recipient fields of one delivery."""
+    t = strings_for(row.language)
+    token = signer.make(MANAGE, row.subscriber_id, (edition.list_id,), now)
+    return Recipient(
+        email=row.email,
+        message_id=f"<{edition.edition_id}.{row.delivery_id}.{row.attempts}@{settings.mail_domain}>",
+        greeting=t["hello_name"].format(name=row.name) if row.name else t["hello"],
+        unsubscribe_url=f"{settings.base_url}/unsubscribe/{token}",
+        preferences_url=f"{settings.base_url}/preferences/{token}",
+    )
+
+
+@dataclass
+class BatchResult:
+    """Outcomes of one batch run, per state."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, state: str) -> None:
+        """Count one outcome."""
+        self.counts[state] = self.counts.get(state, 0) + 1
+
+
+def send_batch(
+    container: Container, edition_id: int, lo: int, hi: int,
+    *, transport_factory: Callable[[Settings], Transport] = open_transport,
+) -> BatchResult:
+    """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice."""
+    edition = _CACHE.edition(container, edition_id)
+    with container.session_factory() as session:
+        rows = ledger.claim(session, edition_id, edition.list_id, lo, hi, now=container.now())
+    run = _BatchRun(container, edition)
+    if not rows:
+        return run.result
+    try:
+        with transport_factory(container.settings) as transport:
+            for row in rows:
+                run.send(row, transport)
+    finally:
+        run.flush()
+        # Rows this run claimed but never tried (an error stopped it) go back to the queue now.
+        left = [r.delivery_id for r in rows if r.delivery_id not in run.done]
+        if left:
+            with container.session_factory() as session:
+                ledger.release(session, left, now=container.now())
+    log.info("edition %s batch %s-%s: %s", edition_id, lo, hi, run.result.counts)
+    return run.result
+
+
+class _BatchRun:
+    """One batch's sending state: outcomes are written to the ledger every few hundred rows."""
+
+    def __init__(self, container: Container, edition: EditionMail) -> None:
+        self.container = container
+        self.settings = container.settings
+        self.edition = edition
+        self.signer = Signer(self.settings.resolved_secret_key)
+        self.pace = send_pace(self.settings)
+        self.sender = parseaddr(self.settings.mail_from)[1]
+        self.dkim = dkim_signer(self.settings)
+        self.result = BatchResult()
+        self.done: set[int] = set()
+        self.outcomes: list[dict[str, Any]] = []
+        self.suppress: list[int] = []
+        self.last_flush = time.monotonic()
+
+    def send(self, row: ledger.Claimed, transport: Transport) -> None:
+        """Mail one claimed row (or skip it) and remember the outcome."""
+        now = self.container.now()
+        if not row.receiving:
+            outcome: dict[str, Any] = {"state": SKIPPED, "last_reply": "not subscribed any more"}
+        else:
+            template = _CACHE.template(self.container, self.edition.edition_id, row.language)
+            data = template.for_recipient(recipient_for(self.settings, self.signer, self.edition, row, now))
+            if self.dkim is not None:
+                data = self.dkim.sign(data)
+            self.pace.wait()
+            outcome = _outcome(self.settings, transport.send(self.sender, row.email, data), row, now)
+            if outcome["state"] == BOUNCED:
+                self.suppress.append(row.subscriber_id)
+        outcome["id"] = row.delivery_id
+        self.outcomes.append(outcome)
+        self.done.add(row.delivery_id)
+        self.result.add(outcome["state"])
+        if len(self.outcomes) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the outcomes gathered so far."""
+        if self.outcomes or self.suppress:
+            with self.container.session_factory() as session:
+                ledger.record(session, self.outcomes, self.suppress, now=self.container.now())
+        self.outcomes.clear()
+        self.suppress.clear()
+        self.last_flush = time.monotonic()
+
+
+def _outcome(settings: Settings, sent: SendResult, row: ledger.Claimed, now: datetime) -> dict[str, Any]:
+    reply = sent.describe()
+    if sent.ok:
+        return {"state": SENT, "last_reply": reply}
+    if sent.temporary and row.attempts < settings.mail_max_attempts:
+        # Retried from the database by the sweep, not by a Celery countdown.
+        return {"state": QUEUED, "last_reply": reply, "enqueued_at": None,
+                "next_attempt_at": now + backoff(settings, row.attempts)}
+    if sent.bounce:
+        return {"state": BOUNCED, "last_reply": reply}
+    return {"state": FAILED, "last_reply": reply}

@@ -1,0 +1,186 @@
+"""The delivery ledger: claiming rows for a batch, recording outcomes, batches, sweeps, resends.
+
+Invariants:
+- A row is sent only by the batch run that moved it from `queued` to `sending` with its own claim
+  token (one UPDATE ... WHERE state='queued'), so running a batch twice never re-mails a sent row.
+- Rows are cut into batches by id ranges (keyset), never by loading every id.
+- A crash between the SMTP reply and the ledger write leaves the row `sending`; after the lease
+  the sweep queues it again, so such a message may arrive twice (SMTP offers no exactly-once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from syndicate.digests.editions import FINAL_STATES, QUEUED, SENDING, SENT
+from syndicate.storage.digest_models import DeliveryRow, SubscriberRow, SubscriptionRow
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery claimed for sending, with what the message needs of its subscriber."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    name: str
+    language: str
+    attempts: int
+    receiving: bool  # subscriber active and still subscribed to the edition's list
+
+
+def _due(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    return and_(
+        DeliveryRow.state == QUEUED,
+        DeliveryRow.next_attempt_at <= now,
+        or_(DeliveryRow.enqueued_at.is_(None), DeliveryRow.enqueued_at < now - lease),
+    )
+
+
+def cut_batches(
+    session: Session, edition_id: int, *, size: int, now: datetime, lease: timedelta,
+    after: int = 0, max_ranges: int | None = None,
+) -> list[tuple[int, int]]:
+    """Id ranges (ids > after) of due, not-yet-enqueued rows, each of at most `size` rows.
+
+    Marks them enqueued; the caller commits, then hands one task per range to the broker; if
+    that is lost, the sweep finds the rows again once the lease has passed.
+    """
+    ranges: list[tuple[int, int]] = []
+    base = select(DeliveryRow.id).where(DeliveryRow.edition_id == edition_id, _due(now, lease))
+    last = after
+    while max_ranges is None or len(ranges) < max_ranges:
+        lo = session.scalar(base.where(DeliveryRow.id > last).order_by(DeliveryRow.id).limit(1))
+        if lo is None:
+            break
+        hi = session.scalar(base.where(DeliveryRow.id >= lo).order_by(DeliveryRow.id)
+                            .offset(size - 1).limit(1))
+        if hi is None:
+            hi = session.scalar(select(func.max(DeliveryRow.id)).where(
+                DeliveryRow.edition_id == edition_id, DeliveryRow.id >= lo, _due(now, lease)))
+        assert hi is not None
+        ranges.append((lo, hi))
+        last = hi
+    for lo, hi in ranges:
+        session.execute(update(DeliveryRow).where(
+            DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi), _due(now, lease)
+        ).values(enqueued_at=now))
+    return ranges
+
+
+def claim(
+    session: Session, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
+) -> list[Claimed]:
+    """Atomically move due queued rows of the range to `sending`; returns only those we got."""
+    token = uuid.uuid4().hex
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi),
+               DeliveryRow.state == QUEUED, DeliveryRow.next_attempt_at <= now)
+        .values(state=SENDING, claim=token, claimed_at=now, attempts=DeliveryRow.attempts + 1,
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    stmt = (
+        select(DeliveryRow.id, DeliveryRow.subscriber_id, SubscriberRow.email, SubscriberRow.name,
+               SubscriberRow.language, DeliveryRow.attempts, SubscriberRow.status,
+               SubscriptionRow.status)
+        .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+        .outerjoin(SubscriptionRow, and_(SubscriptionRow.subscriber_id == DeliveryRow.subscriber_id,
+                                         SubscriptionRow.list_id == list_id))
+        .where(DeliveryRow.edition_id == edition_id, DeliveryRow.state == SENDING,
+               DeliveryRow.id.between(lo, hi), DeliveryRow.claim == token)
+        .order_by(DeliveryRow.id)
+    )
+    return [
+        Claimed(d, s, email, name, lang, attempts, status == "active" and sub_status == "active")
+        for d, s, email, name, lang, attempts, status, sub_status in session.execute(stmt)
+    ]
+
+
+def record(session: Session, outcomes: Sequence[dict[str, Any]], suppress: Iterable[int],
+           *, now: datetime, reason: str = "bounced") -> None:
+    """Write outcomes ({'id', 'state', ...} per row) and suppress bounced subscribers; commits.
+
+    Rows with equal outcomes (most often '250 ok') are written by one UPDATE ... WHERE id IN.
+    """
+    groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+    for outcome in outcomes:
+        key = tuple(sorted((k, v) for k, v in outcome.items() if k != "id"))
+        groups.setdefault(key, []).append(outcome["id"])
+    for key, ids in groups.items():
+        values = dict(key, claim=None, updated_at=now)
+        if values["state"] == SENT:
+            values["sent_at"] = now
+        session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(ids)).values(values)
+                        .execution_options(synchronize_session=False))
+    ids = list(suppress)
+    if ids:
+        session.execute(update(SubscriberRow).where(SubscriberRow.id.in_(ids), SubscriberRow.status.in_(
+            ("active", "pending"))).values(status="bounced", status_reason=reason))
+    session.commit()
+
+
+def counts(session: Session, edition_id: int) -> dict[str, int]:
+    """Rows of an edition per state (every state present, 0 when none)."""
+    found: Counter[str] = Counter()
+    for state, n in session.execute(select(DeliveryRow.state, func.count()).where(
+            DeliveryRow.edition_id == edition_id).group_by(DeliveryRow.state)):
+        found[state] = n
+    return {s: found[s] for s in (QUEUED, SENDING, *FINAL_STATES)}
+
+
+def editions_with_due_rows(session: Session, *, now: datetime, lease: timedelta) -> list[int]:
+    """Editions that have queued rows due and not enqueued within the lease."""
+    return list(session.scalars(select(DeliveryRow.edition_id).where(_due(now, lease)).distinct()))
+
+
+def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
+    """Queue again rows stuck in `sending` longer than the lease (their worker died)."""
+    result = session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.state == SENDING, DeliveryRow.claimed_at < now - lease)
+        .values(state=QUEUED, claim=None, enqueued_at=None, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release(session: Session, delivery_ids: Sequence[int], *, now: datetime) -> None:
+    """Queue again rows a batch claimed but did not try; commits."""
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id.in_(delivery_ids), DeliveryRow.state == SENDING)
+        .values(state=QUEUED, claim=None, enqueued_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def requeue(
+    session: Session, edition_id: int, *, states: Sequence[str] | None, subscriber_id: int | None,
+    now: datetime,
+) -> int:
+    """Queue rows of an edition again (by state, or one subscriber's row); returns how many.
+
+    Attempts restart at 0. Rows being sent right now are left alone.
+    """
+    stmt = update(DeliveryRow).where(DeliveryRow.edition_id == edition_id, DeliveryRow.state != SENDING)
+    if states is not None:
+        stmt = stmt.where(DeliveryRow.state.in_(states))
+    if subscriber_id is not None:
+        stmt = stmt.where(DeliveryRow.subscriber_id == subscriber_id)
+    result = session.execute(
+        stmt.values(state=QUEUED, attempts=0, next_attempt_at=now, enqueued_at=None, claim=None,
+                    updated_at=now).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

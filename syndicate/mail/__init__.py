@@ -1,0 +1,1 @@
+"""Email: building messages, rendering templates, and transports (SMTP or .eml files)."""

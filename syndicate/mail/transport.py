@@ -1,0 +1,66 @@
+"""The one interface mail leaves through, and the choice between SMTP and .eml files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from syndicate.settings import Settings
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The server's verdict on one recipient: an SMTP code and its text."""
+
+    code: int
+    reply: str
+    # False when the refusal is about us (login, sender, content), not the recipient's mailbox:
+    # such a 5xx fails the delivery but never suppresses the subscriber.
+    recipient_fault: bool = True
+
+    @property
+    def ok(self) -> bool:
+        """True when accepted (2xx)."""
+        return 200 <= self.code < 300
+
+    @property
+    def bounce(self) -> bool:
+        """True for a permanent (5xx) refusal of the recipient itself."""
+        return 500 <= self.code < 600 and self.recipient_fault
+
+    @property
+    def temporary(self) -> bool:
+        """True for 4xx (and for lost connections, reported as 421): try again later."""
+        return 400 <= self.code < 500
+
+    def describe(self) -> str:
+        """'250 ok' style one-liner for the ledger."""
+        return f"{self.code} {self.reply}".strip()[:500]
+
+
+class Transport(Protocol):
+    """Sends already-serialized messages, one recipient per call, over one connection."""
+
+    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+        """Send `data` to one recipient; never raises for a per-recipient refusal."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+def open_transport(settings: Settings) -> Transport:
+    """SMTP when SMTP_URL is set, else .eml files in var/outbox/ (nothing connects until send)."""
+    if settings.smtp_url:
+        from syndicate.mail.smtp import SmtpTransport
+
+        return SmtpTransport(settings.smtp_url)
+    from syndicate.mail.outbox import OutboxTransport
+
+    return OutboxTransport(settings.var_dir / "outbox")

@@ -1,0 +1,120 @@
+"""SQLAlchemy tables of lists, subscribers, subscriptions, editions and email deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from syndicate.storage.models import Base, BigId, UTCDateTime
+
+
+class MailingListRow(Base):
+    __tablename__ = "mailing_lists"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    frequency: Mapped[str] = mapped_column(String(10))
+    language: Mapped[str | None] = mapped_column(String(35))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    custom_frequency: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SubscriberRow(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(35), default="en")
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SubscriptionRow(Base):
+    __tablename__ = "subscriptions"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(12))
+    # None: the list's own frequency.
+    frequency: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_subscriptions_list", "list_id", "status", "subscriber_id"),)
+
+
+class EditionRow(Base):
+    __tablename__ = "editions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    list_id: Mapped[int] = mapped_column(BigId, ForeignKey("mailing_lists.id", ondelete="CASCADE"))
+    frequency: Mapped[str] = mapped_column(String(10))
+    # Unique per list: "instant:ARTICLE_ID", "daily:DATE", "weekly:YEAR-WEEK"; None for manual sends.
+    dedupe_key: Mapped[str | None] = mapped_column(String(80))
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    article_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("list_id", "dedupe_key", name="uq_editions_list_dedupe"),
+        Index("ix_editions_list_frequency", "list_id", "frequency", "id"),
+    )
+
+
+class DeliveryRow(Base):
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    edition_id: Mapped[int] = mapped_column(BigId, ForeignKey("editions.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_reply: Mapped[str | None] = mapped_column(Text)
+    # A queued row may be sent from this time on (later than now after a 4xx).
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When a batch task covering this row was last handed to the broker; the sweep re-enqueues
+    # queued rows whose task seems lost.
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claim: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
+        Index("ix_deliveries_edition_state", "edition_id", "state", "id"),
+        Index("ix_deliveries_due", "next_attempt_at", sqlite_where=text("state = 'queued'"),
+              postgresql_where=text("state = 'queued'")),
+        Index("ix_deliveries_sending", "claimed_at", sqlite_where=text("state = 'sending'"),
+              postgresql_where=text("state = 'sending'")),
+    )
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """A row's columns as a plain dict (for JSON output)."""
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}

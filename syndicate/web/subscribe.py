@@ -1,0 +1,155 @@
+"""Subscribing and leaving: double opt-in, one-click unsubscribe (RFC 8058), preferences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from syndicate.digests import optin
+from syndicate.digests import subscribers as subs
+from syndicate.digests.tokens import MANAGE
+from syndicate.errors import InvalidDigestInput, InvalidEmail, InvalidToken, NotFound, RateLimited
+from syndicate.mail.strings import LANGUAGES
+from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
+from syndicate.web.deps import ContainerDep
+
+router = APIRouter()
+
+
+def _page(request: Request, container: Any, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
+        request, f"subscribe/{name}", {"base_url": container.settings.base_url, **context},
+        status_code=status)
+    return response
+
+
+async def _subscribe_input(request: Request) -> tuple[str, list[str], str]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = await request.json()
+        except ValueError:
+            raise InvalidDigestInput("body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidDigestInput("body must be a JSON object {email, lists, language?}")
+        lists = data.get("lists") or []
+        if isinstance(lists, str):
+            lists = [lists]
+        if not isinstance(lists, list) or not all(isinstance(x, str) for x in lists):
+            raise InvalidDigestInput("field 'lists' must be a list of list slugs")
+        return str(data.get("email") or ""), lists, str(data.get("language") or "en")
+    form = await request.form()
+    lists = [str(v) for v in form.getlist("lists")]
+    return str(form.get("email") or ""), lists, str(form.get("language") or "en")
+
+
+@router.post("/subscribe")
+async def subscribe(request: Request, container: ContainerDep, background: BackgroundTasks) -> Response:
+    """202 for every valid request, whether or not the address was known; mails a confirm link."""
+    wants_json = not request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data"))
+    try:
+        email, lists, language = await _subscribe_input(request)
+        client = request.client.host if request.client else "unknown"
+        pending = optin.request_subscription(container, email=email, list_slugs=lists,
+                                             language=language, client=client)
+    except (InvalidEmail, InvalidDigestInput) as exc:
+        field = "email" if isinstance(exc, InvalidEmail) else "lists"
+        return JSONResponse({"detail": str(exc), "field": field}, status_code=422)
+    except RateLimited as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "3600"})
+    if pending is not None:
+        background.add_task(optin.send_confirmation, container, pending)
+    message = "If the address can receive mail, a confirmation link is on its way."
+    if wants_json:
+        return JSONResponse({"status": "accepted", "detail": message}, status_code=202)
+    return _page(request, container, "message.html", 202, title="Check your inbox", message=message)
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+    """Activate a subscription from the emailed link."""
+    try:
+        manage = optin.confirm(container, token)
+    except (InvalidToken, NotFound) as exc:
+        return _page(request, container, "message.html", 400, title="This link does not work",
+                     message=str(exc))
+    return _page(request, container, "message.html", title="Subscription confirmed",
+                 message="Thank you: your subscription is active.",
+                 link=f"{container.settings.base_url}/preferences/{manage}", link_text="Manage it")
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+    """A page with a button; a GET never unsubscribes (mail scanners follow links)."""
+    try:
+        optin.read_token(container, token, MANAGE)
+    except InvalidToken as exc:
+        return _page(request, container, "message.html", 400, title="This link does not work",
+                     message=str(exc))
+    return _page(request, container, "unsubscribe.html", token=token)
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+    """RFC 8058 one-click (and the page's button): unsubscribes at once, 200, no redirect."""
+    try:
+        names = optin.unsubscribe(container, token)
+    except (InvalidToken, NotFound) as exc:
+        return _page(request, container, "message.html", 400, title="This link does not work",
+                     message=str(exc))
+    return _page(request, container, "message.html", title="You are unsubscribed",
+                 message=f"You will receive no more mail from {', '.join(names) or 'us'}.",
+                 link=f"{container.settings.base_url}/preferences/{token}", link_text="Change your mind")
+
+
+def _preferences_context(container: Any, subscriber_id: int) -> dict[str, Any]:
+    with container.session_factory() as session:
+        row = session.get(SubscriberRow, subscriber_id)
+        if row is None:
+            raise NotFound("subscriber", subscriber_id)
+        mine = {s.list_id: s for s in session.query(SubscriptionRow).filter_by(subscriber_id=row.id)}
+        lists = [
+            {"id": lst.id, "name": lst.name, "frequency": lst.frequency, "custom": lst.custom_frequency,
+             "subscribed": lst.id in mine and mine[lst.id].status == subs.ACTIVE,
+             "chosen": (mine[lst.id].frequency if lst.id in mine else None) or lst.frequency}
+            for lst in subs.all_lists(session)
+        ]
+        return {"email": row.email, "language": row.language, "lists": lists, "languages": LANGUAGES,
+                "frequencies": subs.FREQUENCIES}
+
+
+@router.get("/preferences/{token}", response_class=HTMLResponse)
+def preferences_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+    """Lists, frequency (where a list allows) and language of the link's subscriber."""
+    try:
+        data = optin.read_token(container, token, MANAGE)
+        context = _preferences_context(container, data.subscriber_id)
+    except (InvalidToken, NotFound) as exc:
+        return _page(request, container, "message.html", 400, title="This link does not work",
+                     message=str(exc))
+    return _page(request, container, "preferences.html", token=token, **context)
+
+
+@router.post("/preferences/{token}", response_class=HTMLResponse)
+async def preferences_save(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+    """Save the preferences form and show it again."""
+    form = await request.form()
+    try:
+        data = optin.read_token(container, token, MANAGE)
+        choices: dict[int, str | None] = {}
+        for raw in form.getlist("lists"):
+            list_id = int(str(raw))
+            choices[list_id] = str(form.get(f"frequency-{list_id}") or "") or None
+        with container.session_factory() as session:
+            subs.set_preferences(session, data.subscriber_id, language=str(form.get("language") or "en"),
+                                 choices=choices, now=container.now())
+            session.commit()
+        context = _preferences_context(container, data.subscriber_id)
+    except (InvalidToken, NotFound) as exc:
+        return _page(request, container, "message.html", 400, title="This link does not work",
+                     message=str(exc))
+    except (InvalidDigestInput, ValueError) as exc:
+        return _page(request, container, "message.html", 422, title="Not saved", message=str(exc))
+    return _page(request, container, "preferences.html", token=token, saved=True, **context)

@@ -1,0 +1,29 @@
+"""bench/fanout.py runs end to end in --quick mode and prints every figure (never judged on speed)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, ROOT
+
+EXPECTED = ("subscribers=", "fanout: ", "ceiling: ", "naive: ", "fanout/ceiling = ", "fanout/naive = ",
+            "peak worker RSS = ")
+
+
+def test_quick_benchmark_prints_all_figures(pg_server: str, redis_server: str) -> None:
+    if shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists():
+        if IN_CI:
+            pytest.fail("smtp-sink is not installed (Debian package postfix)")
+        pytest.skip("smtp-sink is not installed")
+    done = subprocess.run([sys.executable, "bench/fanout.py", "--quick"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    for prefix in EXPECTED:
+        assert any(line.startswith(prefix) for line in lines), (prefix, done.stdout)
+    assert "fanout: 300 messages" in done.stdout

@@ -1,0 +1,260 @@
+"""Editions and the delivery ledger against a real SMTP server on loopback (batches run inline)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from syndicate.digests import fanout, ledger, service
+from syndicate.digests.editions import create_edition
+from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
+from syndicate.services.articles import ingest
+from syndicate.storage.digest_models import (
+    DeliveryRow,
+    EditionRow,
+    MailingListRow,
+    SubscriberRow,
+    SubscriptionRow,
+)
+from tests.integration.digest_helpers import (
+    SAMPLE_TITLE,
+    SmtpSink,
+    add_active,
+    make_list,
+    publish_sample,
+)
+
+pytest_plugins = ["tests.integration.conftest_digests"]
+
+
+@pytest.fixture
+def mail_container(make_container: Callable[..., Any], smtp_sink: SmtpSink) -> Any:
+    return make_container(smtp_url=smtp_sink.url, base_url="https://news.example.com",
+                          mail_batch_size=4, mail_retry_seconds=0.0)
+
+
+def run_all(container: Any, edition_id: int) -> dict[str, int]:
+    """What the workers do with the batches the planner enqueued (run here inline)."""
+    fanout.send_batch(container, edition_id, 0, 2**62)
+    return service.edition_counts(container, edition_id)
+
+
+def test_planner_cuts_keyset_batches_of_the_configured_size(mail_container: Any) -> None:
+    add_active(mail_container, make_list(mail_container), [f"r{n}@example.com" for n in range(10)])
+    publish_sample(mail_container)
+    with mail_container.session_factory() as session:
+        lst = session.scalar(select(MailingListRow))
+        edition = create_edition(session, lst, frequency="daily", now=mail_container.now())
+        assert edition is not None
+        ranges = ledger.cut_batches(session, edition.id, size=4, now=mail_container.now(),
+                                    lease=timedelta(minutes=10))
+        ids = list(session.scalars(select(DeliveryRow.id).order_by(DeliveryRow.id)))
+        again = ledger.cut_batches(session, edition.id, size=4, now=mail_container.now(),
+                                   lease=timedelta(minutes=10))
+    assert [sum(lo <= i <= hi for i in ids) for lo, hi in ranges] == [4, 4, 2]
+    assert again == []  # enqueued rows are not cut again within the lease
+
+
+def test_each_subscriber_gets_one_message_and_a_second_run_sends_nothing(
+    mail_container: Any, smtp_sink: SmtpSink
+) -> None:
+    lst = make_list(mail_container)
+    emails = [f"reader{n}@example.com" for n in range(10)]
+    add_active(mail_container, lst, emails)
+    publish_sample(mail_container)
+    edition_id = service.send_now(mail_container, "world")
+    assert edition_id is not None
+    counts = run_all(mail_container, edition_id)
+    assert counts["sent"] == 10
+    assert sorted(smtp_sink.recipients()) == sorted(emails)
+    # Every batch again, and the sweep: nothing is mailed twice.
+    with mail_container.session_factory() as session:
+        ids = list(session.scalars(select(DeliveryRow.id).order_by(DeliveryRow.id)))
+    fanout.send_batch(mail_container, edition_id, ids[0], ids[-1])
+    assert service.sweep(mail_container) == 0
+    assert len(smtp_sink.received) == 10
+    msg = smtp_sink.messages()[0]
+    assert SAMPLE_TITLE in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert msg["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
+    assert msg["Message-ID"].endswith("@news.example.com>")
+
+
+def test_451_is_retried_and_550_bounces_and_suppresses(mail_container: Any, smtp_sink: SmtpSink) -> None:
+    lst = make_list(mail_container)
+    add_active(mail_container, lst, ["ok@example.com", "later@example.com", "gone@example.com"])
+    smtp_sink.replies = {"later@example.com": ["451 4.7.1 greylisted"],
+                         "gone@example.com": ["550 5.1.1 no such user"]}
+    publish_sample(mail_container)
+    edition_id = service.send_now(mail_container, "world")
+    assert edition_id is not None
+    first = run_all(mail_container, edition_id)
+    assert (first["sent"], first["queued"], first["bounced"]) == (1, 1, 1)
+    assert service.sweep(mail_container) == 1  # the retry is due at once (retry base 0 s)
+    final = run_all(mail_container, edition_id)
+    assert (final["sent"], final["queued"], final["bounced"]) == (2, 0, 1)
+    assert sorted(smtp_sink.recipients()) == ["later@example.com", "ok@example.com"]
+    with mail_container.session_factory() as session:
+        gone = session.scalar(select(SubscriberRow).where(SubscriberRow.email == "gone@example.com"))
+        later = session.scalar(select(DeliveryRow).join(SubscriberRow).where(
+            SubscriberRow.email == "later@example.com"))
+        assert gone is not None and gone.status == "bounced"
+        assert later is not None and later.attempts == 2 and later.last_reply.startswith("250")
+    # The bounced address is suppressed from the next edition.
+    ingest(mail_container, {"title": "Second story", "body_text": "More news."})
+    second = service.send_now(mail_container, "world")
+    assert second is not None
+    assert run_all(mail_container, second)["sent"] == 2
+    assert "gone@example.com" not in smtp_sink.recipients()
+
+
+def test_4xx_gives_up_after_max_attempts(make_container: Callable[..., Any], smtp_sink: SmtpSink) -> None:
+    c = make_container(smtp_url=smtp_sink.url, mail_retry_seconds=0.0, mail_max_attempts=2)
+    add_active(c, make_list(c), ["busy@example.com"])
+    smtp_sink.replies = {"busy@example.com": ["452 full", "452 still full"]}
+    publish_sample(c)
+    edition_id = service.send_now(c, "world")
+    assert edition_id is not None
+    run_all(c, edition_id)
+    assert run_all(c, edition_id)["failed"] == 1
+    assert service.resend(c, edition_id, mode="failed-only") == 1
+    assert run_all(c, edition_id)["sent"] == 1
+
+
+def test_resend_touches_exactly_the_rows_named(mail_container: Any, smtp_sink: SmtpSink) -> None:
+    add_active(mail_container, make_list(mail_container), ["a@example.com", "b@example.com"])
+    publish_sample(mail_container)
+    edition_id = service.send_now(mail_container, "world")
+    assert edition_id is not None
+    run_all(mail_container, edition_id)
+    assert service.resend(mail_container, edition_id, mode="failed-only") == 0
+    assert service.resend(mail_container, edition_id, mode="to", email="b@example.com") == 1
+    run_all(mail_container, edition_id)
+    assert smtp_sink.recipients().count("b@example.com") == 2
+    assert smtp_sink.recipients().count("a@example.com") == 1
+    assert service.resend(mail_container, edition_id, mode="all") == 2
+    assert run_all(mail_container, edition_id)["sent"] == 2
+    assert len(smtp_sink.received) == 5
+
+
+def test_unsubscribed_between_planning_and_sending_is_skipped(
+    mail_container: Any, smtp_sink: SmtpSink
+) -> None:
+    add_active(mail_container, make_list(mail_container), ["stay@example.com", "leave@example.com"])
+    publish_sample(mail_container)
+    edition_id = service.send_now(mail_container, "world")
+    assert edition_id is not None
+    with mail_container.session_factory() as session:
+        row = session.scalar(select(SubscriberRow).where(SubscriberRow.email == "leave@example.com"))
+        assert row is not None
+        row.status = "unsubscribed"
+        session.commit()
+    counts = run_all(mail_container, edition_id)
+    assert (counts["sent"], counts["skipped"]) == (1, 1)
+    assert smtp_sink.recipients() == ["stay@example.com"]
+
+
+def test_edition_filters_articles_once_each_and_empty_editions_are_not_built(mail_container: Any) -> None:
+    c = mail_container
+    lst = make_list(c, categories=["politics", "security"], language="en")
+    add_active(c, lst, ["r@example.com"])
+    assert service.send_now(c, "world") is None  # no article yet
+    ingest(c, {"title": "Both", "body_text": "x", "categories": ["politics", "security"]})
+    ingest(c, {"title": "Other", "body_text": "x", "categories": ["sport"]})
+    ingest(c, {"title": "Russian", "body_text": "x", "categories": ["politics"], "language": "ru"})
+    with c.session_factory() as session:
+        edition = create_edition(session, lst, frequency="daily", now=c.now())
+        assert edition is not None
+        titles = session.scalar(select(EditionRow.subject).where(EditionRow.id == edition.id))
+        assert len(edition.article_ids) == 1 and titles == "World news: Both"
+        session.commit()
+    assert service.send_now(c, "world") is None  # nothing new since that edition
+
+
+def test_instant_lists_mail_each_published_article_once(mail_container: Any, smtp_sink: SmtpSink) -> None:
+    c = mail_container
+    add_active(c, make_list(c, slug="alerts", frequency="instant"), ["fast@example.com"])
+    add_active(c, make_list(c, slug="daily"), ["slow@example.com"])
+    article = publish_sample(c)
+    event = ArticleEvent(event_id=1, type=ARTICLE_PUBLISHED, article_id=article.id, guid=article.guid)
+    service.on_article_published(event, c)
+    service.on_article_published(event, c)  # at-least-once delivery of the event
+    with c.session_factory() as session:
+        editions = list(session.scalars(select(EditionRow)))
+    assert [(e.frequency, e.dedupe_key) for e in editions] == [("instant", f"instant:{article.id}")]
+    assert run_all(c, editions[0].id)["sent"] == 1
+    assert smtp_sink.recipients() == ["fast@example.com"]
+    assert "<p>" in smtp_sink.messages()[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+
+def test_beat_builds_each_frequency_once_for_its_own_subscribers(
+    make_container: Callable[..., Any], smtp_sink: SmtpSink
+) -> None:
+    from datetime import UTC, datetime
+
+    monday_9 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    c = make_container(smtp_url=smtp_sink.url, digest_hour=8, digest_weekday=0)
+    c.now = lambda: monday_9
+    lst = make_list(c, custom_frequency=True)
+    add_active(c, lst, ["daily@example.com", "weekly@example.com"])
+    with c.session_factory() as session:
+        weekly = session.scalar(select(SubscriberRow).where(SubscriberRow.email == "weekly@example.com"))
+        sub = session.get(SubscriptionRow, (weekly.id, lst.id))  # type: ignore[union-attr]
+        sub.frequency = "weekly"  # type: ignore[union-attr]
+        session.commit()
+    ingest(c, {"title": "Monday story", "body_text": "News.", "published_at": "2026-11-30T06:00:00+00:00"})
+    built = service.build_due(c)
+    assert service.build_due(c) == []  # beat runs every few minutes: once per day/week only
+    with c.session_factory() as session:
+        rows = session.scalars(select(EditionRow).where(EditionRow.id.in_(built)))
+        editions = {e.frequency: e for e in rows}
+    assert set(editions) == {"daily", "weekly"}
+    assert editions["weekly"].dedupe_key == "weekly:2026-W49"
+    for edition in editions.values():
+        run_all(c, edition.id)
+    got = sorted((m["To"], m["Subject"].strip()) for m in smtp_sink.messages())
+    assert got == [("daily@example.com", "World news: Monday story"),
+                   ("weekly@example.com", "World news: Monday story")]
+
+
+def test_a_batch_stopped_by_an_error_records_what_it_sent_and_requeues_the_rest(
+    mail_container: Any, smtp_sink: SmtpSink
+) -> None:
+    from syndicate.mail.smtp import SmtpTransport
+
+    c = mail_container
+    add_active(c, make_list(c), [f"r{n}@example.com" for n in range(5)])
+    publish_sample(c)
+    edition_id = service.send_now(c, "world")
+    assert edition_id is not None
+
+    class Breaks(SmtpTransport):
+        sent = 0
+
+        def send(self, sender: str, recipient: str, data: bytes) -> Any:
+            if Breaks.sent == 2:
+                raise RuntimeError("disk full")
+            Breaks.sent += 1
+            return super().send(sender, recipient, data)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        fanout.send_batch(c, edition_id, 0, 2**62, transport_factory=lambda s: Breaks(s.smtp_url or ""))
+    counts = service.edition_counts(c, edition_id)
+    assert (counts["sent"], counts["queued"], counts["sending"]) == (2, 3, 0)
+    assert run_all(c, edition_id)["sent"] == 5
+    assert len(smtp_sink.received) == 5
+
+
+def test_send_rate_counter_is_shared_through_redis(redis_server: str) -> None:
+    import uuid
+
+    import redis
+
+    from syndicate.digests.ratelimit import RedisCounter
+
+    key = f"test-{uuid.uuid4().hex}"
+    a, b = RedisCounter(redis.Redis.from_url(redis_server)), RedisCounter(redis.Redis.from_url(redis_server))
+    assert [a.hit(key, 3600), b.hit(key, 3600), a.hit(key, 3600, 5)] == [1, 2, 7]

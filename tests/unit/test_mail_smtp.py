@@ -1,0 +1,79 @@
+"""The SMTP transport against a real aiosmtpd server: replies per recipient, auth, .eml outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from syndicate.errors import ConfigError
+from syndicate.mail.outbox import OutboxTransport
+from syndicate.mail.smtp import SmtpTransport, parse_smtp_url
+from tests.conftest import free_port
+from tests.integration.digest_helpers import SmtpSink
+
+MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    s = SmtpSink(port=free_port())
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = data.login == b"user" and data.password == b"p@ss word"
+        return AuthResult(success=ok, handled=False)
+
+    controller = Controller(s, hostname="127.0.0.1", port=s.port, authenticator=authenticate,
+                            auth_require_tls=False)
+    controller.start()
+    yield s
+    controller.stop()
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_one_connection_reports_each_recipients_fate(sink: SmtpSink, pipelining: bool) -> None:
+    sink.replies = {"later@example.com": ["451 4.7.1 try later"], "gone@example.com": ["550 5.1.1 no"]}
+    dotted = MESSAGE + b".leading dot line\r\n"
+    with SmtpTransport(sink.url, pipelining=pipelining) as smtp:
+        results = {r: smtp.send("a@example.com", r, dotted)
+                   for r in ("ok@example.com", "later@example.com", "gone@example.com", "ok2@example.com")}
+    assert results["ok@example.com"].ok and results["ok2@example.com"].ok
+    assert results["later@example.com"].temporary and results["later@example.com"].code == 451
+    gone = results["gone@example.com"]
+    assert gone.code == 550 and not gone.temporary and gone.describe() == "550 5.1.1 no"
+    assert sink.recipients() == ["ok@example.com", "ok2@example.com"]
+    assert all(data.endswith(b"\r\n.leading dot line\r\n") for _, data in sink.received)
+
+
+def test_credentials_from_the_url_are_used(sink: SmtpSink) -> None:
+    url = f"smtp://user:p%40ss%20word@127.0.0.1:{sink.port}"
+    with SmtpTransport(url) as smtp:
+        assert smtp.send("a@example.com", "b@example.com", MESSAGE).ok
+    with SmtpTransport(f"smtp://user:wrong@127.0.0.1:{sink.port}") as smtp:
+        result = smtp.send("a@example.com", "b@example.com", MESSAGE)
+    assert result.temporary and not result.bounce and "535" in result.reply  # never a bounce
+
+
+def test_unreachable_server_is_a_temporary_failure() -> None:
+    with SmtpTransport(f"smtp://127.0.0.1:{free_port()}") as smtp:
+        result = smtp.send("a@example.com", "b@example.com", MESSAGE)
+    assert result.temporary and "connection failed" in result.reply
+
+
+def test_smtp_url_forms() -> None:
+    assert parse_smtp_url("smtps://mail.example.com").port == 465
+    assert parse_smtp_url("smtp+starttls://u:p@mail.example.com").port == 587
+    assert parse_smtp_url("smtp://mail.example.com:2525").username is None
+    with pytest.raises(ConfigError, match="SMTP_URL scheme"):
+        parse_smtp_url("http://mail.example.com")
+
+
+def test_outbox_writes_one_eml_per_message(tmp_path: Path) -> None:
+    with OutboxTransport(tmp_path / "outbox") as box:
+        assert box.send("a@example.com", "b@example.com", MESSAGE).ok
+    files = list((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 1 and files[0].read_bytes().endswith(MESSAGE)
