@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from syndicate.bootstrap import Container
-from syndicate.web import api, public
+from syndicate.web import admin_api, api, feeds, partners_api, public
+from syndicate.web import subscribe as subscribe_routes
+from syndicate.web.admin import editions as admin_editions
+from syndicate.web.admin import outbox as admin_outbox
+from syndicate.web.admin import partners as admin_partners
+from syndicate.web.admin import subscribers as admin_subscribers
+from syndicate.web.admin import views as admin_views
+from syndicate.web.admin.session import CsrfRejected, NeedsLogin
 from syndicate.web.templating import make_templates
+
+
+def _needs_login(request: Request, exc: Exception) -> Response:
+    # Browsers asking for a page go to the sign-in form; anything else gets a plain 401.
+    if request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/admin/login?next={quote(target, safe='/')}", status_code=303)
+    return JSONResponse({"detail": "sign in at /admin/login or send 'Authorization: Bearer <ADMIN_TOKEN>'"},
+                        status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc)}, status_code=403)
 
 
 def create_app(container: Container) -> FastAPI:
@@ -16,8 +39,19 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.templates = make_templates()
     app.include_router(public.router)
+    app.include_router(subscribe_routes.router)
     app.include_router(api.router)
+    app.include_router(admin_api.router)
+    app.include_router(admin_views.router)
+    app.include_router(admin_outbox.router)
+    app.include_router(admin_editions.router)
+    app.include_router(admin_partners.router)
+    app.include_router(admin_subscribers.router)
+    app.add_exception_handler(NeedsLogin, _needs_login)
+    app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.include_router(partners_api.router)
     media = container.settings.var_dir / "media"
     media.mkdir(parents=True, exist_ok=True)
+    app.add_middleware(feeds.FeedsFirst, files=feeds.make_feed_app(container))
     app.mount("/media", StaticFiles(directory=media), name="media")
     return app

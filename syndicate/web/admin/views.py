@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,7 +12,10 @@ from sqlalchemy import func, select
 
 from syndicate.services.articles import unpublish
 from syndicate.storage.articles import ArticleQueries
+from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailingListRow
 from syndicate.storage.models import OutboxRow
+from syndicate.storage.partner_models import DEAD, PartnerDeliveryRow, PartnerRow
+from syndicate.web.admin.queries import counts_for, status_counts
 from syndicate.web.admin.session import (
     CsrfDep,
     SessionDep,
@@ -24,6 +28,9 @@ from syndicate.web.admin.session import (
     token_matches,
 )
 from syndicate.web.deps import ContainerDep
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 PAGE_SIZE = 50
@@ -38,6 +45,13 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
     return request.app.state.templates.TemplateResponse(
         request, template, base | context, status_code=status_code
     )
+
+
+def queued_again(count: int | None) -> str | None:
+    """The flash line after a resend or replay button, or None when no button was pressed."""
+    if count is None:
+        return None
+    return f"{count} deliver{'y' if count == 1 else 'ies'} queued again."
 
 
 def _safe_next(target: str | None) -> str:
@@ -101,6 +115,7 @@ def overview(request: Request, container: ContainerDep, _: SessionDep) -> HTMLRe
         ))
     return render(request, "admin/overview.html", {
         "articles": articles, "pending_events": pending, "failing_events": failing,
+        **delivery_overview(container),
     })
 
 
@@ -139,3 +154,32 @@ def unpublish_article(article_id: int, container: ContainerDep, _: CsrfDep) -> R
     if unpublish(container, article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)
+
+
+def delivery_overview(container: Container) -> dict[str, Any]:
+    """Recent editions with counts, partner health, and delivery failures of the last 24 hours."""
+    since = container.now() - timedelta(hours=24)
+    with container.session_factory() as session:
+        editions = session.execute(
+            select(EditionRow, MailingListRow.name)
+            .join(MailingListRow, MailingListRow.id == EditionRow.list_id)
+            .order_by(EditionRow.id.desc()).limit(5)
+        ).all()
+        counts = counts_for(session, [e.id for e, _ in editions])
+        partners = list(session.scalars(select(PartnerRow).order_by(PartnerRow.name)))
+        partner_counts = status_counts(session, [p.id for p in partners])
+        # Both filters start with the indexed state/status column: only failed rows are read.
+        mail_failures = session.scalar(
+            select(func.count()).select_from(DeliveryRow)
+            .where(DeliveryRow.state.in_(("failed", "bounced")), DeliveryRow.updated_at >= since)
+        )
+        push_failures = session.scalar(
+            select(func.count()).select_from(PartnerDeliveryRow)
+            .where(PartnerDeliveryRow.status == DEAD, PartnerDeliveryRow.last_attempt_at >= since)
+        )
+    return {
+        "editions": [(e, name, counts[e.id]) for e, name in editions],
+        "partners": [(p, partner_counts[p.id]) for p in partners],
+        "mail_failures_24h": mail_failures or 0,
+        "push_failures_24h": push_failures or 0,
+    }

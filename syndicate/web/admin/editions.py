@@ -1,0 +1,122 @@
+"""Admin pages for editions: delivery counts, the failed list, resends and an email preview."""
+
+from __future__ import annotations
+
+import html
+import math
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from syndicate.digests import service as digests
+from syndicate.digests.editions import edition_articles
+from syndicate.errors import SyndicateError
+from syndicate.mail.message import body_placeholders
+from syndicate.mail.render import render_edition
+from syndicate.mail.strings import strings_for
+from syndicate.services.media import with_available_images
+from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailingListRow, SubscriberRow
+from syndicate.web.admin.outbox import PREVIEW_CSP
+from syndicate.web.admin.queries import STATES, counts_for
+from syndicate.web.admin.session import CsrfDep, SessionDep
+from syndicate.web.admin.views import queued_again, render
+from syndicate.web.deps import ContainerDep
+
+router = APIRouter(prefix="/admin/editions", include_in_schema=False)
+PAGE_SIZE = 25
+ROWS_PAGE_SIZE = 100
+PREVIEW_LANGUAGES = ("en", "ru")
+
+
+@router.get("", response_class=HTMLResponse)
+def editions(
+    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1)
+) -> HTMLResponse:
+    """Editions newest first, with delivery counts."""
+    with container.session_factory() as session:
+        total = session.scalar(select(func.count()).select_from(EditionRow)) or 0
+        rows = session.execute(
+            select(EditionRow, MailingListRow.name)
+            .join(MailingListRow, MailingListRow.id == EditionRow.list_id)
+            .order_by(EditionRow.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+        ).all()
+        counts = counts_for(session, [e.id for e, _ in rows])
+    return render(request, "admin/editions.html", {
+        "editions": [(e, name, counts[e.id]) for e, name in rows], "states": STATES,
+        "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
+    })
+
+
+@router.get("/{edition_id}", response_class=HTMLResponse)
+def edition(
+    request: Request, edition_id: int, container: ContainerDep, _: SessionDep,
+    state: str = Query("failed"), page: int = Query(1, ge=1), resent: int | None = None,
+) -> HTMLResponse:
+    """One edition: counts, its articles, and the deliveries in one state with their last reply."""
+    if state not in STATES:
+        raise HTTPException(404, f"unknown delivery state {state!r}")
+    with container.session_factory() as session:
+        found = session.get(EditionRow, edition_id)
+        if found is None:
+            raise HTTPException(404, f"no edition with id {edition_id}")
+        mailing_list = session.get(MailingListRow, found.list_id)
+        counts = counts_for(session, [edition_id])[edition_id]
+        rows = session.execute(
+            select(DeliveryRow, SubscriberRow.email)
+            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
+            .where(DeliveryRow.edition_id == edition_id, DeliveryRow.state == state)
+            .order_by(DeliveryRow.id)
+            .limit(ROWS_PAGE_SIZE)
+            .offset((page - 1) * ROWS_PAGE_SIZE)
+        ).all()
+        articles = edition_articles(session, found)
+    return render(request, "admin/edition.html", {
+        "edition": found, "list": mailing_list, "counts": counts, "states": STATES, "state": state,
+        "rows": rows, "articles": articles, "page": page,
+        "pages": max(1, math.ceil(counts[state] / ROWS_PAGE_SIZE)), "flash": queued_again(resent),
+        "languages": PREVIEW_LANGUAGES,
+    })
+
+
+@router.post("/{edition_id}/resend")
+def resend(
+    edition_id: int, container: ContainerDep, _: CsrfDep,
+    mode: str = Form(...), email: str | None = Form(None),
+) -> Response:
+    """Queue again exactly the rows the button names, then show the edition."""
+    if mode not in ("failed-only", "all", "to"):
+        raise HTTPException(422, f"mode {mode!r} is not one of failed-only, all, to")
+    try:
+        count = digests.resend(container, edition_id, mode=mode, email=email)
+    except SyndicateError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RedirectResponse(f"/admin/editions/{edition_id}?resent={count}", status_code=303)
+
+
+@router.get("/{edition_id}/preview")
+def preview(
+    edition_id: int, container: ContainerDep, _: SessionDep, lang: str = Query("en")
+) -> Response:
+    """The edition's HTML as a subscriber with language `lang` receives it (placeholders unfilled)."""
+    with container.session_factory() as session:
+        found = session.get(EditionRow, edition_id)
+        if found is None:
+            raise HTTPException(404, f"no edition with id {edition_id}")
+        mailing_list = session.get(MailingListRow, found.list_id)
+        articles = with_available_images(edition_articles(session, found), container.settings)
+    assert mailing_list is not None  # editions cascade with their list
+    rendered = render_edition(
+        list_name=mailing_list.name, frequency=found.frequency, articles=articles, language=lang,
+        base_url=container.settings.base_url, max_html_bytes=100_000,
+    )
+    # Fill the per-recipient fields as a subscriber named "Reader" would see them (links inert).
+    t = strings_for(rendered.language)
+    sample = {"greeting": t["hello_name"].format(name="Reader"), "unsubscribe": "#", "preferences": "#"}
+    document = rendered.html
+    for field, placeholder in body_placeholders("html").items():
+        document = document.replace(placeholder, html.escape(sample[field]))
+    return Response(document, media_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": PREVIEW_CSP, "X-Content-Type-Options": "nosniff"})
