@@ -16,7 +16,8 @@ from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
 from syndicate.digests import fanout, service
 from syndicate.digests import subscribers as subs
-from syndicate.errors import InvalidDigestInput, NotFound
+from syndicate.digests.editions import edition_and_list
+from syndicate.errors import InvalidDigestInput
 from syndicate.storage.digest_models import (
     DeliveryRow,
     EditionRow,
@@ -212,11 +213,7 @@ def editions_show(
     """One edition: list, subject, articles and delivery counts."""
     c = _container()
     with c.session_factory() as session:
-        row = session.get(EditionRow, edition_id)
-        if row is None:
-            raise NotFound("edition", edition_id)
-        lst = session.get(MailingListRow, row.list_id)
-        assert lst is not None
+        row, lst = edition_and_list(session, edition_id)
         data = _edition_json(c, row, lst.slug)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from syndicate.digests.subscribers import ACTIVE
 from syndicate.domain.articles import Article
+from syndicate.errors import NotFound
 from syndicate.storage.articles import to_article
 from syndicate.storage.digest_models import (
     DeliveryRow,
@@ -148,3 +149,13 @@ def article_matches(lst: MailingListRow, article: Article) -> bool:
     if lst.language and article.language != lst.language:
         return False
     return not lst.categories or bool(set(lst.categories) & set(article.categories))
+
+
+def edition_and_list(session: Session, edition_id: int) -> tuple[EditionRow, MailingListRow]:
+    """An edition and the list it belongs to; raises NotFound naming the edition id."""
+    row = session.get(EditionRow, edition_id)
+    if row is None:
+        raise NotFound("edition", edition_id)
+    lst = session.get(MailingListRow, row.list_id)
+    assert lst is not None  # editions are deleted with their list (ON DELETE CASCADE)
+    return row, lst

@@ -14,10 +14,17 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
 from syndicate.digests import ledger
-from syndicate.digests.editions import BOUNCED, FAILED, QUEUED, SENT, SKIPPED, edition_articles
+from syndicate.digests.editions import (
+    BOUNCED,
+    FAILED,
+    QUEUED,
+    SENT,
+    SKIPPED,
+    edition_and_list,
+    edition_articles,
+)
 from syndicate.digests.ratelimit import SendPace, make_counter
 from syndicate.digests.tokens import MANAGE, Signer
-from syndicate.errors import NotFound
 from syndicate.mail.dkim import dkim_signer
 from syndicate.mail.message import MessageTemplate, Recipient, build_template
 from syndicate.mail.render import render_edition
@@ -25,7 +32,6 @@ from syndicate.mail.strings import mail_language, strings_for
 from syndicate.mail.transport import SendResult, Transport, open_transport
 from syndicate.services.media import with_available_images
 from syndicate.settings import Settings
-from syndicate.storage.digest_models import EditionRow, MailingListRow
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -60,11 +66,7 @@ class TemplateCache:
         item = self._items.get(key)
         if item is None:
             with container.session_factory() as session:
-                row = session.get(EditionRow, edition_id)
-                if row is None:
-                    raise NotFound("edition", edition_id)
-                lst = session.get(MailingListRow, row.list_id)
-                assert lst is not None
+                _, lst = edition_and_list(session, edition_id)
                 item = EditionMail(edition_id, lst.id, lst.slug)
             self._items[key] = item
             while len(self._items) > self._size:
@@ -87,11 +89,7 @@ def render_template(container: Container, edition_id: int, language: str) -> Mes
     """Render (Jinja2 + premailer) and serialize an edition once for one language."""
     settings = container.settings
     with container.session_factory() as session:
-        row = session.get(EditionRow, edition_id)
-        if row is None:
-            raise NotFound("edition", edition_id)
-        lst = session.get(MailingListRow, row.list_id)
-        assert lst is not None
+        row, lst = edition_and_list(session, edition_id)
         articles = with_available_images(edition_articles(session, row), settings)
     rendered = render_edition(list_name=lst.name, frequency=row.frequency, articles=articles,
                               language=language, base_url=settings.base_url,

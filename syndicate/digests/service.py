@@ -12,7 +12,13 @@ from kombu.exceptions import KombuError, OperationalError
 from sqlalchemy import select
 
 from syndicate.digests import ledger
-from syndicate.digests.editions import FAILED, article_matches, create_edition, find_edition
+from syndicate.digests.editions import (
+    FAILED,
+    article_matches,
+    create_edition,
+    edition_and_list,
+    find_edition,
+)
 from syndicate.digests.subscribers import all_lists, list_by_slug
 from syndicate.domain.events import ArticleEvent
 from syndicate.errors import ConfigError, InvalidDigestInput, NotFound
@@ -191,9 +197,4 @@ def wait_until_final(
 def list_of_edition(container: Container, edition_id: int) -> MailingListRow:
     """The list an edition belongs to."""
     with container.session_factory() as session:
-        row = session.get(EditionRow, edition_id)
-        if row is None:
-            raise NotFound("edition", edition_id)
-        lst = session.get(MailingListRow, row.list_id)
-        assert lst is not None
-        return lst
+        return edition_and_list(session, edition_id)[1]

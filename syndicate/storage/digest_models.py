@@ -108,10 +108,14 @@ class DeliveryRow(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
         Index("ix_deliveries_edition_state", "edition_id", "state", "id"),
+        Index("ix_deliveries_subscriber", "subscriber_id", "id"),
         Index("ix_deliveries_due", "next_attempt_at", sqlite_where=text("state = 'queued'"),
               postgresql_where=text("state = 'queued'")),
         Index("ix_deliveries_sending", "claimed_at", sqlite_where=text("state = 'sending'"),
               postgresql_where=text("state = 'sending'")),
+        Index("ix_deliveries_failures", "updated_at",
+              sqlite_where=text("state IN ('failed', 'bounced')"),
+              postgresql_where=text("state IN ('failed', 'bounced')")),
     )
 
 

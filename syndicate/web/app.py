@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from syndicate.bootstrap import Container
+from syndicate.errors import NotFound
 from syndicate.web import admin_api, api, feeds, partners_api, public
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
@@ -33,6 +34,10 @@ def _csrf_rejected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": str(exc)}, status_code=403)
 
 
+def _not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
 def create_app(container: Container) -> FastAPI:
     """An app bound to `container`; nothing global, so tests can build several."""
     app = FastAPI(title="syndicate", version="0.1.0")
@@ -49,6 +54,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(admin_subscribers.router)
     app.add_exception_handler(NeedsLogin, _needs_login)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(NotFound, _not_found)
     app.include_router(partners_api.router)
     media = container.settings.var_dir / "media"
     media.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
 from syndicate.digests import service as digests
-from syndicate.digests.editions import edition_articles
+from syndicate.digests.editions import edition_and_list, edition_articles
 from syndicate.errors import SyndicateError
 from syndicate.mail.message import body_placeholders
 from syndicate.mail.render import render_edition
@@ -59,10 +59,7 @@ def edition(
     if state not in STATES:
         raise HTTPException(404, f"unknown delivery state {state!r}")
     with container.session_factory() as session:
-        found = session.get(EditionRow, edition_id)
-        if found is None:
-            raise HTTPException(404, f"no edition with id {edition_id}")
-        mailing_list = session.get(MailingListRow, found.list_id)
+        found, mailing_list = edition_and_list(session, edition_id)
         counts = counts_for(session, [edition_id])[edition_id]
         rows = session.execute(
             select(DeliveryRow, SubscriberRow.email)
@@ -102,12 +99,8 @@ def preview(
 ) -> Response:
     """The edition's HTML as a subscriber with language `lang` receives it (placeholders unfilled)."""
     with container.session_factory() as session:
-        found = session.get(EditionRow, edition_id)
-        if found is None:
-            raise HTTPException(404, f"no edition with id {edition_id}")
-        mailing_list = session.get(MailingListRow, found.list_id)
+        found, mailing_list = edition_and_list(session, edition_id)
         articles = with_available_images(edition_articles(session, found), container.settings)
-    assert mailing_list is not None  # editions cascade with their list
     rendered = render_edition(
         list_name=mailing_list.name, frequency=found.frequency, articles=articles, language=lang,
         base_url=container.settings.base_url, max_html_bytes=100_000,

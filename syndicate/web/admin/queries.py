@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from syndicate.storage.digest_models import DeliveryRow
 from syndicate.storage.partner_models import DELIVERY_STATUSES, PartnerDeliveryRow
@@ -13,29 +14,26 @@ from syndicate.storage.partner_models import DELIVERY_STATUSES, PartnerDeliveryR
 STATES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
 
 
-def counts_for(session: Any, edition_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Deliveries per state for each edition (one grouped query on the (edition, state) index)."""
-    result: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(STATES, 0))
-    if edition_ids:
-        stmt = (
-            select(DeliveryRow.edition_id, DeliveryRow.state, func.count())
-            .where(DeliveryRow.edition_id.in_(edition_ids))
-            .group_by(DeliveryRow.edition_id, DeliveryRow.state)
-        )
-        for edition_id, state, n in session.execute(stmt):
-            result[edition_id][state] = n
-    return {eid: result[eid] for eid in edition_ids}
+def _grouped_counts(
+    session: Session, owner: InstrumentedAttribute[Any], state: InstrumentedAttribute[Any],
+    owner_ids: Sequence[int], states: Sequence[str],
+) -> dict[int, dict[str, int]]:
+    """Rows per state for each owner, every state present (0 when none); one grouped query."""
+    result = {owner_id: dict.fromkeys(states, 0) for owner_id in owner_ids}
+    if owner_ids:
+        stmt = select(owner, state, func.count()).where(owner.in_(owner_ids)).group_by(owner, state)
+        for owner_id, value, n in session.execute(stmt):
+            result[owner_id][value] = n
+    return result
 
 
-def status_counts(session: Any, partner_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Deliveries per status for each partner (grouped on the (partner, status) index)."""
-    result: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(DELIVERY_STATUSES, 0))
-    if partner_ids:
-        stmt = (
-            select(PartnerDeliveryRow.partner_id, PartnerDeliveryRow.status, func.count())
-            .where(PartnerDeliveryRow.partner_id.in_(partner_ids))
-            .group_by(PartnerDeliveryRow.partner_id, PartnerDeliveryRow.status)
-        )
-        for partner_id, status, n in session.execute(stmt):
-            result[partner_id][status] = n
-    return {pid: result[pid] for pid in partner_ids}
+def counts_for(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Email deliveries per state for each edition (on the (edition, state) index)."""
+    return _grouped_counts(session, DeliveryRow.edition_id, DeliveryRow.state, edition_ids, STATES)
+
+
+def status_counts(session: Session, partner_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Partner deliveries per status for each partner (on the (partner, status) index)."""
+    return _grouped_counts(
+        session, PartnerDeliveryRow.partner_id, PartnerDeliveryRow.status, partner_ids, DELIVERY_STATUSES
+    )

@@ -83,6 +83,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     )
     op.create_index("ix_deliveries_edition_state", "deliveries", ["edition_id", "state", "id"])
+    # A subscriber's delivery history (admin pages and API), newest first.
+    op.create_index("ix_deliveries_subscriber", "deliveries", ["subscriber_id", "id"])
     # Partial indexes: only rows the sweep looks for are indexed, so a row moving to `sent`
     # costs no index entry here (fan-out writes every row twice).
     queued, sending = sa.text("state = 'queued'"), sa.text("state = 'sending'")
@@ -90,6 +92,10 @@ def upgrade() -> None:
                     sqlite_where=queued, postgresql_where=queued)
     op.create_index("ix_deliveries_sending", "deliveries", ["claimed_at"],
                     sqlite_where=sending, postgresql_where=sending)
+    # The admin overview counts recent failures on every view: only failed rows are indexed.
+    failures = sa.text("state IN ('failed', 'bounced')")
+    op.create_index("ix_deliveries_failures", "deliveries", ["updated_at"],
+                    sqlite_where=failures, postgresql_where=failures)
 
 
 def downgrade() -> None:
