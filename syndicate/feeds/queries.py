@@ -24,7 +24,8 @@ Key = tuple[datetime, int]
 
 
 def _scoped(spec: FeedSpec) -> Select[ArticleRow]:
-    stmt = select(ArticleRow)
+    # Unpublished articles leave every feed (subscription and archive pages alike).
+    stmt = select(ArticleRow).where(ArticleRow.unpublished_at.is_(None))
     if spec.scope is Scope.CATEGORY:
         stmt = stmt.where(
             exists().where(

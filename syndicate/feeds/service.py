@@ -161,6 +161,8 @@ class FeedService:
             queries = FeedQueries(session)
             article = queries.article(article_id)
             previous = queries.memberships(article_id)
+        # An unpublished article's feeds (and, through `touched`, the archive page that held it)
+        # are written again without it; afterwards it is a member of nothing.
         specs = specs_of(article) if article else []
         for key in previous:
             try:
@@ -174,7 +176,7 @@ class FeedService:
         for spec in specs:
             result.merge(self.build(spec, touched=touched))
         with self.session_factory() as session:
-            current = [s.key for s in specs_of(article)] if article else []
+            current = [s.key for s in specs_of(article)] if article and article.is_published else []
             FeedQueries(session).set_memberships(article_id, current)
             session.commit()
         return result

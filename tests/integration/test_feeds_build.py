@@ -270,3 +270,27 @@ def test_bad_feed_settings_are_refused_by_name(make_container: Callable[..., Any
     container: Container = make_container(feed_items=0)
     with pytest.raises(ConfigError, match="FEED_ITEMS must be at least 1, got 0"):
         service_of(container)
+
+
+def test_unpublished_article_leaves_every_feed_and_archive(make_container: Any) -> None:
+    from syndicate.services.articles import ingest, unpublish
+
+    container = make_container(feed_items=2, feed_archive_size=2)
+    service = FeedService(container.settings, container.session_factory, feeds_root(container.settings))
+    ids = []
+    for n in range(5):
+        result = ingest(container, {"title": f"Story {n}", "body_text": "x", "categories": ["world"],
+                                    "published_at": f"2026-01-0{n + 1}T10:00:00Z"})
+        ids.append(result.article.id)
+    service.build_all()
+    root = feeds_root(container.settings)
+    assert b"Story 0" in (root / "archive" / "1" / "atom.xml").read_bytes()
+    unpublish(container, ids[0])
+    unpublish(container, ids[4])
+    service.rebuild_article(ids[0])
+    service.rebuild_article(ids[4])
+    for path in ("atom.xml", "rss.xml", "feed.json", "category/world/atom.xml", "lang/en/rss.xml",
+                 "archive/1/atom.xml"):
+        data = (root / path).read_bytes()
+        assert b"Story 0" not in data and b"Story 4" not in data, path
+    assert b"Story 3" in (root / "atom.xml").read_bytes()
