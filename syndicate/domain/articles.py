@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def plain_text(fragment: str) -> str:
+    """The text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()
+
+
+def excerpt(summary: str, body_html: str, limit: int) -> str:
+    """The summary, else the body's first `limit` characters as plain text, cut at a word."""
+    text = plain_text(summary) or plain_text(body_html)
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,15 @@ Traps (FIELD-NOTES; each has a test in tests/unit/test_feeds_builder.py):
 from __future__ import annotations
 
 import mimetypes
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from html import unescape
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from syndicate.domain.articles import Article
+from syndicate.domain.articles import excerpt as article_excerpt
 from syndicate.feeds.model import aware_utc, feed_updated, xml_safe
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -32,8 +31,6 @@ DC_NS = "http://purl.org/dc/elements/1.1/"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EXCERPT_CHARS = 300
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -57,12 +54,8 @@ class FeedHead:
 
 def excerpt(article: Article) -> str:
     """The summary, or the first words of the body as plain text when there is none."""
-    if article.summary.strip():
-        return xml_safe(article.summary)
-    text = _SPACE.sub(" ", unescape(_TAG.sub(" ", article.body_html))).strip()
-    if len(text) > EXCERPT_CHARS:
-        text = text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
-    return xml_safe(text) or xml_safe(article.title)
+    text = xml_safe(article_excerpt(article.summary, article.body_html, EXCERPT_CHARS))
+    return text or xml_safe(article.title)
 
 
 def _image_type(url: str) -> str:

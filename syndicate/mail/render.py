@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +13,7 @@ import jinja2
 from premailer import Premailer
 
 from syndicate.domain.articles import Article
+from syndicate.domain.articles import excerpt as article_excerpt
 from syndicate.mail.message import body_placeholders
 from syndicate.mail.strings import mail_language, strings_for
 
@@ -22,8 +21,6 @@ EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
 EXCERPT_CHARS = 400
 # An instant edition shows the article's whole (already sanitized) body when it fits this size.
 FULL_BODY_BYTES = 60_000
-_TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -63,17 +60,9 @@ def environment() -> jinja2.Environment:
     )
 
 
-def text_of(fragment: str) -> str:
-    """Plain text of an HTML fragment, whitespace collapsed."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", fragment))).strip()
-
-
 def excerpt(article: Article, limit: int = EXCERPT_CHARS) -> str:
     """The summary, else the body's first `limit` characters cut at a word."""
-    text = text_of(article.summary) or text_of(article.body_html)
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+    return article_excerpt(article.summary, article.body_html, limit)
 
 
 def email_article(article: Article, base_url: str, *, full_body: bool) -> EmailArticle:
