@@ -81,7 +81,8 @@ def serve(
         )
     try:
         uvicorn.run(
-            create_app(container), host=host, port=port, log_level="info", access_log=access_log
+            create_app(container), host=host, port=port, log_level="info", access_log=access_log,
+            server_header=False,
         )
     finally:
         if child is not None and child.poll() is None:
