@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from syndicate.digests import service as digests
 from syndicate.digests.subscribers import all_lists, import_csv, list_by_slug
@@ -53,6 +54,14 @@ def _delivery(row: DeliveryRow) -> dict[str, Any]:
             "state": row.state, "attempts": row.attempts, "last_reply": row.last_reply,
             "next_attempt_at": _iso(row.next_attempt_at), "sent_at": _iso(row.sent_at),
             "updated_at": _iso(row.updated_at)}
+
+
+def subscriber_or_404(session: Session, subscriber_id: int) -> SubscriberRow:
+    """The subscriber, or HTTP 404 naming the id."""
+    row = session.get(SubscriberRow, subscriber_id)
+    if row is None:
+        raise HTTPException(404, f"no subscriber with id {subscriber_id}")
+    return row
 
 
 def _fail(exc: SyndicateError) -> HTTPException:
@@ -173,9 +182,7 @@ async def import_subscribers(
 def subscriber(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
     """One subscriber with subscriptions and the newest 100 deliveries."""
     with container.session_factory() as session:
-        row = session.get(SubscriberRow, subscriber_id)
-        if row is None:
-            raise HTTPException(404, f"no subscriber with id {subscriber_id}")
+        row = subscriber_or_404(session, subscriber_id)
         subs = session.execute(
             select(SubscriptionRow, MailingListRow.slug)
             .join(MailingListRow, MailingListRow.id == SubscriptionRow.list_id)
@@ -196,9 +203,7 @@ def subscriber(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
 def suppress(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
     """Stop all mail to this subscriber (status `complained`); queued deliveries are skipped."""
     with container.session_factory() as session:
-        row = session.get(SubscriberRow, subscriber_id)
-        if row is None:
-            raise HTTPException(404, f"no subscriber with id {subscriber_id}")
+        row = subscriber_or_404(session, subscriber_id)
         row.status, row.status_reason = "complained", "suppressed by an admin"
         session.execute(
             update(DeliveryRow)

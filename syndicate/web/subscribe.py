@@ -67,14 +67,19 @@ async def subscribe(request: Request, container: ContainerDep, background: Backg
     return _page(request, container, "message.html", 202, title="Check your inbox", message=message)
 
 
+def _bad_link(request: Request, container: Any, exc: Exception) -> HTMLResponse:
+    """The page for a forged, expired or stale emailed link (400, saying why)."""
+    return _page(request, container, "message.html", 400, title="This link does not work",
+                 message=str(exc))
+
+
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """Activate a subscription from the emailed link."""
     try:
         manage = optin.confirm(container, token)
     except (InvalidToken, NotFound) as exc:
-        return _page(request, container, "message.html", 400, title="This link does not work",
-                     message=str(exc))
+        return _bad_link(request, container, exc)
     return _page(request, container, "message.html", title="Subscription confirmed",
                  message="Thank you: your subscription is active.",
                  link=f"{container.settings.base_url}/preferences/{manage}", link_text="Manage it")
@@ -86,8 +91,7 @@ def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> H
     try:
         optin.read_token(container, token, MANAGE)
     except InvalidToken as exc:
-        return _page(request, container, "message.html", 400, title="This link does not work",
-                     message=str(exc))
+        return _bad_link(request, container, exc)
     return _page(request, container, "unsubscribe.html", token=token)
 
 
@@ -97,8 +101,7 @@ def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLRe
     try:
         names = optin.unsubscribe(container, token)
     except (InvalidToken, NotFound) as exc:
-        return _page(request, container, "message.html", 400, title="This link does not work",
-                     message=str(exc))
+        return _bad_link(request, container, exc)
     return _page(request, container, "message.html", title="You are unsubscribed",
                  message=f"You will receive no more mail from {', '.join(names) or 'us'}.",
                  link=f"{container.settings.base_url}/preferences/{token}", link_text="Change your mind")
@@ -127,8 +130,7 @@ def preferences_page(request: Request, token: str, container: ContainerDep) -> H
         data = optin.read_token(container, token, MANAGE)
         context = _preferences_context(container, data.subscriber_id)
     except (InvalidToken, NotFound) as exc:
-        return _page(request, container, "message.html", 400, title="This link does not work",
-                     message=str(exc))
+        return _bad_link(request, container, exc)
     return _page(request, container, "preferences.html", token=token, **context)
 
 
@@ -148,8 +150,7 @@ async def preferences_save(request: Request, token: str, container: ContainerDep
             session.commit()
         context = _preferences_context(container, data.subscriber_id)
     except (InvalidToken, NotFound) as exc:
-        return _page(request, container, "message.html", 400, title="This link does not work",
-                     message=str(exc))
+        return _bad_link(request, container, exc)
     except (InvalidDigestInput, ValueError) as exc:
         return _page(request, container, "message.html", 422, title="Not saved", message=str(exc))
     return _page(request, container, "preferences.html", token=token, saved=True, **context)

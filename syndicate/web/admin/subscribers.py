@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import or_, select
 
@@ -45,9 +45,7 @@ def subscribers(
 def subscriber(request: Request, subscriber_id: int, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """One subscriber: lists, and the newest 100 deliveries with the last SMTP reply."""
     with container.session_factory() as session:
-        row = session.get(SubscriberRow, subscriber_id)
-        if row is None:
-            raise HTTPException(404, f"no subscriber with id {subscriber_id}")
+        row = admin_api.subscriber_or_404(session, subscriber_id)
         subscriptions = session.execute(
             select(SubscriptionRow, MailingListRow)
             .join(MailingListRow, MailingListRow.id == SubscriptionRow.list_id)
