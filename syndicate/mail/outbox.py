@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-from syndicate.mail.transport import SendResult
+from syndicate.mail.transport import ClosesOnExit, SendResult
 
 
-class OutboxTransport:
+class OutboxTransport(ClosesOnExit):
     """Writes `<time>-<uuid>.eml` files atomically (temp file + rename); every send succeeds."""
 
     def __init__(self, folder: Path) -> None:
@@ -30,10 +28,3 @@ class OutboxTransport:
     def close(self) -> None:
         """Nothing to release."""
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

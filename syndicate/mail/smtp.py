@@ -7,12 +7,10 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import unquote, urlsplit
 
 from syndicate.errors import ConfigError
-from syndicate.mail.transport import SendResult
+from syndicate.mail.transport import ClosesOnExit, SendResult
 
 _DOT = re.compile(rb"(?m)^\.")
 SCHEMES = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
@@ -51,7 +49,7 @@ def _text(reply: bytes | str) -> str:
         "\n", " ")
 
 
-class SmtpTransport:
+class SmtpTransport(ClosesOnExit):
     """One SMTP connection, opened on the first send, reopened once if the server drops it."""
 
     def __init__(self, url: str, *, pipelining: bool | None = None) -> None:
@@ -158,10 +156,3 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError):
             conn.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

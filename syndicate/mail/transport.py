@@ -39,6 +39,21 @@ class SendResult:
         return f"{self.code} {self.reply}".strip()[:500]
 
 
+class ClosesOnExit:
+    """`with transport:` closes it on the way out, exception or not."""
+
+    def close(self) -> None:
+        """Release the connection (subclasses override)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
 class Transport(Protocol):
     """Sends already-serialized messages, one recipient per call, over one connection."""
 

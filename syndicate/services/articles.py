@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,9 +16,6 @@ from syndicate.services.publishing import PublishResult, publish_article, unpubl
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
-
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class ImportResult:
