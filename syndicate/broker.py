@@ -8,6 +8,7 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
+from syndicate.broker_files import TRANSPORT
 from syndicate.errors import BrokerUnavailable
 from syndicate.settings import Settings
 
@@ -15,8 +16,11 @@ HANDLE_EVENT = "syndicate.handle_event"
 RELAY_OUTBOX = "syndicate.relay_outbox"
 
 
-def broker_options(settings: Settings) -> tuple[str, dict[str, Any]]:
-    """The broker URL and transport options: Redis when REDIS_URL is set, else files in var/."""
+def broker_options(settings: Settings) -> tuple[str | None, dict[str, Any]]:
+    """The broker URL and transport options: Redis when REDIS_URL is set, else files in var/.
+
+    The files case has no URL: `configure_celery` then selects our file transport by class.
+    """
     # Producers fail fast (one quick retry) when the broker is down: the outbox keeps the event and
     # the relay hands it over later, so blocking an import or a request for seconds buys nothing.
     fail_fast = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
@@ -28,7 +32,7 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, Any]]:
     control = folder / "control"
     for path in (queue, processed, control):
         path.mkdir(parents=True, exist_ok=True)
-    return "filesystem://", {
+    return None, {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
@@ -43,6 +47,7 @@ def configure_celery(app: Celery, settings: Settings) -> None:
     url, transport_options = broker_options(settings)
     app.conf.update(
         broker_url=url,
+        broker_transport=None if url else TRANSPORT,
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=4,

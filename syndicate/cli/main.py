@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +17,7 @@ from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
 from syndicate.cli.common import embedded as _embedded
 from syndicate.cli.feeds import feeds_app
 from syndicate.cli.partners import partners_app
+from syndicate.cli.supervise import Supervised
 from syndicate.errors import InvalidArticle
 from syndicate.services.articles import import_file
 from syndicate.services.publishing import Outcome
@@ -73,24 +72,18 @@ def serve(
     configure_logging()
     container = bootstrap(migrate=_embedded(), check_schema=True)
     _print_token(container)
-    child: subprocess.Popen[bytes] | None = None
+    child: Supervised | None = None
     if not no_worker:
-        # Same process group: Ctrl-C reaches both; we also stop it explicitly on exit.
-        child = subprocess.Popen(
-            [sys.executable, "-m", "syndicate.cli.main", "worker", "--with-beat"]
-        )
+        child = Supervised([sys.executable, "-m", "syndicate.cli.main", "worker", "--with-beat"])
+        child.start()
     try:
         uvicorn.run(
             create_app(container), host=host, port=port, log_level="info", access_log=access_log,
             server_header=False,
         )
     finally:
-        if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        if child is not None:
+            child.stop()
 
 
 @app.command()

@@ -25,9 +25,20 @@ class Server:
         self.log = log
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the test item, for fixtures that add detail to a failure."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)  # type: ignore[attr-defined]
+    return report
+
+
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Start `syndicate serve --port P ARGS` with an env; stopped (whole group) after the test."""
+def serve(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Server]]:
+    """Start `syndicate serve --port P ARGS` with an env; stopped (whole group) after the test.
+
+    When the test fails, the end of each server's log (web and embedded worker) is printed.
+    """
     servers: list[Server] = []
 
     def start(env: dict[str, str], *args: str) -> Server:
@@ -56,6 +67,10 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         return server
 
     yield start
+    call = getattr(request.node, "report_call", None)
+    if call is not None and call.failed:
+        for server in servers:
+            print(f"--- last lines of {server.log}:\n" + "\n".join(server.log.read_text().splitlines()[-80:]))
     for server in servers:
         if server.proc.poll() is None:
             os.killpg(server.proc.pid, signal.SIGTERM)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, select
@@ -67,3 +68,34 @@ def test_serve_shows_examples_and_runs_its_worker(
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert server.returncode is not None
+
+
+def worker_pids(serve_pid: int) -> list[int]:
+    """Process ids of `serve`'s worker children (Celery's solo pool runs in the child itself)."""
+    found = subprocess.run(["pgrep", "-P", str(serve_pid)], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_serve_keeps_a_worker_running_through_a_bad_message_and_a_killed_worker(
+    embedded_env: dict[str, str], var_dir: Path, serve: Any
+) -> None:
+    server = serve(embedded_env)
+    queue = var_dir / "broker" / "queue"
+    wait_for(lambda: queue.is_dir() and worker_pids(server.proc.pid), 30, "the embedded worker")
+    # What kombu's own file transport could leave for a worker to read: an empty message file,
+    # named to be read first. The worker must set it aside and go on.
+    (queue / "00000000000000000000_empty.syndicate.msg").write_bytes(b"")
+    imported = run_cli(["articles", "import", str(EXAMPLES / "csto-anniversary.txt")], embedded_env)
+    assert imported.returncode == 0, imported.stderr
+    wait_for(lambda: handled_events(var_dir) == [True], 60, "the first event handled")
+    assert [p.name for p in (var_dir / "broker" / "rejected").iterdir()] == [
+        "00000000000000000000_empty.syndicate.msg"]
+
+    # A worker that dies (OOM killer, crash) is replaced, and the new one delivers.
+    (first,) = worker_pids(server.proc.pid)
+    os.kill(first, signal.SIGKILL)
+    imported = run_cli(["articles", "import", str(EXAMPLES / "secretariat-briefing.md")], embedded_env)
+    assert imported.returncode == 0, imported.stderr
+    wait_for(lambda: handled_events(var_dir) == [True, True], 90, "the event handled by a new worker")
+    assert first not in worker_pids(server.proc.pid)
+    assert f"the worker exited with code -{signal.SIGKILL.value}" in server.log.read_text()
