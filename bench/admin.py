@@ -128,7 +128,12 @@ def run(pg_admin: str, subscribers: int, editions: int, repeat: int) -> tuple[di
             print(f"  filled {subscribers * editions:,} delivery rows in {filled:.1f} s", flush=True)
             client = TestClient(create_app(container))
             views = pages(editions, failing_subscriber(subscribers))
-            results = {label: measure(client, path, repeat) for label, path in views.items()}
+            # The first view counts every settled edition it shows once and stores the counts.
+            start = time.perf_counter()
+            first = client.get("/admin/editions", headers={"Authorization": f"Bearer {TOKEN}"})
+            assert first.status_code == 200
+            results = {"editions list, first view": time.perf_counter() - start}
+            results |= {label: measure(client, path, repeat) for label, path in views.items()}
             results["baseline /healthz"] = measure(client, "/healthz", repeat)
             scans = seq_scans(container.engine, editions, failing_subscriber(subscribers))
             container.close()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
-from syndicate.digests import fanout, service
+from syndicate.digests import fanout, ledger, service
 from syndicate.digests import subscribers as subs
 from syndicate.digests.editions import edition_and_list
 from syndicate.errors import InvalidDigestInput
@@ -179,10 +179,13 @@ def digest_send(
     typer.echo(summary(edition_id, _wait(c, edition_id)))
 
 
-def _edition_json(c: Container, row: EditionRow, slug: str) -> dict[str, Any]:
+def _edition_json(row: EditionRow, slug: str, counts: dict[str, int]) -> dict[str, Any]:
     data = _jsonable(row_dict(row))
+    # Bookkeeping of the counts, not part of the edition.
+    data.pop("settled_counts", None)
+    data.pop("counts_epoch", None)
     data["list"] = slug
-    data["deliveries"] = service.edition_counts(c, row.id)
+    data["deliveries"] = counts
     return data
 
 
@@ -194,8 +197,10 @@ def editions_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lin
     with c.session_factory() as session:
         rows = session.execute(select(EditionRow, MailingListRow.slug).join(
             MailingListRow, MailingListRow.id == EditionRow.list_id).order_by(EditionRow.id.desc()))
-        for row, slug in list(rows):
-            data = _edition_json(c, row, slug)
+        found = list(rows)
+        counts = ledger.counts_many(session, [row.id for row, _ in found])
+        for row, slug in found:
+            data = _edition_json(row, slug, counts[row.id])
             if as_json:
                 typer.echo(json.dumps(data, ensure_ascii=False))
             else:
@@ -214,7 +219,7 @@ def editions_show(
     c = _container()
     with c.session_factory() as session:
         row, lst = edition_and_list(session, edition_id)
-        data = _edition_json(c, row, lst.slug)
+        data = _edition_json(row, lst.slug, ledger.counts_many(session, [edition_id])[edition_id])
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return

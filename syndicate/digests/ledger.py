@@ -11,17 +11,16 @@ Invariants:
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.digests.editions import FINAL_STATES, QUEUED, SENDING, SENT
-from syndicate.storage.digest_models import DeliveryRow, SubscriberRow, SubscriptionRow
+from syndicate.storage.digest_models import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
 
 
 @dataclass(frozen=True)
@@ -130,13 +129,57 @@ def record(session: Session, outcomes: Sequence[dict[str, Any]], suppress: Itera
     session.commit()
 
 
+STATES = (QUEUED, SENDING, *FINAL_STATES)
+
+
 def counts(session: Session, edition_id: int) -> dict[str, int]:
-    """Rows of an edition per state (every state present, 0 when none)."""
-    found: Counter[str] = Counter()
-    for state, n in session.execute(select(DeliveryRow.state, func.count()).where(
-            DeliveryRow.edition_id == edition_id).group_by(DeliveryRow.state)):
-        found[state] = n
-    return {s: found[s] for s in (QUEUED, SENDING, *FINAL_STATES)}
+    """Rows of an edition per state (every state present, 0 when none), counted now."""
+    return _live_counts(session, [edition_id])[edition_id]
+
+
+def _live_counts(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    result = {edition_id: dict.fromkeys(STATES, 0) for edition_id in edition_ids}
+    if edition_ids:
+        stmt = (select(DeliveryRow.edition_id, DeliveryRow.state, func.count())
+                .where(DeliveryRow.edition_id.in_(edition_ids))
+                .group_by(DeliveryRow.edition_id, DeliveryRow.state))
+        for edition_id, state, n in session.execute(stmt):
+            result[edition_id][state] = n
+    return result
+
+
+def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Rows per state for each edition, as `counts` gives, without recounting settled editions.
+
+    An edition is settled when none of its rows is queued or sending: only a resend (`requeue`)
+    can change its counts then. The first call that finds an edition settled stores its counts
+    on the edition, in a transaction of its own; later calls read them. The store is conditional
+    on the edition's `counts_epoch`, which `requeue` bumps, so counts taken before a resend are
+    never stored after it. The caller's session is not committed.
+    """
+    rows = session.execute(select(EditionRow.id, EditionRow.settled_counts, EditionRow.counts_epoch)
+                           .where(EditionRow.id.in_(edition_ids))).all()
+    result = {edition_id: dict.fromkeys(STATES, 0) for edition_id in edition_ids}
+    epochs: dict[int, int] = {}
+    for edition_id, settled, epoch in rows:
+        if settled is not None:
+            result[edition_id].update(settled)
+        else:
+            epochs[edition_id] = epoch
+    live = _live_counts(session, list(epochs))
+    result.update(live)
+    newly_settled = {e: c for e, c in live.items() if c[QUEUED] == 0 and c[SENDING] == 0}
+    if newly_settled:
+        bind = session.get_bind()
+        engine = bind if isinstance(bind, Engine) else bind.engine
+        with engine.connect() as conn:
+            for edition_id, found in newly_settled.items():
+                conn.execute(update(EditionRow).where(
+                    EditionRow.id == edition_id, EditionRow.counts_epoch == epochs[edition_id],
+                    EditionRow.settled_counts.is_(None),
+                ).values(settled_counts=found))
+            conn.commit()
+    return result
 
 
 def editions_with_due_rows(session: Session, *, now: datetime, lease: timedelta) -> list[int]:
@@ -172,8 +215,11 @@ def requeue(
 ) -> int:
     """Queue rows of an edition again (by state, or one subscriber's row); returns how many.
 
-    Attempts restart at 0. Rows being sent right now are left alone.
+    Attempts restart at 0. Rows being sent right now are left alone. The edition's settled counts
+    are cleared (and its epoch bumped) in the same transaction, before any row changes.
     """
+    session.execute(update(EditionRow).where(EditionRow.id == edition_id).values(
+        settled_counts=None, counts_epoch=EditionRow.counts_epoch + 1))
     stmt = update(DeliveryRow).where(DeliveryRow.edition_id == edition_id, DeliveryRow.state != SENDING)
     if states is not None:
         stmt = stmt.where(DeliveryRow.state.in_(states))

@@ -77,6 +77,10 @@ class EditionRow(Base):
     article_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     subject: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Delivery counts per state, stored once no row is queued or sending (they cannot change then
+    # until a resend, which clears them and bumps the epoch): see ledger.counts_many.
+    settled_counts: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    counts_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("list_id", "dedupe_key", name="uq_editions_list_dedupe"),

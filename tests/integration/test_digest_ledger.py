@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from syndicate.digests import fanout, ledger, service
 from syndicate.digests.editions import create_edition
@@ -258,3 +258,78 @@ def test_send_rate_counter_is_shared_through_redis(redis_server: str) -> None:
     key = f"test-{uuid.uuid4().hex}"
     a, b = RedisCounter(redis.Redis.from_url(redis_server)), RedisCounter(redis.Redis.from_url(redis_server))
     assert [a.hit(key, 3600), b.hit(key, 3600), a.hit(key, 3600, 5)] == [1, 2, 7]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def counted_container(request: pytest.FixtureRequest, make_container: Callable[..., Any],
+                      smtp_sink: SmtpSink) -> Any:
+    options: dict[str, Any] = {"smtp_url": smtp_sink.url, "base_url": "https://news.example.com"}
+    if request.param == "postgresql":
+        options["database_url"] = request.getfixturevalue("pg_url")
+    return make_container(**options)
+
+
+def expected(**found: int) -> dict[str, int]:
+    return dict.fromkeys(ledger.STATES, 0) | found
+
+
+def stored_counts(container: Any, edition_id: int) -> dict[str, int] | None:
+    with container.session_factory() as session:
+        return session.get(EditionRow, edition_id).settled_counts  # type: ignore[no-any-return, union-attr]
+
+
+def test_settled_counts_are_stored_once_and_a_resend_clears_them(counted_container: Any) -> None:
+    c = counted_container
+    add_active(c, make_list(c), ["a@example.com", "b@example.com", "c@example.com"])
+    publish_sample(c)
+    edition_id = service.send_now(c, "world")
+    assert edition_id is not None
+    with c.session_factory() as session:
+        assert ledger.counts_many(session, [edition_id])[edition_id]["queued"] == 3
+    assert stored_counts(c, edition_id) is None  # still moving: nothing stored
+
+    run_all(c, edition_id)
+    with c.session_factory() as session:
+        assert ledger.counts_many(session, [edition_id])[edition_id]["sent"] == 3
+    assert stored_counts(c, edition_id) == expected(sent=3)
+
+    # Stored counts are what later calls read: they no longer count the rows.
+    with c.session_factory() as session:
+        session.execute(update(DeliveryRow).values(last_reply="touched"))
+        session.commit()
+        assert ledger.counts_many(session, [edition_id]) == {edition_id: expected(sent=3)}
+
+    assert service.resend(c, edition_id, mode="to", email="b@example.com") == 1
+    assert stored_counts(c, edition_id) is None
+    with c.session_factory() as session:
+        counts = ledger.counts_many(session, [edition_id])[edition_id]
+    assert (counts["queued"], counts["sent"]) == (1, 2)
+    run_all(c, edition_id)
+    with c.session_factory() as session:
+        assert ledger.counts_many(session, [edition_id])[edition_id]["sent"] == 3
+    assert stored_counts(c, edition_id) == expected(sent=3)
+
+
+def test_counts_taken_before_a_resend_are_not_stored_after_it(
+    counted_container: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = counted_container
+    add_active(c, make_list(c), ["a@example.com"])
+    publish_sample(c)
+    edition_id = service.send_now(c, "world")
+    assert edition_id is not None
+    run_all(c, edition_id)
+    live_counts = ledger._live_counts
+
+    def counted_then_resent(session: Any, ids: Any) -> Any:
+        found = live_counts(session, ids)  # settled: sent=1
+        assert service.resend(c, edition_id, mode="all") == 1  # an admin resends meanwhile
+        return found
+
+    monkeypatch.setattr(ledger, "_live_counts", counted_then_resent)
+    with c.session_factory() as session:
+        assert ledger.counts_many(session, [edition_id])[edition_id]["sent"] == 1
+    monkeypatch.undo()
+    assert stored_counts(c, edition_id) is None
+    with c.session_factory() as session:
+        assert ledger.counts_many(session, [edition_id])[edition_id]["queued"] == 1

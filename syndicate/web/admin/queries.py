@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from syndicate.storage.digest_models import DeliveryRow
+from syndicate.digests import ledger
 from syndicate.storage.partner_models import DELIVERY_STATUSES, PartnerDeliveryRow
 
-STATES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
+STATES = ledger.STATES
 
 
 def _grouped_counts(
@@ -28,8 +28,8 @@ def _grouped_counts(
 
 
 def counts_for(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Email deliveries per state for each edition (on the (edition, state) index)."""
-    return _grouped_counts(session, DeliveryRow.edition_id, DeliveryRow.state, edition_ids, STATES)
+    """Email deliveries per state for each edition; settled editions are not counted again."""
+    return ledger.counts_many(session, edition_ids)
 
 
 def status_counts(session: Session, partner_ids: Sequence[int]) -> dict[int, dict[str, int]]:
