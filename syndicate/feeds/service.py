@@ -18,6 +18,7 @@ from syndicate.feeds.model import FeedFormat, FeedSpec, Scope, feed_updated, spe
 from syndicate.feeds.queries import FeedQueries, key_of
 from syndicate.feeds.store import FeedStore
 from syndicate.settings import Settings
+from syndicate.storage.locks import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +96,12 @@ class FeedService:
     ) -> BuildResult:
         """Rebuild one feed in every format, its new archive pages and the pages `touched` is on.
 
-        Holds the feed's lock from the database read to the last rename. A category or language
-        feed with no article left is removed.
+        Holds the feed's lock from the database read to the last rename: a PostgreSQL advisory
+        lock for workers on any host, and a file lock for processes on this one. A category or
+        language feed with no article left is removed.
         """
-        with self.store.lock(spec), self.session_factory() as session:
+        with (self.session_factory() as session,
+              exclusive(session.get_bind(), f"feed-build:{spec.key}"), self.store.lock(spec)):
             queries, archive = FeedQueries(session), ArchiveIndex(session)
             articles = queries.newest(spec, self.settings.feed_items)
             if not articles and spec.scope is not Scope.SITE:

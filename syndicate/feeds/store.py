@@ -64,7 +64,8 @@ class FeedStore:
 
     @contextlib.contextmanager
     def lock(self, spec: FeedSpec) -> Iterator[None]:
-        """Exclusive lock for rebuilding one feed, across processes on this host.
+        """Exclusive lock for rebuilding one feed, across processes on this host (see also
+        `storage.locks.exclusive`, which the service takes first, for workers on other hosts).
 
         Two workers rebuilding the same feed from different database snapshots could otherwise
         rename an older document over a newer one.

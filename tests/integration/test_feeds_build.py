@@ -294,3 +294,41 @@ def test_unpublished_article_leaves_every_feed_and_archive(make_container: Any) 
         data = (root / path).read_bytes()
         assert b"Story 0" not in data and b"Story 4" not in data, path
     assert b"Story 3" in (root / "atom.xml").read_bytes()
+
+
+def test_a_build_waits_for_a_builder_on_another_host(make_container: Any, pg_url: str) -> None:
+    """Workers on two hosts share the database, not a lock folder: the database lock orders them."""
+    import threading
+
+    from syndicate.feeds.model import FeedSpec, Scope
+    from syndicate.storage.locks import exclusive
+
+    container: Container = make_container(database_url=pg_url)
+    ingest(container, {"title": "Locked story", "body_text": "x", "published_at": "2026-01-01T10:00:00Z"})
+    other_host_holds = threading.Event()
+    release = threading.Event()
+
+    def other_host() -> None:
+        with exclusive(container.engine, "feed-build:site"):
+            other_host_holds.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=other_host)
+    holder.start()
+    assert other_host_holds.wait(10)
+    built = threading.Event()
+
+    def build() -> None:
+        service_of(container).build(FeedSpec(Scope.SITE))
+        built.set()
+
+    builder = threading.Thread(target=build)
+    builder.start()
+    try:
+        assert not built.wait(1.0), "the build ran while another host held the feed's lock"
+    finally:
+        release.set()
+        holder.join(10)
+    assert built.wait(30)
+    builder.join(10)
+    assert b"Locked story" in read(container, "atom.xml")
