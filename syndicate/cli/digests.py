@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
-from syndicate.digests import fanout, ledger, service
+from syndicate.digests import fanout, ledger, optin, service
 from syndicate.digests import subscribers as subs
 from syndicate.digests.editions import edition_and_list
 from syndicate.errors import InvalidDigestInput
+from syndicate.mail.transport import SendResult
 from syndicate.storage.digest_models import (
     DeliveryRow,
     EditionRow,
@@ -90,8 +91,15 @@ def subscribers_import(
     csv_path: Annotated[Path, typer.Argument(metavar="CSV", help="Header row: email[,name,language].")],
     list_slug: Annotated[str, typer.Option("--list", help="The list to subscribe them to.")],
     confirmed: Annotated[bool, typer.Option("--confirmed", help="Addresses already opted in.")] = False,
+    no_mail: Annotated[
+        bool, typer.Option("--no-mail", help="Without --confirmed: do not mail confirmation links now.")
+    ] = False,
 ) -> None:
-    """Import subscribers; bad rows are reported by line on stderr, the rest are imported."""
+    """Import subscribers; bad rows are reported by line on stderr, the rest are imported.
+
+    Without --confirmed the imported addresses stay pending and each is mailed a confirmation
+    link (double opt-in); importing the same file again mails those still pending again.
+    """
     c = _container()
     with c.session_factory() as session:
         lst = subs.list_by_slug(session, list_slug)
@@ -99,11 +107,39 @@ def subscribers_import(
         session.commit()
     for line in report.errors:
         err.print(f"error: {line}", markup=False, soft_wrap=True)
-    status = "active" if confirmed else "pending (not mailed until confirmed)"
+    if confirmed:
+        status = "active"
+    elif no_mail:
+        status = f"pending; {len(report.to_confirm)} confirmation(s) not mailed (--no-mail)"
+    else:
+        status = "pending; " + _mail_confirmations(c, report.to_confirm, lst.id)
     typer.echo(f"imported {report.imported} new, {report.existing} already known, "
                f"{len(report.errors)} bad rows; status {status}")
     if report.errors:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -> str:
+    """Mail the confirmation links with a progress bar; returns 'confirmations mailed=N ...'."""
+    tally = {"mailed": 0, "refused": 0, "skipped": 0}
+    columns = (TextColumn("confirmations"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True,
+                  disable=len(subscriber_ids) < 5) as progress:
+        task = progress.add_task("mailing", total=len(subscriber_ids))
+
+        def each(_: optin.PendingConfirmation, address: str, result: SendResult | None) -> None:
+            if result is None:
+                tally["skipped"] += 1
+            elif result.ok:
+                tally["mailed"] += 1
+            else:
+                tally["refused"] += 1
+                err.print(f"warning: {address}: confirmation refused: {result.describe()}", markup=False)
+            progress.advance(task)
+
+        optin.send_confirmations(
+            c, [optin.PendingConfirmation(i, (list_id,)) for i in subscriber_ids], on_each=each)
+    return "confirmations " + " ".join(f"{k}={v}" for k, v in tally.items())
 
 
 @subscribers_app.command("list")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import make_msgid, parseaddr
@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 from syndicate.digests import subscribers as subs
 from syndicate.digests.addresses import normalize_email
+from syndicate.digests.fanout import send_pace
 from syndicate.digests.ratelimit import Counter, make_counter
 from syndicate.digests.tokens import CONFIRM, MANAGE, Signer, TokenData
 from syndicate.errors import InvalidDigestInput, RateLimited
 from syndicate.mail.dkim import dkim_signer
 from syndicate.mail.message import build_simple
 from syndicate.mail.render import render_confirmation
-from syndicate.mail.transport import open_transport
+from syndicate.mail.transport import SendResult, Transport, open_transport
 from syndicate.storage.digest_models import MailingListRow, SubscriberRow
 
 if TYPE_CHECKING:
@@ -79,11 +80,37 @@ def request_subscription(
 
 def send_confirmation(container: Container, pending: PendingConfirmation) -> None:
     """Mail the confirmation link (runs after the response; failures are logged)."""
+    with open_transport(container.settings) as transport:
+        _mail_confirmation(container, pending, transport)
+
+
+def send_confirmations(
+    container: Container, pendings: Sequence[PendingConfirmation],
+    on_each: Callable[[PendingConfirmation, str, SendResult | None], None],
+) -> None:
+    """Mail each confirmation link over one connection, at the configured send rate.
+
+    `on_each(pending, address, result)` is called after every attempt; result is None when there
+    was nothing to mail (the subscriber is gone or suppressed meanwhile).
+    """
+    if not pendings:
+        return
+    pace = send_pace(container.settings)
+    with open_transport(container.settings) as transport:
+        for pending in pendings:
+            pace.wait()
+            address, result = _mail_confirmation(container, pending, transport)
+            on_each(pending, address, result)
+
+
+def _mail_confirmation(
+    container: Container, pending: PendingConfirmation, transport: Transport
+) -> tuple[str, SendResult | None]:
     s = container.settings
     with container.session_factory() as session:
         row = session.get(SubscriberRow, pending.subscriber_id)
-        if row is None:
-            return
+        if row is None or row.status in (subs.BOUNCED, subs.COMPLAINED):
+            return (row.email if row else ""), None
         names = list(session.scalars(select(MailingListRow.name).where(
             MailingListRow.id.in_(pending.list_ids)).order_by(MailingListRow.id)))
         email, language = row.email, row.language
@@ -97,10 +124,10 @@ def send_confirmation(container: Container, pending: PendingConfirmation) -> Non
     signer = dkim_signer(s)
     if signer is not None:
         data = signer.sign(data)
-    with open_transport(s) as transport:
-        result = transport.send(parseaddr(s.mail_from)[1], email, data)
+    result = transport.send(parseaddr(s.mail_from)[1], email, data)
     if not result.ok:
         log.warning("confirmation to subscriber %s refused: %s", pending.subscriber_id, result.describe())
+    return email, result
 
 
 def read_token(container: Container, token: str, purpose: str) -> TokenData:

@@ -103,6 +103,9 @@ class ImportReport:
     imported: int = 0
     existing: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Subscribers whose subscription to the list is pending after an unconfirmed import (new or
+    #: not yet confirmed), minus suppressed addresses: they are owed a confirmation mail.
+    to_confirm: list[int] = field(default_factory=list)
 
 
 def import_csv(
@@ -139,9 +142,13 @@ def import_csv(
             report.errors.append(f"{path}: line {line}: email {address!r} repeats an earlier line")
             continue
         seen.add(address)
-        _, created = add_subscriber(session, email=address, name=cell("name"),
-                                    language=cell("language") or "en", lists=[lst],
-                                    confirmed=confirmed, now=now)
+        row, created = add_subscriber(session, email=address, name=cell("name"),
+                                      language=cell("language") or "en", lists=[lst],
+                                      confirmed=confirmed, now=now)
+        subscription = session.get(SubscriptionRow, (row.id, lst.id))
+        if (not confirmed and row.status not in (BOUNCED, COMPLAINED)
+                and subscription is not None and subscription.status == PENDING):
+            report.to_confirm.append(row.id)
         if created:
             report.imported += 1
         else:

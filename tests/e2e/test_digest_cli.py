@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from syndicate.bootstrap import bootstrap
+from syndicate.settings import load_settings
+from syndicate.web.app import create_app
 from tests.conftest import EXAMPLES, run_cli
+from tests.integration.digest_helpers import SmtpSink
+
+pytest_plugins = ["tests.integration.conftest_digests"]
 
 SAMPLE = str(EXAMPLES / "csto-anniversary.txt")
 
@@ -58,3 +67,46 @@ def test_embedded_digest_round_trip(embedded_env: dict[str, str], var_dir: Path,
         ("ann@example.com", "sent"), ("ivan@example.com", "sent")]
     missing = run_cli(["editions", "show", "99"], env)
     assert missing.returncode == 2 and "edition 99 not found" in missing.stderr
+
+
+def test_import_without_confirmed_mails_each_pending_address_a_confirmation_link(
+    embedded_env: dict[str, str], var_dir: Path, tmp_path: Path, smtp_sink: SmtpSink
+) -> None:
+    env = embedded_env | {"SMTP_URL": smtp_sink.url, "BASE_URL": "https://news.example.com"}
+    known = tmp_path / "known.csv"
+    known.write_text("email\ncarl@example.com\n")
+    for args in (["lists", "create", "world", "--name", "World news", "--frequency", "daily"],
+                 ["subscribers", "import", str(known), "--list", "world", "--confirmed"]):
+        assert run_cli(args, env).returncode == 0
+
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,language\nann@example.com,Ann,en\nbob@example.com,Bob,ru\n"
+                      "no address,,\ncarl@example.com,Carl,en\n")
+    smtp_sink.replies["bob@example.com"] = ["550 5.1.1 mailbox unavailable"]
+    imported = run_cli(["subscribers", "import", str(people), "--list", "world"], env)
+    assert imported.returncode == 2, imported.stderr  # the bad row; the rest is imported and mailed
+    assert imported.stdout.strip() == ("imported 2 new, 1 already known, 1 bad rows; status pending; "
+                                       "confirmations mailed=1 refused=1 skipped=0")
+    assert "warning: bob@example.com: confirmation refused: 550 5.1.1 mailbox unavailable" in imported.stderr
+    assert smtp_sink.recipients() == ["ann@example.com"]  # Carl is active already: no mail
+    (mail,) = smtp_sink.messages()
+    link = re.search(r"https://news\.example\.com(/confirm/[\w.-]+)", mail.get_body(("plain",)).get_content())
+    assert link, mail.get_body(("plain",)).get_content()
+
+    # Ann follows the link (the same app `serve` runs, on the same var/).
+    container = bootstrap(load_settings(var_dir=var_dir, smtp_url=smtp_sink.url))
+    try:
+        assert TestClient(create_app(container)).get(link.group(1)).status_code == 200
+    finally:
+        container.close()
+    listed = run_cli(["subscribers", "list", "--list", "world", "--json"], env)
+    status = {p["email"]: p["subscription"] for p in map(json.loads, listed.stdout.splitlines())}
+    assert status == {"carl@example.com": "active", "ann@example.com": "active", "bob@example.com": "pending"}
+
+    # Importing the file again mails only who is still pending: Bob, whose server now accepts.
+    again = run_cli(["subscribers", "import", str(people), "--list", "world"], env)
+    assert again.stdout.strip().endswith("confirmations mailed=1 refused=0 skipped=0"), again.stdout
+    assert smtp_sink.recipients() == ["ann@example.com", "bob@example.com"]
+    held = run_cli(["subscribers", "import", str(people), "--list", "world", "--no-mail"], env)
+    assert held.stdout.strip().endswith("status pending; 1 confirmation(s) not mailed (--no-mail)")
+    assert len(smtp_sink.received) == 2
