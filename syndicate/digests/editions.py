@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, literal, select
+from sqlalchemy import and_, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from syndicate.digests.subscribers import ACTIVE
 from syndicate.domain.articles import Article
+from syndicate.domain.languages import in_language_range
 from syndicate.errors import NotFound
 from syndicate.storage.articles import to_article
 from syndicate.storage.digest_models import (
@@ -44,7 +45,9 @@ def matching_articles(
     else:
         stmt = stmt.where(ArticleRow.published_at > since, ArticleRow.published_at <= until)
     if lst.language:
-        stmt = stmt.where(ArticleRow.language == lst.language)
+        # The list's language is a range: 'ru' takes 'ru' and 'ru-RU' (as article_matches does).
+        wanted, language = lst.language.lower(), func.lower(ArticleRow.language)
+        stmt = stmt.where(or_(language == wanted, language.like(f"{wanted}-%")))
     if lst.categories:
         stmt = stmt.where(ArticleRow.id.in_(
             select(ArticleCategoryRow.article_id).where(ArticleCategoryRow.category.in_(lst.categories))
@@ -146,7 +149,7 @@ def edition_articles(session: Session, edition: EditionRow) -> list[Article]:
 
 def article_matches(lst: MailingListRow, article: Article) -> bool:
     """True when the article passes the list's language and category filters."""
-    if lst.language and article.language != lst.language:
+    if lst.language and not in_language_range(article.language, lst.language):
         return False
     return not lst.categories or bool(set(lst.categories) & set(article.categories))
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from syndicate.digests.addresses import normalize_email
+from syndicate.domain.languages import is_language_tag
 from syndicate.errors import InvalidDigestInput, InvalidEmail, NotFound
 from syndicate.mail.strings import mail_language
 from syndicate.storage.digest_models import MailingListRow, SubscriberRow, SubscriptionRow
@@ -40,6 +41,8 @@ def create_list(
         raise InvalidDigestInput(f"list slug must be 1-63 of a-z 0-9 - _, got {slug!r}")
     if not name.strip():
         raise InvalidDigestInput("list name must not be empty")
+    if language and not is_language_tag(language):
+        raise InvalidDigestInput(f"--language: {language!r} is not a language tag such as en or ru-RU")
     if session.scalar(select(MailingListRow.id).where(MailingListRow.slug == slug)) is not None:
         raise InvalidDigestInput(f"list slug {slug!r} is already taken")
     row = MailingListRow(

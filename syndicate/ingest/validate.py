@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from syndicate.domain.articles import ArticleDraft, Image
+from syndicate.domain.languages import is_language_tag
 from syndicate.errors import ArticleTooLarge, InvalidArticle
 from syndicate.ingest.sanitize import (
     sanitize_html,
@@ -24,7 +25,6 @@ KNOWN_FIELDS = frozenset(
     }
 )
 # BCP 47, loosely: a 2-3 letter primary tag and optional subtags ("en", "pt-BR", "zh-Hant").
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _CATEGORY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SLUG = _CATEGORY
 MAX_TITLE = 500
@@ -153,7 +153,7 @@ def draft_from_mapping(
         raise InvalidArticle("updated_at", f"{updated_raw!r} is before published_at")
 
     language = (_string(data, "language") or "en").strip()
-    if not _LANGUAGE.match(language):
+    if not is_language_tag(language):
         raise InvalidArticle("language", f"{_preview(language)} is not a BCP 47 language tag")
 
     url = _string(data, "url")

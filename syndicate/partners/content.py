@@ -8,17 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from syndicate.domain.articles import Article, article_json
+from syndicate.domain.languages import in_language_range
 
 
 def matches(categories: Sequence[str], language: str | None, article: Article) -> bool:
     """True when the article passes a partner's filters (empty filters match everything)."""
     if categories and not set(categories) & set(article.categories):
         return False
-    if language:
-        wanted, got = language.lower(), article.language.lower()
-        if got != wanted and not got.startswith(wanted + "-"):
-            return False
-    return True
+    return not language or in_language_range(article.language, language)
 
 
 def article_data(article: Article, base_url: str) -> dict[str, Any]:

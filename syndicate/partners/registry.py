@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from syndicate.domain.languages import is_language_tag
 from syndicate.errors import InvalidPartner, NotFound
 from syndicate.partners import service, store
 from syndicate.partners.content import article_data, push_body
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 ADMIN_REASON = "disabled by an admin"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _validate(data: PartnerInput, container: Container) -> PartnerInput:
     for slug in data.categories or ():
         if not _SLUG.match(slug):
             raise InvalidPartner("categories", f"{slug!r} is not a category slug")
-    if data.language and not _LANGUAGE.match(data.language):
+    if data.language and not is_language_tag(data.language):
         raise InvalidPartner("language", f"{data.language!r} is not a BCP 47 language tag")
     if data.rate_limit_per_minute is not None and data.rate_limit_per_minute < 0:
         raise InvalidPartner("rate_limit_per_minute", f"{data.rate_limit_per_minute} is negative")

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from syndicate.digests import fanout, ledger, service
 from syndicate.digests.editions import create_edition
 from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
+from syndicate.errors import InvalidDigestInput
 from syndicate.services.articles import ingest
 from syndicate.storage.digest_models import (
     DeliveryRow,
@@ -20,6 +21,7 @@ from syndicate.storage.digest_models import (
     SubscriberRow,
     SubscriptionRow,
 )
+from syndicate.storage.models import ArticleRow
 from tests.integration.digest_helpers import (
     SAMPLE_TITLE,
     SmtpSink,
@@ -172,6 +174,23 @@ def test_edition_filters_articles_once_each_and_empty_editions_are_not_built(mai
         assert len(edition.article_ids) == 1 and titles == "World news: Both"
         session.commit()
     assert service.send_now(c, "world") is None  # nothing new since that edition
+
+
+def test_a_list_language_is_a_range_and_must_be_a_language_tag(counted_container: Any) -> None:
+    c = counted_container
+    lst = make_list(c, language="ru")
+    add_active(c, lst, ["r@example.com"])
+    for title, language in (("Moscow", "ru-RU"), ("Minsk", "RU"), ("London", "en"), ("Kyiv", "rue")):
+        ingest(c, {"title": title, "body_text": "x", "language": language})
+    with c.session_factory() as session:
+        edition = create_edition(session, lst, frequency="daily", now=c.now())
+        assert edition is not None
+        chosen = select(ArticleRow.title).where(ArticleRow.id.in_(edition.article_ids))
+        titles = sorted(session.scalars(chosen))
+        session.commit()
+    assert titles == ["Minsk", "Moscow"]  # 'rue' (Rusyn) is another language, not a region of 'ru'
+    with pytest.raises(InvalidDigestInput, match="'r%' is not a language tag"):
+        make_list(c, slug="bad", language="r%")
 
 
 def test_instant_lists_mail_each_published_article_once(mail_container: Any, smtp_sink: SmtpSink) -> None:
