@@ -16,6 +16,7 @@ from syndicate.cli import digests as digest_cli
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
 from syndicate.cli.common import embedded as _embedded
 from syndicate.cli.feeds import feeds_app
+from syndicate.cli.mail import mail_app
 from syndicate.cli.partners import partners_app
 from syndicate.cli.supervise import Supervised
 from syndicate.errors import InvalidArticle
@@ -39,6 +40,7 @@ app.add_typer(digest_cli.digest_app, name="digest")
 app.add_typer(digest_cli.editions_app, name="editions")
 app.add_typer(digest_cli.resend_app, name="resend")
 app.add_typer(digest_cli.deliveries_app, name="deliveries")
+app.add_typer(mail_app, name="mail")
 
 @db_app.command("upgrade")
 @edge

@@ -23,6 +23,7 @@ from syndicate.digests.editions import (
     edition_and_list,
     edition_articles,
 )
+from syndicate.digests.msgids import delivery_message_id
 from syndicate.digests.ratelimit import SendPace, make_counter
 from syndicate.digests.tokens import MANAGE, Signer
 from syndicate.mail.dkim import dkim_signer
@@ -125,7 +126,8 @@ def recipient_for(settings: Settings, signer: Signer, edition: EditionMail, row:
     token = signer.make(MANAGE, row.subscriber_id, (edition.list_id,), now)
     return Recipient(
         email=row.email,
-        message_id=f"<{edition.edition_id}.{row.delivery_id}.{row.attempts}@{settings.mail_domain}>",
+        message_id=delivery_message_id(settings.resolved_secret_key, settings.mail_domain,
+                                       edition.edition_id, row.delivery_id, row.attempts),
         greeting=t["hello_name"].format(name=row.name) if row.name else t["hello"],
         unsubscribe_url=f"{settings.base_url}/unsubscribe/{token}",
         preferences_url=f"{settings.base_url}/preferences/{token}",

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from syndicate.digests.editions import FINAL_STATES, QUEUED, SENDING, SENT
+from syndicate.digests.editions import BOUNCED, FINAL_STATES, QUEUED, SENDING, SENT
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
 
 
@@ -180,6 +180,24 @@ def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[
                 ).values(settled_counts=found))
             conn.commit()
     return result
+
+
+def bounce_after_send(session: Session, edition_id: int, delivery_id: int, *, reply: str,
+                      now: datetime) -> bool:
+    """Mark a `sent` row `bounced` (a bounce report came later); False when it was not `sent`.
+
+    The edition's stored counts are cleared and its epoch bumped first, in the same transaction,
+    as `requeue` does. The caller commits.
+    """
+    session.execute(update(EditionRow).where(EditionRow.id == edition_id).values(
+        settled_counts=None, counts_epoch=EditionRow.counts_epoch + 1))
+    result = session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, DeliveryRow.edition_id == edition_id, DeliveryRow.state == SENT)
+        .values(state=BOUNCED, last_reply=reply[:1000], updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def editions_with_due_rows(session: Session, *, now: datetime, lease: timedelta) -> list[int]:

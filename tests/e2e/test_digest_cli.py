@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -12,8 +14,9 @@ from fastapi.testclient import TestClient
 from syndicate.bootstrap import bootstrap
 from syndicate.settings import load_settings
 from syndicate.web.app import create_app
-from tests.conftest import EXAMPLES, run_cli
+from tests.conftest import EXAMPLES, ROOT, run_cli
 from tests.integration.digest_helpers import SmtpSink
+from tests.unit.test_mail_reports import report_file
 
 pytest_plugins = ["tests.integration.conftest_digests"]
 
@@ -110,3 +113,39 @@ def test_import_without_confirmed_mails_each_pending_address_a_confirmation_link
     held = run_cli(["subscribers", "import", str(people), "--list", "world", "--no-mail"], env)
     assert held.stdout.strip().endswith("status pending; 1 confirmation(s) not mailed (--no-mail)")
     assert len(smtp_sink.received) == 2
+
+
+def test_mail_report_applies_bounces_and_complaints_from_files_or_stdin(
+    embedded_env: dict[str, str], var_dir: Path, tmp_path: Path
+) -> None:
+    env = embedded_env
+    readers = tmp_path / "readers.csv"
+    readers.write_text("email\nann@example.com\nbob@example.com\n")
+    for args in (["lists", "create", "world", "--name", "World news", "--frequency", "daily"],
+                 ["subscribers", "import", str(readers), "--list", "world", "--confirmed"],
+                 ["articles", "import", SAMPLE], ["digest", "send", "--list", "world", "--wait"]):
+        done = run_cli(args, env)
+        assert done.returncode == 0, done.stderr
+    ids = {m["To"]: m["Message-ID"] for m in (message_from_bytes(p.read_bytes(), policy=policy.default)
+                                              for p in (var_dir / "outbox").glob("*.eml"))}
+    bounce = tmp_path / "bounce.eml"
+    bounce.write_bytes(report_file("postfix-bounce.eml", "ann@example.com", ids["ann@example.com"]))
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(report_file("auto-reply.eml", "bob@example.com", ids["bob@example.com"]))
+    done = run_cli(["mail", "report", str(bounce), str(reply)], env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{bounce}: bounced ann@example.com edition=1 delivery=")
+    assert lines[1] == f"{reply}: ignored: not a delivery status notification or feedback report"
+    assert lines[-1] == "reports: bounced=1 complained=0 ignored=1"
+
+    complaint = report_file("arf-complaint.eml", "bob@example.com", ids["bob@example.com"])
+    piped = subprocess.run([sys.executable, "-m", "syndicate.cli.main", "mail", "report", "-"], env=env,
+                           input=complaint, capture_output=True, timeout=120, cwd=ROOT)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.decode().splitlines()[-1] == "reports: bounced=0 complained=1 ignored=0"
+    listed = run_cli(["subscribers", "list", "--list", "world", "--json"], env)
+    assert {p["email"]: p["status"] for p in map(json.loads, listed.stdout.splitlines())} == {
+        "ann@example.com": "bounced", "bob@example.com": "complained"}
+    missing = run_cli(["mail", "report", str(tmp_path / "nope.eml")], env)
+    assert missing.returncode == 2 and "nope.eml: cannot read" in missing.stderr
