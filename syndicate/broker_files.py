@@ -3,10 +3,12 @@
 kombu's own transport (5.x) creates a message file, then writes it. A worker polling the folder
 can take the file in between, read zero bytes, and fail to decode them; Celery treats that as an
 unrecoverable error and the worker exits, leaving `serve` with no worker (kombu #1551 reports
-the decode error). Two changes close that:
+the decode error). Here:
 
 - a message is written under a hidden temporary name in the same folder and renamed into place,
   so a reader sees either nothing or the whole message;
+- a message is taken by renaming it into the processed folder beside the queue, never by a copy
+  across filesystems;
 - a file that still cannot be decoded (written by something else, or cut short by a full disk)
   is moved to `rejected/` beside the queue folder and logged, and the worker goes on.
 
@@ -64,11 +66,11 @@ class Channel(filesystem.Channel):
         for name in sorted(os.listdir(self.data_folder_in)):
             if name.partition(".")[2] != wanted:
                 continue
-            taken = os.path.join(self.processed_folder if self.store_processed
-                                 else tempfile.gettempdir(), name)
+            # Always into the processed folder (beside the queue, so a rename, which one consumer
+            # wins); kombu moves to the temp dir when not keeping them, a copy across filesystems.
+            taken = os.path.join(self.processed_folder, name)
             try:
-                # Whoever moves the file owns the message; another consumer may have won.
-                shutil.move(os.path.join(self.data_folder_in, name), taken)
+                os.rename(os.path.join(self.data_folder_in, name), taken)
             except OSError:
                 continue
             try:
