@@ -250,7 +250,7 @@ def main() -> None:
 
     from syndicate.bootstrap import bootstrap
     from syndicate.digests import fanout, service
-    from syndicate.digests.ledger import Claimed
+    from syndicate.digests.ports import Claimed
     from syndicate.digests.tokens import Signer
     from syndicate.settings import load_settings
 
@@ -292,9 +292,10 @@ def main() -> None:
         if counts["sent"] != n or received < n:
             raise SystemExit(f"fan-out incomplete: ledger {counts}, smtp-sink counted {received}")
 
-        tpl = fanout.render_template(container, edition_id, "en")
+        content = container.deliveries().edition_content(edition_id)
+        tpl = fanout.render_template(container.settings, content, "en")
         sample = tpl.for_recipient(fanout.recipient_for(
-            container.settings, Signer(SECRET), fanout.EditionMail(edition_id, 1, "bench"),
+            container.settings, Signer(SECRET), fanout.EditionMail(content),
             Claimed(1, 1, "reader0@bench.example.com", "", "en", 1, True), datetime.now(UTC)))
         per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
         ceiling_s = parallel(_push_prebuilt, [(sink.port, k, sample) for k in per])

@@ -15,6 +15,7 @@ from syndicate.broker import CeleryEventPublisher, configure_celery
 from syndicate.errors import ConfigError
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
+from syndicate.storage.delivery_store import SqlDeliveryStore
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -37,6 +38,10 @@ class Container:
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
         return SqlUnitOfWork(self.session_factory)
+
+    def deliveries(self) -> SqlDeliveryStore:
+        """The delivery ledger as the digest sending engine uses it."""
+        return SqlDeliveryStore(self.session_factory)
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from syndicate.digests.states import QUEUED
 from syndicate.digests.subscribers import ACTIVE
 from syndicate.domain.articles import Article
 from syndicate.domain.languages import in_language_range
@@ -23,9 +24,6 @@ from syndicate.storage.digest_models import (
 )
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow, UTCDateTime
 
-QUEUED, SENDING, SENT, FAILED, BOUNCED, SKIPPED = (
-    "queued", "sending", "sent", "failed", "bounced", "skipped")
-FINAL_STATES = (SENT, FAILED, BOUNCED, SKIPPED)
 PERIODS = {"instant": timedelta(days=1), "daily": timedelta(days=1), "weekly": timedelta(days=7)}
 MAX_ARTICLES = 200
 

@@ -1,5 +1,8 @@
 """Sending one batch of an edition: claim rows, fill each recipient into the rendered message,
 push it through one SMTP connection, and write the outcome of every row to the ledger.
+
+The engine reaches the ledger only through the `DeliveryStore` port (digests/ports.py) and the
+mail server only through a `Transport`; `send_batch` wires the container's SQL store in.
 """
 
 from __future__ import annotations
@@ -13,18 +16,10 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
-from syndicate.digests import ledger
-from syndicate.digests.editions import (
-    BOUNCED,
-    FAILED,
-    QUEUED,
-    SENT,
-    SKIPPED,
-    edition_and_list,
-    edition_articles,
-)
 from syndicate.digests.msgids import delivery_message_id
+from syndicate.digests.ports import Claimed, DeliveryStore, EditionContent
 from syndicate.digests.ratelimit import SendPace, make_counter
+from syndicate.digests.states import BOUNCED, FAILED, QUEUED, SENT, SKIPPED
 from syndicate.digests.tokens import MANAGE, Signer
 from syndicate.mail.dkim import dkim_signer
 from syndicate.mail.message import MessageTemplate, Recipient, build_template
@@ -44,12 +39,20 @@ FLUSH_SECONDS = 2.0
 
 @dataclass
 class EditionMail:
-    """An edition ready to send: list facts and one serialized template per language."""
+    """An edition ready to send: its content and one serialized template per language."""
 
-    edition_id: int
-    list_id: int
-    list_slug: str
+    content: EditionContent
     templates: dict[str, MessageTemplate] = field(default_factory=dict)
+
+    @property
+    def edition_id(self) -> int:
+        """The edition's id."""
+        return self.content.edition_id
+
+    @property
+    def list_id(self) -> int:
+        """The id of the edition's list."""
+        return self.content.list_id
 
 
 class TemplateCache:
@@ -61,43 +64,37 @@ class TemplateCache:
         self._size = size
         self.renders = 0
 
-    def edition(self, container: Container, edition_id: int) -> EditionMail:
-        """The cached edition, loaded on first use."""
-        key = (container.settings.effective_database_url, edition_id)
+    def edition(self, store: DeliveryStore, database: str, edition_id: int) -> EditionMail:
+        """The cached edition of `database`, loaded from `store` on first use."""
+        key = (database, edition_id)
         item = self._items.get(key)
         if item is None:
-            with container.session_factory() as session:
-                _, lst = edition_and_list(session, edition_id)
-                item = EditionMail(edition_id, lst.id, lst.slug)
+            item = EditionMail(store.edition_content(edition_id))
             self._items[key] = item
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return item
 
-    def template(self, container: Container, edition_id: int, language: str) -> MessageTemplate:
+    def template(self, settings: Settings, item: EditionMail, language: str) -> MessageTemplate:
         """The serialized message of an edition in a language, rendered on first use."""
-        item = self.edition(container, edition_id)
         lang = mail_language(language)
         tpl = item.templates.get(lang)
         if tpl is None:
-            tpl = render_template(container, edition_id, lang)
+            tpl = render_template(settings, item.content, lang)
             item.templates[lang] = tpl
             self.renders += 1
         return tpl
 
 
-def render_template(container: Container, edition_id: int, language: str) -> MessageTemplate:
+def render_template(settings: Settings, content: EditionContent, language: str) -> MessageTemplate:
     """Render (Jinja2 + premailer) and serialize an edition once for one language."""
-    settings = container.settings
-    with container.session_factory() as session:
-        row, lst = edition_and_list(session, edition_id)
-        articles = with_available_images(edition_articles(session, row), settings)
-    rendered = render_edition(list_name=lst.name, frequency=row.frequency, articles=articles,
+    rendered = render_edition(list_name=content.list_name, frequency=content.frequency,
+                              articles=with_available_images(content.articles, settings),
                               language=language, base_url=settings.base_url,
                               max_html_bytes=settings.mail_max_html_bytes)
     return build_template(
         mail_from=settings.mail_from, subject=rendered.subject,
-        list_id=f"{lst.name} <{lst.slug}.{settings.mail_domain}>",
+        list_id=f"{content.list_name} <{content.list_slug}.{settings.mail_domain}>",
         text=rendered.text, html_body=rendered.html,
     )
 
@@ -119,7 +116,7 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=settings.mail_retry_seconds * 5 ** max(0, attempts - 1))
 
 
-def recipient_for(settings: Settings, signer: Signer, edition: EditionMail, row: ledger.Claimed,
+def recipient_for(settings: Settings, signer: Signer, edition: EditionMail, row: Claimed,
                   now: datetime) -> Recipient:
     """The per-recipient fields of one delivery."""
     t = strings_for(row.language)
@@ -150,14 +147,26 @@ def send_batch(
     *, transport_factory: Callable[[Settings], Transport] = open_transport,
 ) -> BatchResult:
     """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice."""
-    edition = _CACHE.edition(container, edition_id)
-    with container.session_factory() as session:
-        rows = ledger.claim(session, edition_id, edition.list_id, lo, hi, now=container.now())
-    run = _BatchRun(container, edition)
+    return run_batch(container.deliveries(), container.settings, edition_id, lo, hi,
+                     now=container.now, transport_factory=transport_factory)
+
+
+def run_batch(
+    store: DeliveryStore, settings: Settings, edition_id: int, lo: int, hi: int,
+    *, now: Callable[[], datetime], transport_factory: Callable[[Settings], Transport] = open_transport,
+) -> BatchResult:
+    """`send_batch` on any DeliveryStore: claim, mail over one connection, record every outcome.
+
+    Outcomes are recorded every FLUSH_ROWS rows or FLUSH_SECONDS, and at the end even when the
+    transport fails; rows claimed but never tried are released to `queued` at once.
+    """
+    edition = _CACHE.edition(store, settings.effective_database_url, edition_id)
+    rows = store.claim(edition_id, edition.list_id, lo, hi, now=now())
+    run = _BatchRun(store, settings, now, edition)
     if not rows:
         return run.result
     try:
-        with transport_factory(container.settings) as transport:
+        with transport_factory(settings) as transport:
             for row in rows:
                 run.send(row, transport)
     finally:
@@ -165,8 +174,7 @@ def send_batch(
         # Rows this run claimed but never tried (an error stopped it) go back to the queue now.
         left = [r.delivery_id for r in rows if r.delivery_id not in run.done]
         if left:
-            with container.session_factory() as session:
-                ledger.release(session, left, now=container.now())
+            store.release(left, now=now())
     log.info("edition %s batch %s-%s: %s", edition_id, lo, hi, run.result.counts)
     return run.result
 
@@ -174,9 +182,11 @@ def send_batch(
 class _BatchRun:
     """One batch's sending state: outcomes are written to the ledger every few hundred rows."""
 
-    def __init__(self, container: Container, edition: EditionMail) -> None:
-        self.container = container
-        self.settings = container.settings
+    def __init__(self, store: DeliveryStore, settings: Settings, now: Callable[[], datetime],
+                 edition: EditionMail) -> None:
+        self.store = store
+        self.settings = settings
+        self.now = now
         self.edition = edition
         self.signer = Signer(self.settings.resolved_secret_key)
         self.pace = send_pace(self.settings)
@@ -188,13 +198,13 @@ class _BatchRun:
         self.suppress: list[int] = []
         self.last_flush = time.monotonic()
 
-    def send(self, row: ledger.Claimed, transport: Transport) -> None:
+    def send(self, row: Claimed, transport: Transport) -> None:
         """Mail one claimed row (or skip it) and remember the outcome."""
-        now = self.container.now()
+        now = self.now()
         if not row.receiving:
             outcome: dict[str, Any] = {"state": SKIPPED, "last_reply": "not subscribed any more"}
         else:
-            template = _CACHE.template(self.container, self.edition.edition_id, row.language)
+            template = _CACHE.template(self.settings, self.edition, row.language)
             data = template.for_recipient(recipient_for(self.settings, self.signer, self.edition, row, now))
             if self.dkim is not None:
                 data = self.dkim.sign(data)
@@ -212,14 +222,13 @@ class _BatchRun:
     def flush(self) -> None:
         """Write the outcomes gathered so far."""
         if self.outcomes or self.suppress:
-            with self.container.session_factory() as session:
-                ledger.record(session, self.outcomes, self.suppress, now=self.container.now())
+            self.store.record(self.outcomes, self.suppress, now=self.now())
         self.outcomes.clear()
         self.suppress.clear()
         self.last_flush = time.monotonic()
 
 
-def _outcome(settings: Settings, sent: SendResult, row: ledger.Claimed, now: datetime) -> dict[str, Any]:
+def _outcome(settings: Settings, sent: SendResult, row: Claimed, now: datetime) -> dict[str, Any]:
     reply = sent.describe()
     if sent.ok:
         return {"state": SENT, "last_reply": reply}

@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from syndicate.digests.editions import BOUNCED, FINAL_STATES, QUEUED, SENDING, SENT
+from syndicate.digests.ports import Claimed
+from syndicate.digests.states import BOUNCED, FINAL_STATES, QUEUED, SENDING, SENT
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery claimed for sending, with what the message needs of its subscriber."""
-
-    delivery_id: int
-    subscriber_id: int
-    email: str
-    name: str
-    language: str
-    attempts: int
-    receiving: bool  # subscriber active and still subscribed to the edition's list
 
 
 def _due(now: datetime, lease: timedelta) -> ColumnElement[bool]:

@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from syndicate.digests import ledger
 from syndicate.digests.editions import (
-    FAILED,
     article_matches,
     create_edition,
     edition_and_list,
     find_edition,
 )
+from syndicate.digests.states import FAILED
 from syndicate.digests.subscribers import all_lists, list_by_slug
 from syndicate.domain.events import ArticleEvent
 from syndicate.errors import ConfigError, InvalidDigestInput, NotFound
