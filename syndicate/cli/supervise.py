@@ -4,11 +4,17 @@ In embedded mode the worker is the only thing that delivers events, mail and pus
 (a crash, the OOM killer, a bug), the site would go on answering while nothing is delivered, and
 nobody would notice. The supervisor logs the exit and starts a new worker; the outbox and the
 ledger hold the work, so the new worker picks up where the old one stopped.
+
+Each worker runs in a process group of its own, because Celery's embedded scheduler is a child
+process of the worker: when a worker dies, whatever is left of its group is killed before the
+next one starts, so two schedulers never run at once. `serve` stops the group on exit.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -46,8 +52,11 @@ class Supervised:
 
     def _spawn(self) -> None:
         with self._lock:
-            # Same process group: a Ctrl-C in the terminal reaches the worker too.
-            self._child = subprocess.Popen(self.argv)
+            if self._stopping.is_set():  # checked under the lock `stop()` takes: no late spawn
+                return
+            # A new session (and process group, whose id is the child's pid); a Ctrl-C in the
+            # terminal reaches `serve`, which then stops the group.
+            self._child = subprocess.Popen(self.argv, start_new_session=True)
 
     def _watch(self) -> None:
         pause = 1.0
@@ -57,27 +66,49 @@ class Supervised:
             assert child is not None
             started = time.monotonic()
             code = child.wait()
+            ran = time.monotonic() - started
             if self._stopping.is_set():
                 return
-            ran = time.monotonic() - started
-            pause = 1.0 if ran >= STEADY_SECONDS else min(pause * 2, MAX_PAUSE_SECONDS)
-            # Wait first: on Ctrl-C the worker stops a moment before `serve` does; that is no crash.
-            if self._stopping.wait(pause):
-                return
             log.error("the worker exited with code %s after %.0f s; starting a new one", code, ran)
+            _end_group(child.pid, grace=5.0)  # its orphaned scheduler would otherwise run twice
+            pause = 1.0 if ran >= STEADY_SECONDS else min(pause * 2, MAX_PAUSE_SECONDS)
+            if self._stopping.wait(pause):  # `serve` is stopping: no new worker
+                return
             self.restarts += 1
             self._spawn()
 
     def stop(self, timeout: float = 20.0) -> None:
-        """Stop restarting, then ask the child to finish (SIGTERM), killing it after `timeout`."""
-        self._stopping.set()
+        """Stop restarting, ask the worker's group to finish (SIGTERM), kill what is left after `timeout`."""
         with self._lock:
+            self._stopping.set()
             child = self._child
-        if child is None or child.poll() is not None:
+        if child is None:
             return
-        child.terminate()
+        _signal_group(child.pid, signal.SIGTERM)
         try:
             child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            child.kill()
+            _signal_group(child.pid, signal.SIGKILL)
             child.wait()
+        _end_group(child.pid, grace=5.0)
+
+
+def _signal_group(group: int, signum: int) -> bool:
+    """Send `signum` to every process of the group; False when none is left."""
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _end_group(group: int, *, grace: float) -> None:
+    """Ask what is left of a process group to exit (SIGTERM); SIGKILL it after `grace` seconds."""
+    if not _signal_group(group, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while _signal_group(group, 0):
+        if time.monotonic() >= deadline:
+            _signal_group(group, signal.SIGKILL)
+            return
+        time.sleep(0.1)

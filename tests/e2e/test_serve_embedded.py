@@ -99,3 +99,24 @@ def test_serve_keeps_a_worker_running_through_a_bad_message_and_a_killed_worker(
     wait_for(lambda: handled_events(var_dir) == [True, True], 90, "the event handled by a new worker")
     assert first not in worker_pids(server.proc.pid)
     assert f"the worker exited with code -{signal.SIGKILL.value}" in server.log.read_text()
+    # Nothing of the dead worker is left: its scheduler (a child process) would run twice. What
+    # remains is the new worker and its own scheduler.
+    wait_for(lambda: len(worker_processes(var_dir)) == 2, 30, "one worker and one scheduler")
+    (second,) = worker_pids(server.proc.pid)
+    assert second in worker_processes(var_dir)
+
+
+def worker_processes(var_dir: Path) -> list[int]:
+    """Live `syndicate worker` processes (workers and their schedulers) using this var/."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes().split(b"\0")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if (b"syndicate.cli.main\0worker" in cmdline and f"VAR_DIR={var_dir}".encode() in environ
+                and state != "Z"):
+            found.append(int(proc.name))
+    return found
