@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,7 @@ from syndicate.cli.common import embedded as _embedded
 from syndicate.cli.feeds import feeds_app
 from syndicate.cli.mail import mail_app
 from syndicate.cli.partners import partners_app
-from syndicate.cli.supervise import Supervised
+from syndicate.cli.supervise import Supervised, follow_parent
 from syndicate.errors import InvalidArticle
 from syndicate.services.articles import import_file
 from syndicate.services.publishing import Outcome
@@ -76,8 +77,14 @@ def serve(
     _print_token(container)
     child: Supervised | None = None
     if not no_worker:
-        child = Supervised([sys.executable, "-m", "syndicate.cli.main", "worker", "--with-beat"])
+        child = Supervised([sys.executable, "-m", "syndicate.cli.main", "worker", "--with-beat",
+                            "--exit-with-parent"])
         child.start()
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
+    # found: make that handler end `serve` through `finally`, so the worker is stopped too. A
+    # closed terminal (SIGHUP) takes the same path.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     try:
         uvicorn.run(
             create_app(container), host=host, port=port, log_level="info", access_log=access_log,
@@ -88,6 +95,10 @@ def serve(
             child.stop()
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @app.command()
 @edge
 def worker(
@@ -95,9 +106,14 @@ def worker(
     with_beat: Annotated[
         bool, typer.Option("--with-beat", help="Run the scheduler inside this worker.")
     ] = False,
+    exit_with_parent: Annotated[
+        bool, typer.Option("--exit-with-parent", hidden=True, help="Stop when the parent process is gone.")
+    ] = False,
 ) -> None:
     """Run a Celery worker on the configured broker."""
     configure_logging()
+    if exit_with_parent:
+        follow_parent()
     container = bootstrap(migrate=_embedded(), check_schema=True)
     settings = container.settings
     argv = ["worker", "--loglevel=INFO", "-Q", settings.celery_queue, "--without-gossip",

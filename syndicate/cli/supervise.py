@@ -112,3 +112,20 @@ def _end_group(group: int, *, grace: float) -> None:
             _signal_group(group, signal.SIGKILL)
             return
         time.sleep(0.1)
+
+
+def follow_parent(poll_s: float = 1.0) -> None:
+    """In the worker: stop it (SIGTERM, a warm shutdown) once the process that started it is gone.
+
+    `serve` stops its worker itself when it exits normally; this covers `serve` being killed
+    outright (SIGKILL, a crash), which would otherwise leave the worker and its scheduler running.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        log.warning("the process that started this worker (pid %s) is gone; stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -120,3 +120,18 @@ def worker_processes(var_dir: Path) -> list[int]:
                 and state != "Z"):
             found.append(int(proc.name))
     return found
+
+
+def test_the_worker_does_not_outlive_serve(embedded_env: dict[str, str], var_dir: Path, serve: Any) -> None:
+    """A closed terminal (SIGHUP) stops serve and its worker; so does serve being killed outright."""
+    hung_up = serve(embedded_env)
+    wait_for(lambda: len(worker_processes(var_dir)) == 2, 30, "the worker and its scheduler")
+    os.kill(hung_up.proc.pid, signal.SIGHUP)
+    assert hung_up.proc.wait(timeout=30) is not None
+    wait_for(lambda: worker_processes(var_dir) == [], 30, "no worker after SIGHUP")
+
+    killed = serve(embedded_env)
+    wait_for(lambda: len(worker_processes(var_dir)) == 2, 30, "the worker and its scheduler")
+    os.kill(killed.proc.pid, signal.SIGKILL)
+    killed.proc.wait(timeout=10)
+    wait_for(lambda: worker_processes(var_dir) == [], 60, "no worker after serve was killed")
