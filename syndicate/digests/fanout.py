@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from syndicate.digests.msgids import delivery_message_id
 from syndicate.digests.ports import Claimed, DeliveryStore, EditionContent
-from syndicate.digests.ratelimit import SendPace, make_counter
+from syndicate.digests.ratelimit import send_pace
 from syndicate.digests.states import BOUNCED, FAILED, QUEUED, SENT, SKIPPED
 from syndicate.digests.tokens import MANAGE, Signer
 from syndicate.mail.dkim import dkim_signer
@@ -100,15 +100,6 @@ def render_template(settings: Settings, content: EditionContent, language: str) 
 
 
 _CACHE = TemplateCache()
-_PACES: dict[tuple[str | None, float], SendPace] = {}
-
-
-def send_pace(settings: Settings) -> SendPace:
-    """The process's global send pace (Redis-shared when REDIS_URL is set)."""
-    key = (settings.redis_url, settings.mail_send_rate)
-    if key not in _PACES:
-        _PACES[key] = SendPace(make_counter(settings.redis_url), settings.mail_send_rate)
-    return _PACES[key]
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:

@@ -15,11 +15,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import Claimed
 from syndicate.digests.states import BOUNCED, FINAL_STATES, QUEUED, SENDING, SENT
+from syndicate.storage.counts import grouped_counts
+from syndicate.storage.db import engine_of
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
 
 
@@ -109,11 +111,19 @@ def record(session: Session, outcomes: Sequence[dict[str, Any]], suppress: Itera
             values["sent_at"] = now
         session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(ids)).values(values)
                         .execution_options(synchronize_session=False))
-    ids = list(suppress)
+    suppress_bounced(session, suppress, reason=reason)
+    session.commit()
+
+
+def suppress_bounced(session: Session, subscriber_ids: Iterable[int], *, reason: str) -> None:
+    """Mark active or pending subscribers `bounced` (no more mail); others keep their status.
+
+    The caller commits.
+    """
+    ids = list(subscriber_ids)
     if ids:
         session.execute(update(SubscriberRow).where(SubscriberRow.id.in_(ids), SubscriberRow.status.in_(
             ("active", "pending"))).values(status="bounced", status_reason=reason))
-    session.commit()
 
 
 STATES = (QUEUED, SENDING, *FINAL_STATES)
@@ -125,14 +135,7 @@ def counts(session: Session, edition_id: int) -> dict[str, int]:
 
 
 def _live_counts(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    result = {edition_id: dict.fromkeys(STATES, 0) for edition_id in edition_ids}
-    if edition_ids:
-        stmt = (select(DeliveryRow.edition_id, DeliveryRow.state, func.count())
-                .where(DeliveryRow.edition_id.in_(edition_ids))
-                .group_by(DeliveryRow.edition_id, DeliveryRow.state))
-        for edition_id, state, n in session.execute(stmt):
-            result[edition_id][state] = n
-    return result
+    return grouped_counts(session, DeliveryRow.edition_id, DeliveryRow.state, edition_ids, STATES)
 
 
 def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
@@ -157,9 +160,7 @@ def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[
     result.update(live)
     newly_settled = {e: c for e, c in live.items() if c[QUEUED] == 0 and c[SENDING] == 0}
     if newly_settled:
-        bind = session.get_bind()
-        engine = bind if isinstance(bind, Engine) else bind.engine
-        with engine.connect() as conn:
+        with engine_of(session.get_bind()).connect() as conn:
             for edition_id, found in newly_settled.items():
                 conn.execute(update(EditionRow).where(
                     EditionRow.id == edition_id, EditionRow.counts_epoch == epochs[edition_id],
@@ -169,6 +170,16 @@ def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[
     return result
 
 
+def _unsettle(session: Session, edition_id: int) -> None:
+    """Forget the edition's stored counts and bump its epoch, before any of its rows change.
+
+    Every change that can move a row out of a final state calls this in its own transaction, so
+    `counts_many` never stores counts taken before the change.
+    """
+    session.execute(update(EditionRow).where(EditionRow.id == edition_id).values(
+        settled_counts=None, counts_epoch=EditionRow.counts_epoch + 1))
+
+
 def bounce_after_send(session: Session, edition_id: int, delivery_id: int, *, reply: str,
                       now: datetime) -> bool:
     """Mark a `sent` row `bounced` (a bounce report came later); False when it was not `sent`.
@@ -176,8 +187,7 @@ def bounce_after_send(session: Session, edition_id: int, delivery_id: int, *, re
     The edition's stored counts are cleared and its epoch bumped first, in the same transaction,
     as `requeue` does. The caller commits.
     """
-    session.execute(update(EditionRow).where(EditionRow.id == edition_id).values(
-        settled_counts=None, counts_epoch=EditionRow.counts_epoch + 1))
+    _unsettle(session, edition_id)
     result = session.execute(
         update(DeliveryRow)
         .where(DeliveryRow.id == delivery_id, DeliveryRow.edition_id == edition_id, DeliveryRow.state == SENT)
@@ -223,8 +233,7 @@ def requeue(
     Attempts restart at 0. Rows being sent right now are left alone. The edition's settled counts
     are cleared (and its epoch bumped) in the same transaction, before any row changes.
     """
-    session.execute(update(EditionRow).where(EditionRow.id == edition_id).values(
-        settled_counts=None, counts_epoch=EditionRow.counts_epoch + 1))
+    _unsettle(session, edition_id)
     stmt = update(DeliveryRow).where(DeliveryRow.edition_id == edition_id, DeliveryRow.state != SENDING)
     if states is not None:
         stmt = stmt.where(DeliveryRow.state.in_(states))

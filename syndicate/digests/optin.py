@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from syndicate.digests import subscribers as subs
 from syndicate.digests.addresses import normalize_email
-from syndicate.digests.fanout import send_pace
-from syndicate.digests.ratelimit import Counter, make_counter
+from syndicate.digests.ratelimit import Counter, make_counter, send_pace
 from syndicate.digests.tokens import CONFIRM, MANAGE, Signer, TokenData
 from syndicate.errors import InvalidDigestInput, RateLimited
 from syndicate.mail.dkim import dkim_signer

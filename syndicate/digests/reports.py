@@ -22,7 +22,7 @@ from sqlalchemy import update
 
 from syndicate.digests import ledger
 from syndicate.digests.msgids import read_delivery_message_id
-from syndicate.digests.subscribers import ACTIVE, BOUNCED, COMPLAINED, PENDING
+from syndicate.digests.subscribers import COMPLAINED
 from syndicate.mail.reports import BOUNCE, COMPLAINT, Report, read_reports
 from syndicate.storage.digest_models import DeliveryRow, SubscriberRow
 
@@ -79,8 +79,7 @@ def apply_report(container: Container, report: Report) -> Applied:
         if report.kind == BOUNCE:
             ledger.bounce_after_send(session, ref.edition_id, ref.delivery_id,
                                      reply=f"bounce report: {report.detail}", now=now)
-            if subscriber.status in (ACTIVE, PENDING):
-                subscriber.status, subscriber.status_reason = BOUNCED, f"bounce report: {report.detail}"[:500]
+            ledger.suppress_bounced(session, [subscriber.id], reason=f"bounce report: {report.detail}"[:500])
             outcome = BOUNCED_OUTCOME
         else:
             session.execute(update(DeliveryRow).where(DeliveryRow.id == ref.delivery_id).values(

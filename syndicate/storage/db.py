@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -35,6 +35,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def engine_of(bind: Engine | Connection) -> Engine:
+    """The engine behind a session's bind (an engine, or a connection of one)."""
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
 
+from syndicate.storage.db import engine_of
+
 
 def lock_key(name: str) -> int:
     """The signed 64-bit advisory-lock key of `name` (stable across processes and releases)."""
@@ -23,7 +25,7 @@ def exclusive(bind: Engine | Connection, name: str) -> Iterator[None]:
     the server when the holder's connection dies. SQLite databases live on one host, where
     callers use file locks, so there it does nothing.
     """
-    engine = bind if isinstance(bind, Engine) else bind.engine
+    engine = engine_of(bind)
     if engine.dialect.name != "postgresql":
         yield
         return

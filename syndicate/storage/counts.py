@@ -1,0 +1,22 @@
+"""Rows per state for a set of owners (editions, partners) in one grouped query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+
+def grouped_counts(
+    session: Session, owner: InstrumentedAttribute[Any], state: InstrumentedAttribute[Any],
+    owner_ids: Sequence[int], states: Sequence[str],
+) -> dict[int, dict[str, int]]:
+    """Rows per state for each owner, every state present (0 when none); one grouped query."""
+    result = {owner_id: dict.fromkeys(states, 0) for owner_id in owner_ids}
+    if owner_ids:
+        stmt = select(owner, state, func.count()).where(owner.in_(owner_ids)).group_by(owner, state)
+        for owner_id, value, n in session.execute(stmt):
+            result[owner_id][value] = n
+    return result
