@@ -1,18 +1,27 @@
-"""The one place where syndicate is wired together, for the API, the CLI and the worker alike."""
+"""The one place where syndicate is wired together, for the API, the CLI and the worker alike.
+
+`bootstrap()` builds every process-wide object once (engine, Celery app, task queue, caches) and
+binds each event handler to exactly the dependencies it names (`inject_dependencies`), so feature
+code never sees the `Container`. Only entrypoints (web, CLI, worker tasks) hold a container.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
-from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from syndicate.broker import CeleryEventPublisher, configure_celery
+from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
 from syndicate.errors import ConfigError
+from syndicate.services.handlers import HANDLERS, Handler
+from syndicate.services.messagebus import BoundHandler
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
 from syndicate.storage.delivery_store import SqlDeliveryStore
@@ -26,14 +35,15 @@ def utc_now() -> datetime:
 
 @dataclass
 class Container:
-    """Everything a request, a command or a task needs; built once per process by bootstrap()."""
+    """Everything an entrypoint needs; built once per process by bootstrap()."""
 
     settings: Settings
     engine: Engine
     session_factory: sessionmaker[Session]
-    celery: Celery
-    publisher: CeleryEventPublisher
+    celery: SyndicateCelery
+    tasks: CeleryTaskQueue
     now: Callable[[], datetime] = field(default=utc_now)
+    handlers: dict[str, list[BoundHandler]] = field(default_factory=dict)
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
@@ -43,22 +53,43 @@ class Container:
         """The delivery ledger as the digest sending engine uses it."""
         return SqlDeliveryStore(self.session_factory)
 
+    def dependencies(self) -> dict[str, Any]:
+        """What handlers may ask for, by parameter name."""
+        return {
+            "settings": self.settings,
+            "now": self.now,
+            "uow": self.uow,
+            "tasks": self.tasks,
+            "container": self,  # transitional: handlers still being moved onto their ports
+        }
+
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
 
 
+def inject_dependencies(handler: Handler, dependencies: Mapping[str, Any]) -> BoundHandler:
+    """Bind the keyword parameters `handler` names (after the event) from `dependencies`.
+
+    Raises ConfigError naming the handler and the parameter when a dependency does not exist, so
+    a typo fails at start, not at the first event.
+    """
+    params = list(inspect.signature(handler).parameters.values())[1:]
+    missing = [p.name for p in params if p.name not in dependencies]
+    if missing:
+        raise ConfigError(f"handler {handler.__qualname__} asks for unknown dependencies {missing}")
+    return partial(handler, **{p.name: dependencies[p.name] for p in params})
+
+
 def bootstrap(
     settings: Settings | None = None, *, migrate: bool = False, check_schema: bool = False
 ) -> Container:
-    """Build the container: validate settings, create the engine, configure Celery.
+    """Build the container: validate settings, create the engine and the Celery app, bind handlers.
 
     Nothing connects here except `migrate=True`, which applies pending migrations (the embedded
     `serve` does this; production runs `syndicate db upgrade` as its own step), and
     `check_schema=True`, which raises ConfigError when migrations are pending.
     """
-    from worker.app import app, use_container
-
     settings = settings or load_settings()
     settings.require_secrets()
     engine = db.make_engine(settings.effective_database_url)
@@ -69,16 +100,31 @@ def bootstrap(
             f"the database at DATABASE_URL={engine.url.render_as_string(hide_password=True)} is not "
             "at the newest schema; run `syndicate db upgrade` first"
         )
-    configure_celery(app, settings)
+    celery = make_celery(settings)
     container = Container(
         settings=settings,
         engine=engine,
         session_factory=db.make_session_factory(engine),
-        celery=app,
-        publisher=CeleryEventPublisher(app, settings.celery_queue),
+        celery=celery,
+        tasks=CeleryTaskQueue(celery, settings.celery_queue),
     )
-    use_container(container)
+    deps = container.dependencies()
+    container.handlers = {
+        event_type: [inject_dependencies(h, deps) for h in handlers]
+        for event_type, handlers in HANDLERS.items()
+    }
+    celery.container = container
     return container
+
+
+def prepare_worker_process(container: Container) -> None:
+    """In a process about to run a Celery worker: drop pooled connections in each forked child."""
+    from celery.signals import worker_process_init
+
+    def after_fork(**_: Any) -> None:
+        container.engine.dispose(close=False)
+
+    worker_process_init.connect(after_fork, weak=False)
 
 
 def configure_logging(level: int = logging.INFO) -> None:

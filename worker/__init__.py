@@ -1,1 +1,1 @@
-"""The Celery app and its thin tasks."""
+"""The worker's thin Celery tasks, installed as `syndicate.worker` (never a top-level `worker`)."""

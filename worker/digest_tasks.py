@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from celery import Task, shared_task
+
+from syndicate.broker.taskqueue import task_name
 from syndicate.digests import fanout, service
-from worker.app import app, container
+from syndicate.domain.commands import BuildDueEditions, SendBatch, SweepDeliveries
+
+from .runtime import container_of
 
 
-@app.task(name=service.SEND_BATCH)
-def send_batch(edition_id: int, lo: int, hi: int) -> dict[str, int]:
+@shared_task(name=task_name(SendBatch), bind=True)
+def send_batch(self: Task, edition_id: int, lo: int, hi: int) -> dict[str, int]:
     """Send one batch of an edition (idempotent: only rows this run claims are mailed)."""
-    return fanout.send_batch(container(), int(edition_id), int(lo), int(hi)).counts
+    return fanout.send_batch(container_of(self), int(edition_id), int(lo), int(hi)).counts
 
 
-@app.task(name=service.SWEEP)
-def sweep() -> int:
+@shared_task(name=task_name(SweepDeliveries), bind=True)
+def sweep(self: Task) -> int:
     """Enqueue due retries and rows whose task was lost; beat runs this periodically."""
-    return service.sweep(container())
+    return service.sweep(container_of(self))
 
 
-@app.task(name=service.BUILD_DUE)
-def build_due() -> list[int]:
+@shared_task(name=task_name(BuildDueEditions), bind=True)
+def build_due(self: Task) -> list[int]:
     """Build the daily and weekly editions that are due; beat runs this periodically."""
-    return service.build_due(container())
+    return service.build_due(container_of(self))

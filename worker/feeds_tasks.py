@@ -4,41 +4,39 @@ from __future__ import annotations
 
 import logging
 
-from celery import Task
+from celery import Task, shared_task
 
+from syndicate.broker.taskqueue import task_name
+from syndicate.domain.commands import PingHub, RebuildFeeds
 from syndicate.feeds import websub
-from syndicate.feeds.events import REBUILD_ARTICLE, WEBSUB_PING
 from syndicate.feeds.service import FeedService, feeds_root
-from worker.app import app, container
+
+from .runtime import container_of
 
 log = logging.getLogger(__name__)
 
 
-@app.task(
-    name=REBUILD_ARTICLE,
+@shared_task(
+    name=task_name(RebuildFeeds),
+    bind=True,
     autoretry_for=(Exception,),
     retry_backoff=2,
     retry_backoff_max=60,
     retry_jitter=True,
     max_retries=6,
 )
-def rebuild_article(article_id: int) -> int:
+def rebuild_article(self: Task, article_id: int) -> int:
     """Rebuild the feeds of one article (idempotent); queue one WebSub ping per hub and changed feed."""
-    c = container()
+    c = container_of(self)
     service = FeedService(c.settings, c.session_factory, feeds_root(c.settings))
     result = service.rebuild_article(int(article_id))
     for url in result.changed_urls:
         for hub in c.settings.websub_hubs:
-            websub_ping.apply_async(args=[hub, url], queue=c.settings.celery_queue)
+            c.tasks.submit(PingHub(hub, url))
     return len(result.changed)
 
 
-@app.task(
-    name=WEBSUB_PING,
-    bind=True,
-    max_retries=8,
-    acks_late=True,
-)
+@shared_task(name=task_name(PingHub), bind=True, max_retries=8, acks_late=True)
 def websub_ping(self: Task, hub: str, feed_url: str) -> int:
     """Ping one hub about one feed URL; retried with exponential backoff, failures logged."""
     try:

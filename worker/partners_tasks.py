@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from celery import Task, shared_task
+
+from syndicate.broker.taskqueue import task_name
+from syndicate.domain.commands import PushDelivery, SweepPartners
 from syndicate.partners import service
-from worker.app import app, container
+
+from .runtime import container_of
 
 
-@app.task(name=service.PUSH_TASK)
-def push_delivery(delivery_id: int) -> str:
+@shared_task(name=task_name(PushDelivery), bind=True)
+def push_delivery(self: Task, delivery_id: int) -> str:
     """Attempt one partner delivery if it is due; returns what happened (idempotent)."""
-    return service.attempt(container(), int(delivery_id))
+    return service.attempt(container_of(self), int(delivery_id))
 
 
-@app.task(name=service.SWEEP_TASK)
-def sweep_due() -> int:
+@shared_task(name=task_name(SweepPartners), bind=True)
+def sweep_due(self: Task) -> int:
     """Enqueue pushes of deliveries whose retry time has come; beat runs this every few seconds."""
-    return service.sweep(container())
+    return service.sweep(container_of(self))

@@ -1,27 +1,33 @@
-"""Celery tasks: decode, call a service, return. No business logic lives here."""
+"""Celery tasks of the outbox: decode, call a service, return. No business logic lives here."""
 
 from __future__ import annotations
 
-from syndicate.broker import HANDLE_EVENT, RELAY_OUTBOX
+from celery import Task, shared_task
+
+from syndicate.broker.taskqueue import task_name
+from syndicate.domain.commands import HandleEvent, RelayOutbox
 from syndicate.services import messagebus, outbox
-from worker.app import app, container
+
+from .runtime import container_of
 
 
-@app.task(
-    name=HANDLE_EVENT,
+@shared_task(
+    name=task_name(HandleEvent),
+    bind=True,
     autoretry_for=(Exception,),
     retry_backoff=2,
     retry_backoff_max=120,
     retry_jitter=True,
     max_retries=6,
 )
-def handle_event(event_id: int) -> bool:
+def handle_event(self: Task, event_id: int) -> bool:
     """Run the handlers of one outbox event (idempotent)."""
-    return messagebus.handle_event(container(), int(event_id))
+    c = container_of(self)
+    return messagebus.handle_event(int(event_id), uow=c.uow, now=c.now, handlers=c.handlers)
 
 
-@app.task(name=RELAY_OUTBOX)
-def relay_outbox() -> int:
+@shared_task(name=task_name(RelayOutbox), bind=True)
+def relay_outbox(self: Task) -> int:
     """Hand pending outbox events to the broker; beat runs this every few seconds."""
-    c = container()
-    return outbox.relay_pending(c.uow, c.publisher, now=c.now)
+    c = container_of(self)
+    return outbox.relay_pending(c.uow, c.tasks, now=c.now)

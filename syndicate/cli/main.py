@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from syndicate.bootstrap import Container, bootstrap, configure_logging
+from syndicate.bootstrap import Container, bootstrap, configure_logging, prepare_worker_process
 from syndicate.cli import digests as digest_cli
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
 from syndicate.cli.common import embedded as _embedded
@@ -125,6 +125,7 @@ def worker(
         argv += [f"--concurrency={concurrency}"]
     if with_beat:
         argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
+    prepare_worker_process(container)
     container.celery.worker_main(argv)
 
 

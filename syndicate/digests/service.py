@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
-from kombu.exceptions import KombuError, OperationalError
 from sqlalchemy import select
 
 from syndicate.digests import ledger
@@ -20,6 +19,7 @@ from syndicate.digests.editions import (
 )
 from syndicate.digests.states import FAILED
 from syndicate.digests.subscribers import all_lists, list_by_slug
+from syndicate.domain.commands import SendBatch
 from syndicate.domain.events import ArticleEvent
 from syndicate.errors import ConfigError, InvalidDigestInput, NotFound
 from syndicate.storage.articles import ArticleQueries
@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SEND_BATCH: Final = "syndicate.digests.send_batch"
-SWEEP: Final = "syndicate.digests.sweep"
-BUILD_DUE: Final = "syndicate.digests.build_due"
 ENQUEUE_CHUNK: Final = 8
 
 
@@ -55,12 +52,7 @@ def enqueue_edition(container: Container, edition_id: int) -> int:
                                         max_ranges=ENQUEUE_CHUNK)
             session.commit()
         for lo, hi in ranges:
-            try:
-                container.celery.send_task(SEND_BATCH, args=[edition_id, lo, hi],
-                                           queue=container.settings.celery_queue, retry=False)
-            except (OperationalError, KombuError, OSError) as exc:
-                log.warning("edition %s batch %s-%s not enqueued (%s); the sweep will retry",
-                            edition_id, lo, hi, exc)
+            container.tasks.submit(SendBatch(edition_id, lo, hi))
         total += len(ranges)
         if len(ranges) < ENQUEUE_CHUNK:
             return total
@@ -130,7 +122,7 @@ def build_due(container: Container) -> list[int]:
     return built
 
 
-def on_article_published(event: ArticleEvent, container: Container) -> None:
+def on_article_published(event: ArticleEvent, *, container: Container) -> None:
     """Handler: one instant edition per matching list (idempotent through its dedupe key)."""
     built: list[int] = []
     with container.session_factory() as session:

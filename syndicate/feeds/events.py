@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from syndicate.domain.commands import RebuildFeeds
 from syndicate.domain.events import ArticleEvent
-
-if TYPE_CHECKING:
-    from syndicate.bootstrap import Container
-
-REBUILD_ARTICLE = "syndicate.feeds.rebuild_article"
-WEBSUB_PING = "syndicate.feeds.websub_ping"
+from syndicate.errors import BrokerUnavailable
+from syndicate.services.ports import TaskQueue
 
 
-def rebuild_feeds(event: ArticleEvent, container: Container) -> None:
-    """Enqueue the rebuild of the article's feeds (site, its categories, its language; idempotent)."""
-    container.celery.send_task(
-        REBUILD_ARTICLE, args=[event.article_id], queue=container.settings.celery_queue
-    )
+def rebuild_feeds(event: ArticleEvent, *, tasks: TaskQueue) -> None:
+    """Enqueue the rebuild of the article's feeds (site, its categories, its language; idempotent).
+
+    A broker that refuses it fails the handler, so the event is retried: feeds have no sweep of
+    their own that would rebuild them later.
+    """
+    if not tasks.submit(RebuildFeeds(event.article_id)):
+        raise BrokerUnavailable(f"could not enqueue the feed rebuild of article {event.article_id}")

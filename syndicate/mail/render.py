@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
@@ -16,8 +15,8 @@ from syndicate.domain.articles import Article
 from syndicate.domain.articles import excerpt as article_excerpt
 from syndicate.mail.message import body_placeholders
 from syndicate.mail.strings import mail_language, strings_for
+from syndicate.resources import templates_dir
 
-EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
 EXCERPT_CHARS = 400
 # An instant edition shows the article's whole (already sanitized) body when it fits this size.
 FULL_BODY_BYTES = 60_000
@@ -52,7 +51,7 @@ class EmailArticle:
 def environment() -> jinja2.Environment:
     """The Jinja2 environment of templates/email (HTML autoescaped, text not)."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(EMAIL_TEMPLATES),
+        loader=jinja2.FileSystemLoader(templates_dir() / "email"),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

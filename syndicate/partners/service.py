@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-from kombu.exceptions import KombuError, OperationalError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicate.domain.commands import PushDelivery
 from syndicate.domain.events import ARTICLE_DELETED, ArticleEvent
 from syndicate.errors import PartnerUrlRefused
 from syndicate.partners import schedule, store
@@ -39,8 +39,6 @@ from syndicate.storage.partner_models import (
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
 
-PUSH_TASK = "syndicate.partners.push"
-SWEEP_TASK = "syndicate.partners.sweep"
 SWEEP_BATCH = 500
 
 log = logging.getLogger("syndicate.partners")
@@ -105,7 +103,7 @@ def _active_partners(session: Session) -> list[PartnerRow]:
     return list(session.scalars(select(PartnerRow).where(PartnerRow.active.is_(True))))
 
 
-def on_article_event(event: ArticleEvent, container: Container) -> None:
+def on_article_event(event: ArticleEvent, *, container: Container) -> None:
     """Event handler: write delivery rows for matching partners, then enqueue their pushes."""
     enqueue(container, fan_out(container, event))
 
@@ -114,12 +112,7 @@ def enqueue(container: Container, ids: list[int]) -> int:
     """Hand push tasks to the broker; on a broker failure the beat sweep picks the rows up later."""
     sent = 0
     for delivery_id in ids:
-        try:
-            container.celery.send_task(
-                PUSH_TASK, args=[delivery_id], queue=container.settings.celery_queue, retry=False
-            )
-        except (OperationalError, KombuError, OSError) as exc:
-            log.warning("broker refused push of delivery %s: %s; the sweep retries", delivery_id, exc)
+        if not container.tasks.submit(PushDelivery(delivery_id)):
             break
         sent += 1
     return sent

@@ -42,7 +42,7 @@ def ingest(
     )
     result = publish_article(container.uow(), draft, now=container.now)
     if result.event_id is not None:
-        outbox.dispatch(container.uow, container.publisher, [result.event_id], now=container.now)
+        outbox.dispatch(container.uow, container.tasks, [result.event_id], now=container.now)
     return result
 
 
@@ -79,5 +79,5 @@ def unpublish(container: Container, article_id: int) -> PublishResult | None:
     """Unpublish an article and hand its `article.deleted` event to the broker; None if unknown."""
     result = unpublish_article(container.uow(), article_id, now=container.now)
     if result is not None and result.event_id is not None:
-        outbox.dispatch(container.uow, container.publisher, [result.event_id], now=container.now)
+        outbox.dispatch(container.uow, container.tasks, [result.event_id], now=container.now)
     return result

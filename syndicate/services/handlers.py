@@ -1,10 +1,14 @@
-"""Which handlers run for which event: one plain dict, the single place features plug in."""
+"""Which handlers run for which event: one plain dict, the single place features plug in.
+
+A handler takes the event first and then, by keyword, only the dependencies it uses, named as in
+`bootstrap.dependencies`; bootstrap binds them once per process (cosmicpython's
+`inject_dependencies`), so no handler sees the container.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from syndicate.digests.service import on_article_published as instant_editions
 from syndicate.domain.events import (
@@ -16,15 +20,12 @@ from syndicate.domain.events import (
 from syndicate.feeds.events import rebuild_feeds
 from syndicate.partners.service import on_article_event as partner_pushes
 
-if TYPE_CHECKING:
-    from syndicate.bootstrap import Container
-
-Handler = Callable[[ArticleEvent, "Container"], None]
+Handler = Callable[..., None]
 
 log = logging.getLogger("syndicate.events")
 
 
-def log_event(event: ArticleEvent, container: Container) -> None:
+def log_event(event: ArticleEvent) -> None:
     """Write the event to the log: the audit line an operator greps for."""
     log.info("%s article_id=%s guid=%s event_id=%s", event.type, event.article_id, event.guid,
              event.event_id)

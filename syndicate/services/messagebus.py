@@ -1,46 +1,49 @@
-"""Running the handlers of an event: the one place where handlers are looked up."""
+"""Running the handlers of an event: the one place where handlers are looked up and called."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from syndicate.services.handlers import HANDLERS
+from syndicate.domain.events import ArticleEvent
 from syndicate.services.ports import UnitOfWork
-
-if TYPE_CHECKING:
-    from syndicate.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
+#: A handler with its dependencies already bound (see bootstrap.inject_dependencies).
+BoundHandler = Callable[[ArticleEvent], None]
 
-def handle_event(container: Container, event_id: int) -> bool:
+
+def handle_event(
+    event_id: int,
+    *,
+    uow: Callable[[], UnitOfWork],
+    now: Callable[[], datetime],
+    handlers: Mapping[str, Sequence[BoundHandler]],
+) -> bool:
     """Run every handler registered for the event; returns False when it was already handled.
 
     Handlers must be idempotent: an event is delivered at least once, and a failure in one
     handler re-runs all of them on retry. The event is marked handled only after all succeeded.
     """
-    uow_factory: Callable[[], UnitOfWork] = container.uow
-    now: Callable[[], datetime] = container.now
-    with uow_factory() as uow:
-        if uow.events.is_handled(event_id):
+    with uow() as work:
+        if work.events.is_handled(event_id):
             return False
-        event = uow.events.get(event_id)
+        event = work.events.get(event_id)
     if event is None:
         log.warning("event %s does not exist; nothing to do", event_id)
         return False
     try:
-        for handler in HANDLERS.get(event.type, ()):
-            handler(event, container)
+        for handler in handlers.get(event.type, ()):
+            handler(event)
     except Exception as exc:
-        with uow_factory() as uow:
-            attempts = uow.events.record_failure(event_id, f"{type(exc).__name__}: {exc}")
-            uow.commit()
+        with uow() as work:
+            attempts = work.events.record_failure(event_id, f"{type(exc).__name__}: {exc}")
+            work.commit()
         log.exception("event %s (%s) failed, attempt %s", event_id, event.type, attempts)
         raise
-    with uow_factory() as uow:
-        uow.events.mark_handled(event_id, now=now())
-        uow.commit()
+    with uow() as work:
+        work.events.mark_handled(event_id, now=now())
+        work.commit()
     return True

@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from syndicate.errors import BrokerUnavailable
-from syndicate.services.ports import EventPublisher, UnitOfWork
+from syndicate.domain.commands import HandleEvent
+from syndicate.services.ports import TaskQueue, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -19,22 +19,20 @@ REDELIVER_AFTER_S = 600.0
 
 def dispatch(
     uow_factory: Callable[[], UnitOfWork],
-    publisher: EventPublisher,
+    tasks: TaskQueue,
     event_ids: Iterable[int],
     *,
     now: Callable[[], datetime],
 ) -> int:
-    """Publish each event and record it as dispatched; stops at the first broker failure.
+    """Submit each event's handling and record it as dispatched; stops at the first broker refusal.
 
     Returns how many were handed over. Marking happens after the broker accepted the message:
     a crash in between leaves the event undispatched, so it is sent twice, never zero times.
     """
     sent = 0
     for event_id in event_ids:
-        try:
-            publisher.publish(event_id)
-        except BrokerUnavailable as exc:
-            log.warning("broker unavailable, event %s stays in the outbox: %s", event_id, exc)
+        if not tasks.submit(HandleEvent(event_id)):
+            log.warning("broker unavailable, event %s stays in the outbox until the broker is back", event_id)
             break
         with uow_factory() as uow:
             uow.events.mark_dispatched(event_id, now=now())
@@ -45,7 +43,7 @@ def dispatch(
 
 def relay_pending(
     uow_factory: Callable[[], UnitOfWork],
-    publisher: EventPublisher,
+    tasks: TaskQueue,
     *,
     now: Callable[[], datetime],
     redeliver_after_s: float = REDELIVER_AFTER_S,
@@ -56,4 +54,4 @@ def relay_pending(
         due = list(
             uow.events.due_for_dispatch(now=now(), redeliver_after_s=redeliver_after_s, limit=limit)
         )
-    return dispatch(uow_factory, publisher, due, now=now) if due else 0
+    return dispatch(uow_factory, tasks, due, now=now) if due else 0

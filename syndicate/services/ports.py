@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from syndicate.domain.articles import Article, ArticleDraft
+from syndicate.domain.commands import Command
 from syndicate.domain.events import ArticleEvent
 
 
@@ -82,8 +83,15 @@ class UnitOfWork(Protocol):
         """Make the work durable."""
 
 
-class EventPublisher(Protocol):
-    """Hands an event id to the task broker."""
+class TaskQueue(Protocol):
+    """Hands commands to workers; the one way feature code asks for work to be done later."""
 
-    def publish(self, event_id: int) -> None:
-        """Enqueue handling of the event; raises BrokerUnavailable when the broker refuses."""
+    def submit(self, command: Command) -> bool:
+        """Enqueue the command; False when the broker refused it (logged, never raised).
+
+        A refused command is not lost: the state it acts on is in the database, and a beat sweep
+        submits it again. Callers record "enqueued" only after True.
+        """
+
+    def ping(self) -> None:
+        """Open and close a broker connection; raises BrokerUnavailable when that fails."""

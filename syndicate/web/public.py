@@ -64,7 +64,7 @@ def healthz(container: ContainerDep) -> JSONResponse:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        container.publisher.ping()
+        container.tasks.ping()
         checks["broker"] = "ok"
     except BrokerUnavailable as exc:
         checks["broker"] = f"error: {exc}"

@@ -1,14 +1,12 @@
-"""The Jinja2 environment for HTML pages (templates/ at the project root)."""
+"""The Jinja2 environment for HTML pages (templates/, shipped as package data)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.templating import Jinja2Templates
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+from syndicate.resources import templates_dir
 
 
 def make_templates() -> Jinja2Templates:
     """Templates with autoescaping on; article bodies are sanitized at ingestion."""
-    return Jinja2Templates(directory=str(TEMPLATES_DIR))
+    return Jinja2Templates(directory=str(templates_dir()))

@@ -42,7 +42,8 @@ def seeded(make_container: Any) -> Any:
         session.execute(update(DeliveryRow).where(DeliveryRow.subscriber_id != boris.id).values(
             state="sent", last_reply="250 OK", updated_at=container.now()))
         session.commit()
-    handle_event(container, 1)  # idempotent with the fan-out above; marks the event handled
+    # Idempotent with the fan-out above; marks the event handled.
+    handle_event(1, uow=container.uow, now=container.now, handlers=container.handlers)
     return container, article, edition_id, partner["id"], boris.id
 
 

@@ -199,8 +199,8 @@ def test_instant_lists_mail_each_published_article_once(mail_container: Any, smt
     add_active(c, make_list(c, slug="daily"), ["slow@example.com"])
     article = publish_sample(c)
     event = ArticleEvent(event_id=1, type=ARTICLE_PUBLISHED, article_id=article.id, guid=article.guid)
-    service.on_article_published(event, c)
-    service.on_article_published(event, c)  # at-least-once delivery of the event
+    service.on_article_published(event, container=c)
+    service.on_article_published(event, container=c)  # at-least-once delivery of the event
     with c.session_factory() as session:
         editions = list(session.scalars(select(EditionRow)))
     assert [(e.frequency, e.dedupe_key) for e in editions] == [("instant", f"instant:{article.id}")]

@@ -11,9 +11,9 @@ from kombu import Connection
 from kombu.transport import filesystem
 from kombu.transport.virtual import BrokerState
 
-from syndicate import broker_files
-from syndicate.broker import broker_options
-from syndicate.broker_files import TRANSPORT
+from syndicate.broker import files as broker_files
+from syndicate.broker.files import TRANSPORT
+from syndicate.broker.taskqueue import broker_options
 from syndicate.settings import load_settings
 
 

@@ -35,7 +35,7 @@ from kombu.utils.json import dumps, loads
 log = logging.getLogger(__name__)
 
 #: Celery's `broker_transport` value that selects this transport.
-TRANSPORT = "syndicate.broker_files:Transport"
+TRANSPORT = "syndicate.broker.files:Transport"
 
 
 class Channel(filesystem.Channel):

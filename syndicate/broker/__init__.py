@@ -1,0 +1,1 @@
+"""The task broker: Celery on Redis or on files, and the TaskQueue adapter that feature code uses."""

@@ -1,0 +1,157 @@
+"""The TaskQueue adapter: commands to Celery tasks, the broker-down fallback, the beat schedule.
+
+This module and `broker/files.py` are the only ones that know Celery's sending side and kombu's
+errors. Feature code submits `domain.commands` objects; the table below names the task that runs
+each, the worker's task modules register under the same names, and the beat schedule names its
+tasks through the same table, so a renamed task cannot leave beat calling the old name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from celery import Celery
+from kombu.exceptions import KombuError, OperationalError
+
+from syndicate.broker.files import TRANSPORT
+from syndicate.domain import commands as c
+from syndicate.errors import BrokerUnavailable
+from syndicate.settings import Settings
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+#: Command type → Celery task name. The names are what brokers hold in queued messages: keep them.
+TASK_NAMES: Final[dict[type[c.Command], str]] = {
+    c.HandleEvent: "syndicate.handle_event",
+    c.RelayOutbox: "syndicate.relay_outbox",
+    c.SendBatch: "syndicate.digests.send_batch",
+    c.SweepDeliveries: "syndicate.digests.sweep",
+    c.BuildDueEditions: "syndicate.digests.build_due",
+    c.PushDelivery: "syndicate.partners.push",
+    c.SweepPartners: "syndicate.partners.sweep",
+    c.RebuildFeeds: "syndicate.feeds.rebuild_article",
+    c.PingHub: "syndicate.feeds.websub_ping",
+}
+
+#: The worker's task modules, imported by Celery in worker processes only (never by bootstrap).
+TASK_MODULES: Final = (
+    "syndicate.worker.tasks", "syndicate.worker.feeds_tasks", "syndicate.worker.partners_tasks",
+    "syndicate.worker.digest_tasks",
+)
+
+_BROKER_ERRORS = (OperationalError, KombuError, OSError)
+
+
+def task_name(command: type[c.Command]) -> str:
+    """The Celery task name that runs commands of this type."""
+    return TASK_NAMES[command]
+
+
+class SyndicateCelery(Celery):
+    """The Celery app bootstrap builds; its tasks reach the process's container through it."""
+
+    container: Container | None = None
+
+
+class CeleryTaskQueue:
+    """TaskQueue on a Celery app: one task per command, never blocking on a broker that is down."""
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self.app = app
+        self.queue = queue
+
+    def submit(self, command: c.Command) -> bool:
+        """Enqueue the command's task; False (logged) when the broker refused it."""
+        name = TASK_NAMES[type(command)]
+        try:
+            self.app.send_task(name, args=list(dataclasses.astuple(command)), queue=self.queue,
+                               retry=False)
+        except _BROKER_ERRORS as exc:
+            log.warning("broker refused %s%s: %s: %s; the beat sweep will submit it again",
+                        type(command).__name__, dataclasses.astuple(command), type(exc).__name__, exc)
+            return False
+        return True
+
+    def ping(self) -> None:
+        """Open and close a broker connection; raises BrokerUnavailable when it fails."""
+        try:
+            with self.app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=3)
+        except _BROKER_ERRORS as exc:
+            raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def broker_options(settings: Settings) -> tuple[str | None, dict[str, Any]]:
+    """The broker URL and transport options: Redis when REDIS_URL is set, else files in var/.
+
+    The files case has no URL: `configure_celery` then selects our file transport by class.
+    """
+    # Producers fail fast (one quick retry) when the broker is down: the database keeps the work
+    # and a sweep submits it later, so blocking an import or a request for seconds buys nothing.
+    fail_fast = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+    if settings.redis_url:
+        return settings.redis_url, {"visibility_timeout": 3600, **fail_fast}
+    folder = (settings.var_dir / "broker").resolve()
+    queue = folder / "queue"
+    processed = folder / "processed"
+    control = folder / "control"
+    for path in (queue, processed, control):
+        path.mkdir(parents=True, exist_ok=True)
+    return None, {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "processed_folder": str(processed),
+        "control_folder": str(control),
+        "store_processed": False,
+        **fail_fast,
+    }
+
+
+def _every(command: type[c.Command], seconds: float, *, expires: float) -> dict[str, Any]:
+    return {"task": TASK_NAMES[command], "schedule": timedelta(seconds=seconds),
+            "options": {"expires": expires}}
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """What beat runs and how often; each entry expires so a backlog never piles up."""
+    return {
+        "relay-outbox": _every(c.RelayOutbox, settings.outbox_sweep_seconds,
+                               expires=max(settings.outbox_sweep_seconds * 3, 30)),
+        "digests-sweep": _every(c.SweepDeliveries, settings.mail_sweep_seconds,
+                                expires=max(settings.mail_sweep_seconds * 3, 30)),
+        "digests-build-due": _every(c.BuildDueEditions, 300, expires=600),
+        "partners-sweep": _every(c.SweepPartners, settings.partner_sweep_seconds,
+                                 expires=max(settings.partner_sweep_seconds * 3, 30)),
+    }
+
+
+def make_celery(settings: Settings) -> SyndicateCelery:
+    """A new, configured Celery app. Nothing connects here; connections open on first use."""
+    app = SyndicateCelery("syndicate", include=list(TASK_MODULES))
+    url, transport_options = broker_options(settings)
+    app.conf.update(
+        broker_url=url,
+        broker_transport=None if url else TRANSPORT,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=4,
+        task_default_queue=settings.celery_queue,
+        task_ignore_result=True,
+        # A killed worker must not lose its task: ack after running, requeue on loss.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        task_serializer="json",
+        accept_content=["json"],
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule=beat_schedule(settings),
+    )
+    return app

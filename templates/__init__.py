@@ -1,0 +1,1 @@
+"""Jinja2 templates of pages and emails, installed as package data of `syndicate.templates`."""
