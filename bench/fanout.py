@@ -142,7 +142,6 @@ def seed(container: Any, n: int) -> None:
     from sqlalchemy import insert
 
     from syndicate.digests import subscribers as subs
-    from syndicate.services.articles import import_file
     from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 
     now = datetime.now(UTC)
@@ -159,7 +158,7 @@ def seed(container: Any, n: int) -> None:
                 {"subscriber_id": sid, "list_id": lst.id, "status": "active", "created_at": now}
                 for sid in ids])
             session.commit()
-    import_file(container, SAMPLE, overrides={"published_at": now.isoformat()})
+    container.articles.import_file(SAMPLE, overrides={"published_at": now.isoformat()})
 
 
 def start_workers(

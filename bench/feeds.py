@@ -37,7 +37,6 @@ from sqlalchemy import insert  # noqa: E402
 
 from syndicate.bootstrap import Container, bootstrap  # noqa: E402
 from syndicate.feeds.service import FeedService, feeds_root  # noqa: E402
-from syndicate.services.articles import ingest  # noqa: E402
 from syndicate.settings import load_settings  # noqa: E402
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow  # noqa: E402
 
@@ -97,7 +96,7 @@ class Store:
         """Seconds from ingest() to the site Atom file holding the new article."""
         guid = f"bench:new:{self.stored}:{n}"
         began = time.perf_counter()
-        result = ingest(self.container, {
+        result = self.container.articles.ingest({
             "guid": guid, "title": f"New article {n}", "body_html": BODY,
             "categories": [CATEGORIES[n % len(CATEGORIES)]], "language": LANGUAGES[n % len(LANGUAGES)],
         })

@@ -36,7 +36,6 @@ from syndicate.partners import registry, service, store  # noqa: E402
 from syndicate.partners.registry import PartnerInput  # noqa: E402
 from syndicate.partners.secrets import signing_secrets  # noqa: E402
 from syndicate.partners.signing import signed_headers  # noqa: E402
-from syndicate.services.articles import ingest  # noqa: E402
 from syndicate.settings import load_settings  # noqa: E402
 from syndicate.storage.partner_models import PartnerDeliveryRow, PartnerRow  # noqa: E402
 
@@ -116,7 +115,7 @@ def one_round(partners: int, pushes: int, base_url: str, database_url: str, work
         articles = max(1, pushes // partners)
         fan_s = 0.0
         for n in range(articles):
-            result = ingest(container, article(n))
+            result = container.articles.ingest(article(n))
             if result.event_id is None:
                 raise SystemExit(f"article {n} was not stored as new")
             started = time.perf_counter()

@@ -20,11 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
 from syndicate.errors import ConfigError
+from syndicate.services.articles import ArticleLimits, ArticleService
 from syndicate.services.handlers import HANDLERS, Handler
 from syndicate.services.messagebus import BoundHandler
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
+from syndicate.storage.articles import SqlArticleReader
 from syndicate.storage.delivery_store import SqlDeliveryStore
+from syndicate.storage.event_log import SqlEventLog
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -42,8 +45,15 @@ class Container:
     session_factory: sessionmaker[Session]
     celery: SyndicateCelery
     tasks: CeleryTaskQueue
+    article_reader: SqlArticleReader
+    event_log: SqlEventLog
     now: Callable[[], datetime] = field(default=utc_now)
     handlers: dict[str, list[BoundHandler]] = field(default_factory=dict)
+    articles: ArticleService = field(init=False)
+
+    def clock(self) -> datetime:
+        """The current time as `now` gives it; what services get, so tests may replace `now`."""
+        return self.now()
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
@@ -57,9 +67,10 @@ class Container:
         """What handlers may ask for, by parameter name."""
         return {
             "settings": self.settings,
-            "now": self.now,
+            "now": self.clock,
             "uow": self.uow,
             "tasks": self.tasks,
+            "articles": self.article_reader,
             "container": self,  # transitional: handlers still being moved onto their ports
         }
 
@@ -101,12 +112,21 @@ def bootstrap(
             "at the newest schema; run `syndicate db upgrade` first"
         )
     celery = make_celery(settings)
+    session_factory = db.make_session_factory(engine)
+    tasks = CeleryTaskQueue(celery, settings.celery_queue)
     container = Container(
         settings=settings,
         engine=engine,
-        session_factory=db.make_session_factory(engine),
+        session_factory=session_factory,
         celery=celery,
-        tasks=CeleryTaskQueue(celery, settings.celery_queue),
+        tasks=tasks,
+        article_reader=SqlArticleReader(session_factory),
+        event_log=SqlEventLog(session_factory),
+    )
+    container.articles = ArticleService(
+        container.uow, tasks, container.clock,
+        ArticleLimits(max_body_bytes=settings.max_body_bytes, media_base_url=settings.public_media_url,
+                      media_dir=settings.var_dir / "media"),
     )
     deps = container.dependencies()
     container.handlers = {

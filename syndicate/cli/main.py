@@ -21,10 +21,8 @@ from syndicate.cli.mail import mail_app
 from syndicate.cli.partners import partners_app
 from syndicate.cli.supervise import Supervised, follow_parent
 from syndicate.errors import InvalidArticle
-from syndicate.services.articles import import_file
 from syndicate.services.publishing import Outcome
 from syndicate.storage import db
-from syndicate.storage.articles import ArticleQueries
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
@@ -161,7 +159,7 @@ def articles_import(
         task = progress.add_task("importing", total=len(paths))
         for path in paths:
             try:
-                imported = import_file(container, path, overrides=overrides)
+                imported = container.articles.import_file(path, overrides=overrides)
             except InvalidArticle as exc:
                 failures.append(str(exc))
                 err.print(f"error: {exc}", markup=False, soft_wrap=True)
@@ -189,8 +187,7 @@ def articles_list(
 ) -> None:
     """List stored articles, newest first."""
     container = bootstrap(migrate=_embedded(), check_schema=True)
-    with container.session_factory() as session:
-        articles = ArticleQueries(session).newest(limit=100000)
+    articles = container.article_reader.newest(limit=100000)
     for a in articles:
         if as_json:
             typer.echo(json.dumps({

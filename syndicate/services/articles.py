@@ -1,21 +1,21 @@
-"""Use cases on articles that entrypoints call: ingest JSON, import files."""
+"""Use cases on articles that entrypoints call: ingest JSON, import files, unpublish."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from syndicate.errors import InvalidArticle
 from syndicate.ingest.files import read_article_file
 from syndicate.ingest.validate import draft_from_mapping
 from syndicate.services import outbox
+from syndicate.services.ports import TaskQueue, UnitOfWork
 from syndicate.services.publishing import PublishResult, publish_article, unpublish_article
 
-if TYPE_CHECKING:
-    from syndicate.bootstrap import Container
 
 @dataclass(frozen=True)
 class ImportResult:
@@ -26,41 +26,62 @@ class ImportResult:
     cleaned: str
 
 
-def ingest(
-    container: Container, data: Mapping[str, Any], *, overrides: Mapping[str, Any] = {}
-) -> PublishResult:
-    """Validate article JSON, store it with its event, then hand the event to the broker.
+@dataclass(frozen=True)
+class ArticleLimits:
+    """The settings the article use cases need."""
 
-    Raises InvalidArticle (nothing stored) on bad input. A broker failure is not an error: the
-    event stays in the outbox and the beat relay delivers it later.
-    """
-    if not isinstance(data, Mapping):
-        raise InvalidArticle("(document)", f"must be a JSON object, got {type(data).__name__}")
-    merged = {**data, **{k: v for k, v in overrides.items() if v not in (None, [], ())}}
-    draft = draft_from_mapping(
-        merged, now=container.now(), max_body_bytes=container.settings.max_body_bytes
-    )
-    result = publish_article(container.uow(), draft, now=container.now)
-    if result.event_id is not None:
-        outbox.dispatch(container.uow, container.tasks, [result.event_id], now=container.now)
-    return result
+    max_body_bytes: int
+    media_base_url: str
+    media_dir: Path
 
 
-def import_file(
-    container: Container, path: Path, *, overrides: Mapping[str, Any] = {}
-) -> ImportResult:
-    """Import one article file in its own transaction; raises InvalidArticle naming the file."""
-    settings = container.settings
-    article_file = read_article_file(
-        path, media_base_url=settings.public_media_url, max_body_bytes=settings.max_body_bytes
-    )
-    try:
-        result = ingest(container, article_file.data, overrides=overrides)
-    except InvalidArticle as exc:
-        raise exc.with_source(str(path)) from None
-    copied = _copy_photos(path.parent, article_file.photos, settings.var_dir / "media")
-    cleaned = article_file.cleaned + (f"; {copied} photo file(s) copied to media" if copied else "")
-    return ImportResult(path=path, result=result, cleaned=cleaned)
+class ArticleService:
+    """Publishing articles: store the article and its event in one transaction, then hand the
+    event to the broker. A broker failure is never an error here: the event stays in the outbox
+    and the beat relay delivers it later."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], tasks: TaskQueue, now: Callable[[], datetime],
+                 limits: ArticleLimits) -> None:
+        self.uow = uow
+        self.tasks = tasks
+        self.now = now
+        self.limits = limits
+
+    def ingest(self, data: Mapping[str, Any], *, overrides: Mapping[str, Any] = {}) -> PublishResult:
+        """Validate article JSON, store it with its event, then submit the event.
+
+        Raises InvalidArticle (nothing stored) on bad input.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidArticle("(document)", f"must be a JSON object, got {type(data).__name__}")
+        merged = {**data, **{k: v for k, v in overrides.items() if v not in (None, [], ())}}
+        draft = draft_from_mapping(merged, now=self.now(), max_body_bytes=self.limits.max_body_bytes)
+        result = publish_article(self.uow(), draft, now=self.now)
+        self._dispatch(result)
+        return result
+
+    def import_file(self, path: Path, *, overrides: Mapping[str, Any] = {}) -> ImportResult:
+        """Import one article file in its own transaction; raises InvalidArticle naming the file."""
+        article_file = read_article_file(path, media_base_url=self.limits.media_base_url,
+                                         max_body_bytes=self.limits.max_body_bytes)
+        try:
+            result = self.ingest(article_file.data, overrides=overrides)
+        except InvalidArticle as exc:
+            raise exc.with_source(str(path)) from None
+        copied = _copy_photos(path.parent, article_file.photos, self.limits.media_dir)
+        cleaned = article_file.cleaned + (f"; {copied} photo file(s) copied to media" if copied else "")
+        return ImportResult(path=path, result=result, cleaned=cleaned)
+
+    def unpublish(self, article_id: int) -> PublishResult | None:
+        """Unpublish an article and submit its `article.deleted` event; None if unknown."""
+        result = unpublish_article(self.uow(), article_id, now=self.now)
+        if result is not None:
+            self._dispatch(result)
+        return result
+
+    def _dispatch(self, result: PublishResult) -> None:
+        if result.event_id is not None:
+            outbox.dispatch(self.uow, self.tasks, [result.event_id], now=self.now)
 
 
 def _copy_photos(source_dir: Path, names: list[str], media_dir: Path) -> int:
@@ -73,11 +94,3 @@ def _copy_photos(source_dir: Path, names: list[str], media_dir: Path) -> int:
             shutil.copyfile(source, target)
             copied += 1
     return copied
-
-
-def unpublish(container: Container, article_id: int) -> PublishResult | None:
-    """Unpublish an article and hand its `article.deleted` event to the broker; None if unknown."""
-    result = unpublish_article(container.uow(), article_id, now=container.now)
-    if result is not None and result.event_id is not None:
-        outbox.dispatch(container.uow, container.tasks, [result.event_id], now=container.now)
-    return result

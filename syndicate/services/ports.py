@@ -34,6 +34,22 @@ class ArticleStore(Protocol):
         """Mark an article unpublished at `when` (None: published); None if it does not exist."""
 
 
+class ArticleReader(Protocol):
+    """Read-only article queries for pages, the API, the CLI and the features' handlers."""
+
+    def by_slug(self, slug: str) -> Article | None:
+        """The published article with this slug, or None."""
+
+    def by_id(self, article_id: int) -> Article | None:
+        """The article with this id, published or not, or None."""
+
+    def newest(self, *, limit: int, offset: int = 0, include_unpublished: bool = False) -> Sequence[Article]:
+        """Articles newest first (publication time, then id); unpublished ones only if asked."""
+
+    def count(self, *, include_unpublished: bool = False) -> int:
+        """How many published (or, with include_unpublished, stored) articles there are."""
+
+
 class EventStore(Protocol):
     """The outbox: events written in the same transaction as the change they describe."""
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from syndicate.domain.articles import Article, ArticleDraft, Image
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow
@@ -146,3 +146,31 @@ class ArticleQueries:
         if not include_unpublished:
             stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
         return int(self.session.scalar(stmt) or 0)
+
+
+class SqlArticleReader:
+    """`services.ports.ArticleReader` on the database: each query in a short session of its own."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def by_slug(self, slug: str) -> Article | None:
+        """The published article with this slug, or None."""
+        with self.session_factory() as session:
+            return ArticleQueries(session).by_slug(slug)
+
+    def by_id(self, article_id: int) -> Article | None:
+        """The article with this id, published or not, or None."""
+        with self.session_factory() as session:
+            return ArticleQueries(session).by_id(article_id)
+
+    def newest(self, *, limit: int, offset: int = 0, include_unpublished: bool = False) -> Sequence[Article]:
+        """Articles newest first (publication time, then id); unpublished ones only if asked."""
+        with self.session_factory() as session:
+            return ArticleQueries(session).newest(limit=limit, offset=offset,
+                                                  include_unpublished=include_unpublished)
+
+    def count(self, *, include_unpublished: bool = False) -> int:
+        """How many published (or, with include_unpublished, stored) articles there are."""
+        with self.session_factory() as session:
+            return ArticleQueries(session).count(include_unpublished=include_unpublished)

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from syndicate.bootstrap import Container
 from syndicate.errors import NotFound
-from syndicate.web import admin_api, api, feeds, partners_api, public, reports_api
+from syndicate.web import admin_api, articles_api, feeds, partners_api, public, reports_api
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
 from syndicate.web.admin import outbox as admin_outbox
@@ -45,7 +45,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.templates = make_templates()
     app.include_router(public.router)
     app.include_router(subscribe_routes.router)
-    app.include_router(api.router)
+    app.include_router(articles_api.router)
     app.include_router(admin_api.router)
     app.include_router(reports_api.router)
     app.include_router(admin_views.router)

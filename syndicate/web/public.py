@@ -10,7 +10,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from syndicate.errors import BrokerUnavailable
 from syndicate.services.media import missing_images
 from syndicate.storage import db
-from syndicate.storage.articles import ArticleQueries
 from syndicate.web.deps import ContainerDep
 
 router = APIRouter()
@@ -22,10 +21,9 @@ def news_list(
 ) -> HTMLResponse:
     """Articles newest first, paginated."""
     size = container.settings.news_page_size
-    with container.session_factory() as session:
-        queries = ArticleQueries(session)
-        total = queries.count()
-        articles = queries.newest(limit=size, offset=(page - 1) * size)
+    reader = container.article_reader
+    total = reader.count()
+    articles = reader.newest(limit=size, offset=(page - 1) * size)
     pages = max(1, math.ceil(total / size))
     if page > pages:
         raise HTTPException(404, f"page {page} does not exist; there are {pages}")
@@ -39,8 +37,7 @@ def news_list(
 @router.get("/news/{slug}", response_class=HTMLResponse)
 def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLResponse:
     """One article's public page: what every feed item and email links to."""
-    with container.session_factory() as session:
-        article = ArticleQueries(session).by_slug(slug)
+    article = container.article_reader.by_slug(slug)
     if article is None:
         raise HTTPException(404, f"no article with slug {slug!r}")
     settings = container.settings

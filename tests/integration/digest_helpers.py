@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import insert
 
 from syndicate.digests import subscribers as subs
-from syndicate.services.articles import import_file
 from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -97,4 +96,4 @@ def add_active(container: Any, lst: Any, emails: list[str], language: str = "en"
 def publish_sample(container: Any) -> Any:
     """Import the sample article, published now."""
     now = datetime.now(UTC).isoformat()
-    return import_file(container, SAMPLE, overrides={"published_at": now}).result.article
+    return container.articles.import_file(SAMPLE, overrides={"published_at": now}).result.article

@@ -11,7 +11,6 @@ from typing import Any
 
 from syndicate.domain.events import ArticleEvent
 from syndicate.partners import service
-from syndicate.services.articles import ingest
 
 
 @dataclass
@@ -80,7 +79,7 @@ class Receiver:
 
 def publish(container: Any, data: dict[str, Any]) -> list[int]:
     """Ingest an article and run the partner fan-out of its event; returns the delivery ids."""
-    result = ingest(container, data)
+    result = container.articles.ingest(data)
     assert result.event_id is not None, "the article did not change"
     event = ArticleEvent(
         event_id=result.event_id,

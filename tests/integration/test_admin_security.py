@@ -107,9 +107,8 @@ def test_open_redirects_are_refused(app: Any) -> None:
 
 
 def test_titles_render_inert_in_the_dashboard(app: Any, container: Any) -> None:
-    from syndicate.services.articles import ingest
 
-    result = ingest(container, {"title": "<img src=x onerror=alert(1)>", "body_html":
+    result = container.articles.ingest({"title": "<img src=x onerror=alert(1)>", "body_html":
                                 '<p>x<img src="https://e.org/i.png" onerror="alert(2)"></p>'})
     client = TestClient(app, follow_redirects=False)
     sign_in(client)

@@ -13,7 +13,6 @@ from syndicate.digests import fanout, ledger, service
 from syndicate.digests.editions import create_edition
 from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
 from syndicate.errors import InvalidDigestInput
-from syndicate.services.articles import ingest
 from syndicate.storage.digest_models import (
     DeliveryRow,
     EditionRow,
@@ -106,7 +105,7 @@ def test_451_is_retried_and_550_bounces_and_suppresses(mail_container: Any, smtp
         assert gone is not None and gone.status == "bounced"
         assert later is not None and later.attempts == 2 and later.last_reply.startswith("250")
     # The bounced address is suppressed from the next edition.
-    ingest(mail_container, {"title": "Second story", "body_text": "More news."})
+    mail_container.articles.ingest({"title": "Second story", "body_text": "More news."})
     second = service.send_now(mail_container, "world")
     assert second is not None
     assert run_all(mail_container, second)["sent"] == 2
@@ -164,9 +163,9 @@ def test_edition_filters_articles_once_each_and_empty_editions_are_not_built(mai
     lst = make_list(c, categories=["politics", "security"], language="en")
     add_active(c, lst, ["r@example.com"])
     assert service.send_now(c, "world") is None  # no article yet
-    ingest(c, {"title": "Both", "body_text": "x", "categories": ["politics", "security"]})
-    ingest(c, {"title": "Other", "body_text": "x", "categories": ["sport"]})
-    ingest(c, {"title": "Russian", "body_text": "x", "categories": ["politics"], "language": "ru"})
+    c.articles.ingest({"title": "Both", "body_text": "x", "categories": ["politics", "security"]})
+    c.articles.ingest({"title": "Other", "body_text": "x", "categories": ["sport"]})
+    c.articles.ingest({"title": "Russian", "body_text": "x", "categories": ["politics"], "language": "ru"})
     with c.session_factory() as session:
         edition = create_edition(session, lst, frequency="daily", now=c.now())
         assert edition is not None
@@ -181,7 +180,7 @@ def test_a_list_language_is_a_range_and_must_be_a_language_tag(counted_container
     lst = make_list(c, language="ru")
     add_active(c, lst, ["r@example.com"])
     for title, language in (("Moscow", "ru-RU"), ("Minsk", "RU"), ("London", "en"), ("Kyiv", "rue")):
-        ingest(c, {"title": title, "body_text": "x", "language": language})
+        c.articles.ingest({"title": title, "body_text": "x", "language": language})
     with c.session_factory() as session:
         edition = create_edition(session, lst, frequency="daily", now=c.now())
         assert edition is not None
@@ -224,7 +223,8 @@ def test_beat_builds_each_frequency_once_for_its_own_subscribers(
         sub = session.get(SubscriptionRow, (weekly.id, lst.id))  # type: ignore[union-attr]
         sub.frequency = "weekly"  # type: ignore[union-attr]
         session.commit()
-    ingest(c, {"title": "Monday story", "body_text": "News.", "published_at": "2026-11-30T06:00:00+00:00"})
+    c.articles.ingest({"title": "Monday story", "body_text": "News.",
+        "published_at": "2026-11-30T06:00:00+00:00"})
     built = service.build_due(c)
     assert service.build_due(c) == []  # beat runs every few minutes: once per day/week only
     with c.session_factory() as session:

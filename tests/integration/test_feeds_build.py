@@ -13,7 +13,6 @@ from lxml import etree
 
 from syndicate.bootstrap import Container
 from syndicate.feeds.service import FeedService, feeds_root
-from syndicate.services.articles import import_file, ingest
 from syndicate.web.app import create_app
 from tests.conftest import EXAMPLES
 from tests.unit.feeds_validity import A, check_atom, check_json, check_rss, parse_ok
@@ -63,9 +62,9 @@ def loaded(make_container: Callable[..., Any]) -> Container:
     container: Container = make_container(base_url="https://news.example",
                                           websub_hubs="https://hub.example/")
     for path in sorted(EXAMPLES.iterdir()):
-        import_file(container, path)
+        container.articles.import_file(path)
     for data in UNUSUAL:
-        ingest(container, data)
+        container.articles.ingest(data)
     service_of(container).build_all()
     return container
 
@@ -120,8 +119,8 @@ def test_building_twice_gives_identical_bytes_and_etags(loaded: Container) -> No
 
 
 def test_editing_keeps_the_guid_and_moves_updated_in_every_feed_of_the_article(loaded: Container) -> None:
-    first = ingest(loaded, UNUSUAL[0])
-    edited = ingest(loaded, {**UNUSUAL[0], "body_html": "<p>Исправленный текст.</p>"})
+    first = loaded.articles.ingest(UNUSUAL[0])
+    edited = loaded.articles.ingest({**UNUSUAL[0], "body_html": "<p>Исправленный текст.</p>"})
     assert edited.article.id == first.article.id
     result = service_of(loaded).rebuild_article(edited.article.id)
     changed = {str(p.relative_to(feeds_root(loaded.settings))) for p in result.changed}
@@ -140,17 +139,20 @@ def test_editing_keeps_the_guid_and_moves_updated_in_every_feed_of_the_article(l
 
 
 def test_rebuild_is_idempotent(loaded: Container) -> None:
-    article = ingest(loaded, {"guid": "fresh", "title": "Fresh", "body_text": "x", "categories": ["world"]})
+    article = loaded.articles.ingest({"guid": "fresh", "title": "Fresh", "body_text": "x",
+        "categories": ["world"]})
     assert service_of(loaded).rebuild_article(article.article.id).changed
     assert service_of(loaded).rebuild_article(article.article.id).changed == []
 
 
 def test_removing_a_category_rebuilds_and_then_removes_that_feed(loaded: Container) -> None:
-    art = ingest(loaded, {"guid": "solo", "title": "Solo", "body_text": "x", "categories": ["lonely"]})
+    art = loaded.articles.ingest({"guid": "solo", "title": "Solo", "body_text": "x",
+        "categories": ["lonely"]})
     service = service_of(loaded)
     service.rebuild_article(art.article.id)
     assert b"solo" in read(loaded, "category/lonely/atom.xml")
-    moved = ingest(loaded, {"guid": "solo", "title": "Solo", "body_text": "x", "categories": ["other"]})
+    moved = loaded.articles.ingest({"guid": "solo", "title": "Solo", "body_text": "x",
+        "categories": ["other"]})
     service.rebuild_article(moved.article.id)
     assert not (feeds_root(loaded.settings) / "category/lonely/atom.xml").exists()
     assert b"solo" in read(loaded, "category/other/atom.xml")
@@ -161,7 +163,7 @@ def test_removing_a_category_rebuilds_and_then_removes_that_feed(loaded: Contain
 
 def test_fresh_install_builds_a_missing_feed_on_first_request(make_container: Callable[..., Any]) -> None:
     container: Container = make_container()
-    import_file(container, EXAMPLES / "peacekeeping-exercise.json")
+    container.articles.import_file(EXAMPLES / "peacekeeping-exercise.json")
     client = TestClient(create_app(container))
     response = client.get("/feeds/rss.xml")
     assert response.status_code == 200
@@ -172,7 +174,7 @@ def test_fresh_install_builds_a_missing_feed_on_first_request(make_container: Ca
 
 
 def _publish(container: Container, n: int) -> int:
-    result = ingest(container, {"guid": f"a{n}", "title": f"A{n}", "body_text": f"text {n}",
+    result = container.articles.ingest({"guid": f"a{n}", "title": f"A{n}", "body_text": f"text {n}",
                                 "categories": ["world"], "published_at": f"2026-01-01T{n:02d}:00:00Z"})
     return result.article.id
 
@@ -222,7 +224,7 @@ def test_editing_an_archived_article_updates_its_page(make_container: Callable[.
     service = service_of(container)
     for n in range(1, 8):
         service.rebuild_article(_publish(container, n))
-    edited = ingest(container, {"guid": "a2", "title": "A2 corrected", "body_text": "text 2",
+    edited = container.articles.ingest({"guid": "a2", "title": "A2 corrected", "body_text": "text 2",
                                 "categories": ["world"], "published_at": "2026-01-01T02:00:00Z"})
     service.rebuild_article(edited.article.id)
     page1 = parse_ok(read(container, "archive/1/atom.xml"))
@@ -243,7 +245,7 @@ def test_build_and_archives_on_postgresql(make_container: Callable[..., Any], pg
 
 def test_feed_paths_are_under_public_dir(make_container: Callable[..., Any], tmp_path: Path) -> None:
     container: Container = make_container(public_dir=tmp_path / "www")
-    import_file(container, EXAMPLES / "secretariat-briefing.md")
+    container.articles.import_file(EXAMPLES / "secretariat-briefing.md")
     service_of(container).build_all()
     assert (tmp_path / "www" / "feeds" / "atom.xml").exists()
 
@@ -254,7 +256,7 @@ def test_back_dated_articles_join_the_archive_page_of_their_time(make_container:
     for n in range(10, 17):
         service.rebuild_article(_publish(container, n))
     for n in (1, 14):  # before the first page, and inside page 2's range
-        result = ingest(container, {"guid": f"old{n}", "title": f"Old {n}", "body_text": "x",
+        result = container.articles.ingest({"guid": f"old{n}", "title": f"Old {n}", "body_text": "x",
                                     "categories": ["world"], "published_at": f"2026-01-01T{n:02d}:30:00Z"})
         service.rebuild_article(result.article.id)
     page1 = [e.id for e in parse_ok(read(container, "archive/1/atom.xml")).entries]
@@ -273,20 +275,19 @@ def test_bad_feed_settings_are_refused_by_name(make_container: Callable[..., Any
 
 
 def test_unpublished_article_leaves_every_feed_and_archive(make_container: Any) -> None:
-    from syndicate.services.articles import ingest, unpublish
 
     container = make_container(feed_items=2, feed_archive_size=2)
     service = FeedService(container.settings, container.session_factory, feeds_root(container.settings))
     ids = []
     for n in range(5):
-        result = ingest(container, {"title": f"Story {n}", "body_text": "x", "categories": ["world"],
+        result = container.articles.ingest({"title": f"Story {n}", "body_text": "x", "categories": ["world"],
                                     "published_at": f"2026-01-0{n + 1}T10:00:00Z"})
         ids.append(result.article.id)
     service.build_all()
     root = feeds_root(container.settings)
     assert b"Story 0" in (root / "archive" / "1" / "atom.xml").read_bytes()
-    unpublish(container, ids[0])
-    unpublish(container, ids[4])
+    container.articles.unpublish(ids[0])
+    container.articles.unpublish(ids[4])
     service.rebuild_article(ids[0])
     service.rebuild_article(ids[4])
     for path in ("atom.xml", "rss.xml", "feed.json", "category/world/atom.xml", "lang/en/rss.xml",
@@ -304,7 +305,8 @@ def test_a_build_waits_for_a_builder_on_another_host(make_container: Any, pg_url
     from syndicate.storage.locks import exclusive
 
     container: Container = make_container(database_url=pg_url)
-    ingest(container, {"title": "Locked story", "body_text": "x", "published_at": "2026-01-01T10:00:00Z"})
+    container.articles.ingest({"title": "Locked story", "body_text": "x",
+        "published_at": "2026-01-01T10:00:00Z"})
     other_host_holds = threading.Event()
     release = threading.Event()
 

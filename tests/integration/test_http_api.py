@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from syndicate.services.articles import import_file
 from syndicate.storage.models import ArticleRow
 from syndicate.web.app import create_app
 
@@ -84,7 +83,7 @@ def test_invalid_json_and_oversized_body(client: TestClient, container: Any) -> 
 
 
 def test_article_page_of_the_sample(client: TestClient, container: Any) -> None:
-    article = import_file(container, DATA / "csto-anniversary.txt").result.article
+    article = container.articles.import_file(DATA / "csto-anniversary.txt").result.article
     page = client.get(f"/news/{article.slug}")
     assert page.status_code == 200
     html = page.text
@@ -111,7 +110,7 @@ def test_photos_next_to_the_text_file_are_copied_and_shown(
     source.mkdir()
     (source / "story.txt").write_text("Title here\n\nBody text. ZVF_1.JPGZVF_2.JPG\n")
     (source / "ZVF_1.JPG").write_bytes(b"\xff\xd8\xff fake jpeg")
-    imported = import_file(container, source / "story.txt")
+    imported = container.articles.import_file(source / "story.txt")
     assert "1 photo file(s) copied to media" in imported.cleaned
     assert (container.settings.var_dir / "media" / "ZVF_1.JPG").read_bytes() == b"\xff\xd8\xff fake jpeg"
     html = client.get("/news/story").text

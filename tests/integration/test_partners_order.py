@@ -112,9 +112,8 @@ def test_resend_of_an_article_the_partner_never_got_creates_one_delivery(
 def test_fan_out_is_idempotent(db_container: Any, receiver: Receiver) -> None:
     registry.add_partner(db_container, PartnerInput(name="agency", url=receiver.url()))
     from syndicate.domain.events import ArticleEvent
-    from syndicate.services.articles import ingest
 
-    result = ingest(db_container, article(1))
+    result = db_container.articles.ingest(article(1))
     assert result.event_id is not None
     event = ArticleEvent(result.event_id, "article.published", result.article.id, result.article.guid)
     assert len(service.fan_out(db_container, event)) == 1

@@ -266,13 +266,12 @@ def test_unpublished_article_is_announced_to_partners_that_received_it(
     partner_container: Any, receiver: Receiver
 ) -> None:
     from syndicate.domain.events import ArticleEvent
-    from syndicate.services.articles import unpublish
 
     _, secret = add(partner_container, receiver, "/early")
     [first] = publish(partner_container, article(1))
     service.deliver_due(partner_container)
     add(partner_container, receiver, "/late")
-    result = unpublish(partner_container, delivery(partner_container, first).article_id)
+    result = partner_container.articles.unpublish(delivery(partner_container, first).article_id)
     assert result is not None and result.event_id is not None
     event = ArticleEvent(result.event_id, "article.deleted", result.article.id, result.article.guid)
     assert len(service.fan_out(partner_container, event)) == 1

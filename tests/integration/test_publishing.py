@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from syndicate.domain.events import ARTICLE_PUBLISHED, ARTICLE_UPDATED
 from syndicate.errors import InvalidArticle
-from syndicate.services.articles import import_file, ingest
 from syndicate.services.publishing import Outcome
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow, OutboxRow
 
@@ -42,13 +41,13 @@ def events(container: Any) -> list[str]:
 def test_same_guid_updates_in_place(db_container: Any) -> None:
     article = {"guid": "g-1", "title": "First", "body_text": "One.", "categories": ["a", "b"],
                "published_at": "2026-01-01T10:00:00+03:00"}
-    first = ingest(db_container, article)
+    first = db_container.articles.ingest(article)
     assert first.outcome is Outcome.CREATED
-    again = ingest(db_container, article)
+    again = db_container.articles.ingest(article)
     assert again.outcome is Outcome.UNCHANGED and again.article.id == first.article.id
     assert events(db_container) == [ARTICLE_PUBLISHED]
 
-    edited = ingest(db_container, article | {"title": "First, edited", "categories": ["b", "c"]})
+    edited = db_container.articles.ingest(article | {"title": "First, edited", "categories": ["b", "c"]})
     assert edited.outcome is Outcome.UPDATED
     assert edited.article.id == first.article.id
     assert edited.article.slug == first.article.slug == "first"
@@ -60,29 +59,29 @@ def test_same_guid_updates_in_place(db_container: Any) -> None:
 
 
 def test_slugs_stay_unique(db_container: Any) -> None:
-    a = ingest(db_container, {"title": "Same title", "body_text": "x", "guid": "1"})
-    b = ingest(db_container, {"title": "Same title", "body_text": "y", "guid": "2"})
+    a = db_container.articles.ingest({"title": "Same title", "body_text": "x", "guid": "1"})
+    b = db_container.articles.ingest({"title": "Same title", "body_text": "y", "guid": "2"})
     assert (a.article.slug, b.article.slug) == ("same-title", "same-title-2")
 
 
 def test_cyrillic_title_gets_a_transliterated_slug(db_container: Any) -> None:
-    result = ingest(db_container, {"title": "Четверть века вместе", "body_text": "x"})
+    result = db_container.articles.ingest({"title": "Четверть века вместе", "body_text": "x"})
     assert result.article.slug == "chetvert-veka-vmeste"
 
 
 def test_failed_import_leaves_database_unchanged(db_container: Any, tmp_path: Path) -> None:
-    import_file(db_container, DATA / "csto-anniversary.txt")
+    db_container.articles.import_file(DATA / "csto-anniversary.txt")
     before = counts(db_container)
     bad = tmp_path / "bad.json"
     bad.write_text('{"title": "T", "body_text": "x", "published_at": "not a date"}')
     with pytest.raises(InvalidArticle, match=r"bad.json: field 'published_at'"):
-        import_file(db_container, bad)
+        db_container.articles.import_file(bad)
     assert counts(db_container) == before
 
 
 def test_sample_import_is_idempotent(db_container: Any) -> None:
-    first = import_file(db_container, DATA / "csto-anniversary.txt")
-    second = import_file(db_container, DATA / "csto-anniversary.txt")
+    first = db_container.articles.import_file(DATA / "csto-anniversary.txt")
+    second = db_container.articles.import_file(DATA / "csto-anniversary.txt")
     assert first.result.article.id == second.result.article.id
     assert second.result.outcome is Outcome.UNCHANGED
     assert "4 photo file name(s)" in first.cleaned
@@ -91,21 +90,20 @@ def test_sample_import_is_idempotent(db_container: Any) -> None:
 
 
 def test_unpublish_and_republish(db_container: Any) -> None:
-    from syndicate.services.articles import unpublish
     from syndicate.storage.articles import ArticleQueries
 
     article = {"guid": "g-9", "title": "Gone soon", "body_text": "x"}
-    created = ingest(db_container, article)
-    gone = unpublish(db_container, created.article.id)
+    created = db_container.articles.ingest(article)
+    gone = db_container.articles.unpublish(created.article.id)
     assert gone is not None and gone.outcome is Outcome.UNPUBLISHED
-    again = unpublish(db_container, created.article.id)
+    again = db_container.articles.unpublish(created.article.id)
     assert again is not None and again.outcome is Outcome.UNCHANGED and again.event_id is None
-    assert unpublish(db_container, 999) is None
+    assert db_container.articles.unpublish(999) is None
     with db_container.session_factory() as s:
         queries = ArticleQueries(s)
         assert queries.by_slug("gone-soon") is None
         assert queries.newest(limit=10) == []
         assert [a.id for a in queries.newest(limit=10, include_unpublished=True)] == [created.article.id]
-    back = ingest(db_container, article)
+    back = db_container.articles.ingest(article)
     assert back.outcome is Outcome.UPDATED and back.article.is_published
     assert events(db_container) == ["article.published", "article.deleted", "article.published"]

@@ -10,10 +10,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from syndicate.services.articles import unpublish
-from syndicate.storage.articles import ArticleQueries
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailingListRow
-from syndicate.storage.models import OutboxRow
 from syndicate.storage.partner_models import DEAD, PartnerDeliveryRow, PartnerRow
 from syndicate.web.admin.queries import counts_for, status_counts
 from syndicate.web.admin.session import (
@@ -104,17 +101,10 @@ def logout(_: CsrfDep) -> Response:
 @router.get("", response_class=HTMLResponse)
 def overview(request: Request, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """Recent articles, events awaiting handling, and what each feature reports."""
-    with container.session_factory() as session:
-        articles = ArticleQueries(session).newest(limit=10, include_unpublished=True)
-        pending = session.scalar(
-            select(func.count()).select_from(OutboxRow).where(OutboxRow.handled_at.is_(None))
-        )
-        failing = list(session.scalars(
-            select(OutboxRow).where(OutboxRow.handled_at.is_(None), OutboxRow.last_error.is_not(None))
-            .order_by(OutboxRow.id.desc()).limit(10)
-        ))
+    articles = container.article_reader.newest(limit=10, include_unpublished=True)
+    outbox = container.event_log.health()
     return render(request, "admin/overview.html", {
-        "articles": articles, "pending_events": pending, "failing_events": failing,
+        "articles": articles, "pending_events": outbox.pending, "failing_events": outbox.failing,
         **delivery_overview(container),
     })
 
@@ -124,10 +114,9 @@ def articles(
     request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1)
 ) -> HTMLResponse:
     """Every article, newest first."""
-    with container.session_factory() as session:
-        queries = ArticleQueries(session)
-        total = queries.count(include_unpublished=True)
-        rows = queries.newest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, include_unpublished=True)
+    reader = container.article_reader
+    total = reader.count(include_unpublished=True)
+    rows = reader.newest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, include_unpublished=True)
     return render(request, "admin/articles.html", {
         "articles": rows, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
     })
@@ -136,22 +125,18 @@ def articles(
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
 def article(request: Request, article_id: int, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """One article and everywhere it went."""
-    with container.session_factory() as session:
-        found = ArticleQueries(session).by_id(article_id)
-        events = list(session.scalars(
-            select(OutboxRow).where(OutboxRow.article_id == article_id).order_by(OutboxRow.id)
-        ))
+    found = container.article_reader.by_id(article_id)
     if found is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return render(request, "admin/article.html", {
-        "article": found, "events": events,
+        "article": found, "events": container.event_log.of_article(article_id),
     })
 
 
 @router.post("/articles/{article_id}/unpublish")
 def unpublish_article(article_id: int, container: ContainerDep, _: CsrfDep) -> Response:
     """Unpublish from the dashboard, then show the article again."""
-    if unpublish(container, article_id) is None:
+    if container.articles.unpublish(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)
 

@@ -1,4 +1,4 @@
-"""The admin JSON API (bearer token)."""
+"""The article routes of the JSON API (bearer token): create or update, read, unpublish."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from fastapi.responses import JSONResponse
 
 from syndicate.domain.articles import article_json
 from syndicate.errors import ArticleTooLarge, InvalidArticle
-from syndicate.services.articles import ingest, unpublish
 from syndicate.services.publishing import Outcome
-from syndicate.storage.articles import ArticleQueries
 from syndicate.web.deps import AdminDep, ContainerDep
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep])
@@ -39,7 +37,7 @@ async def create_article(request: Request, container: ContainerDep) -> JSONRespo
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         return _invalid(InvalidArticle("(document)", f"is not valid JSON: {exc}"), 422)
     try:
-        result = ingest(container, data)
+        result = container.articles.ingest(data)
     except ArticleTooLarge as exc:
         return _invalid(exc, 413)
     except InvalidArticle as exc:
@@ -52,8 +50,7 @@ async def create_article(request: Request, container: ContainerDep) -> JSONRespo
 @router.get("/articles/{article_id}")
 def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
     """One stored article."""
-    with container.session_factory() as session:
-        article = ArticleQueries(session).by_id(article_id)
+    article = container.article_reader.by_id(article_id)
     if article is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return article_json(article, container.settings.base_url)
@@ -62,7 +59,7 @@ def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
 @router.delete("/articles/{article_id}")
 def unpublish_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
     """Unpublish: the article leaves feeds and pages and partners get `article.deleted`."""
-    result = unpublish(container, article_id)
+    result = container.articles.unpublish(article_id)
     if result is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return article_json(result.article, container.settings.base_url) | {"outcome": result.outcome.value}
