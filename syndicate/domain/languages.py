@@ -1,17 +1,39 @@
-"""Language tags (BCP 47) of articles, lists and partner filters."""
+"""Language tags (BCP 47) of articles, lists, subscribers and partner filters: one spelling each.
+
+`EN_us`, `en-us` and `en-US` are one language: everything that accepts a tag stores and compares
+the canonical form langcodes gives (`en-US`), so they make one feed, not three.
+"""
 
 from __future__ import annotations
 
-import re
+from typing import NewType
 
-#: A language tag as we accept it: a 2-3 letter primary language, then subtags of 1-8
-#: letters or digits ('en', 'ru-RU', 'zh-Hant-TW', 'sr-Latn').
-LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+import langcodes
+
+#: A language tag in its canonical BCP 47 form, as `parse_language` returns it.
+LanguageTag = NewType("LanguageTag", str)
+
+MAX_TAG = 35
+
+
+def parse_language(value: str) -> LanguageTag | None:
+    """The canonical form of a language tag ('EN_us' → 'en-US', 'iw' → 'he'), or None if invalid.
+
+    Accepts underscores for hyphens and any case; refuses tags whose language is not registered.
+    """
+    text = value.strip()
+    if not text or len(text) > MAX_TAG:
+        return None
+    try:
+        tag = langcodes.standardize_tag(text)
+    except (langcodes.LanguageTagError, ValueError):
+        return None
+    return LanguageTag(tag) if langcodes.tag_is_valid(tag) else None
 
 
 def is_language_tag(value: str) -> bool:
-    """True when `value` has the shape of a language tag."""
-    return bool(LANGUAGE_TAG.match(value))
+    """True when `value` is a valid language tag in any spelling `parse_language` accepts."""
+    return parse_language(value) is not None
 
 
 def in_language_range(tag: str, wanted: str) -> bool:

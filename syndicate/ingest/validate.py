@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from syndicate.domain.articles import ArticleDraft, Image
-from syndicate.domain.languages import is_language_tag
+from syndicate.domain.languages import parse_language
+from syndicate.domain.slugs import SLUG_RULE, is_slug, parse_slug
 from syndicate.errors import ArticleTooLarge, InvalidArticle
 from syndicate.ingest.sanitize import (
     sanitize_html,
@@ -25,8 +26,6 @@ KNOWN_FIELDS = frozenset(
     }
 )
 # BCP 47, loosely: a 2-3 letter primary tag and optional subtags ("en", "pt-BR", "zh-Hant").
-_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_SLUG = _CATEGORY
 MAX_TITLE = 500
 MAX_GUID = 500
 
@@ -82,11 +81,9 @@ def _string_list(data: Mapping[str, Any], name: str) -> list[str]:
 def _categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for raw in _string_list(data, "categories"):
-        slug = raw.strip().lower()
-        if not _CATEGORY.match(slug):
-            raise InvalidArticle(
-                "categories", f"{_preview(raw)} is not a slug (lowercase letters, digits, '-')"
-            )
+        slug = parse_slug(raw)
+        if slug is None:
+            raise InvalidArticle("categories", f"{_preview(raw)} is not a slug ({SLUG_RULE})")
         seen[slug] = None
     return tuple(seen)
 
@@ -152,9 +149,10 @@ def draft_from_mapping(
     if updated_at is not None and updated_at < (published_at or now):
         raise InvalidArticle("updated_at", f"{updated_raw!r} is before published_at")
 
-    language = (_string(data, "language") or "en").strip()
-    if not is_language_tag(language):
-        raise InvalidArticle("language", f"{_preview(language)} is not a BCP 47 language tag")
+    raw_language = _string(data, "language") or "en"
+    language = parse_language(raw_language)
+    if language is None:
+        raise InvalidArticle("language", f"{_preview(raw_language)} is not a BCP 47 language tag")
 
     url = _string(data, "url")
     if url is not None:
@@ -169,8 +167,8 @@ def draft_from_mapping(
             raise InvalidArticle("guid", f"is {len(guid)} characters long; the limit is {MAX_GUID}")
 
     slug = _string(data, "slug")
-    if slug is not None and not _SLUG.match(slug):
-        raise InvalidArticle("slug", f"{_preview(slug)} is not a slug (lowercase letters, digits, '-')")
+    if slug is not None and not is_slug(slug):
+        raise InvalidArticle("slug", f"{_preview(slug)} is not a slug ({SLUG_RULE})")
 
     translation_of = _string(data, "translation_of")
     summary = single_line(_string(data, "summary") or "")
