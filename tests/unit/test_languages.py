@@ -13,7 +13,9 @@ def test_language_tags(tag: str) -> None:
     assert is_language_tag(tag)
 
 
-@pytest.mark.parametrize("value", ["", "e", "english", "ru-", "r%", "en-US-toolongsubtag", "ru RU", "xx", "qq-QQ"])
+@pytest.mark.parametrize(
+    "value", ["", "e", "english", "ru-", "r%", "en-US-toolongsubtag", "ru RU", "xx", "qq-QQ"]
+)
 def test_not_language_tags(value: str) -> None:
     assert not is_language_tag(value)
 
