@@ -100,3 +100,43 @@ class WebSubPingFailed(SyndicateError):
         self.hub = hub
         self.feed_url = feed_url
         super().__init__(f"WebSub hub {hub!r} refused ping for {feed_url!r}: {reason}")
+
+
+#: What each named error means at the edges: (HTTP status, CLI exit code). Edges look an error up
+#: by its class and then its bases (`http_status`, `exit_code`), so a new subclass inherits the
+#: codes of the error it refines. Bad input is exit 2 on the CLI; a service that is down, 1.
+ERROR_CODES: dict[type[SyndicateError], tuple[int, int]] = {
+    SyndicateError: (500, 1),
+    ConfigError: (500, 2),
+    InvalidArticle: (422, 2),
+    ArticleTooLarge: (413, 2),
+    UnsupportedInput: (415, 2),
+    NotFound: (404, 2),
+    FeedNotFound: (404, 2),
+    BrokerUnavailable: (503, 1),
+    InvalidEmail: (422, 2),
+    InvalidHeader: (422, 2),
+    InvalidToken: (400, 2),
+    RateLimited: (429, 2),
+    InvalidDigestInput: (422, 2),
+    PartnerUrlRefused: (422, 2),
+    InvalidPartner: (422, 2),
+    WebSubPingFailed: (502, 1),
+}
+
+
+def _codes(exc: SyndicateError) -> tuple[int, int]:
+    for cls in type(exc).__mro__:
+        if cls in ERROR_CODES:
+            return ERROR_CODES[cls]
+    return ERROR_CODES[SyndicateError]
+
+
+def http_status(exc: SyndicateError) -> int:
+    """The HTTP status an API answers with for this error."""
+    return _codes(exc)[0]
+
+
+def exit_code(exc: SyndicateError) -> int:
+    """The exit code the CLI ends with for this error."""
+    return _codes(exc)[1]

@@ -9,28 +9,28 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from syndicate.errors import SyndicateError
+from syndicate.errors import SyndicateError, exit_code
 
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
 
 
-def fail(message: str) -> typer.Exit:
-    """Print one error line on stderr; the caller raises the returned Exit(2)."""
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """Print one error line on stderr; the caller raises the returned Exit (2 unless told)."""
     err.print(f"error: {message}", markup=False, soft_wrap=True)
-    return typer.Exit(EXIT_BAD_INPUT)
+    return typer.Exit(code)
 
 
 def edge(func: F) -> F:
-    """Translate named errors into a one-line message and exit code 2."""
+    """Translate named errors into a one-line message and the exit code errors.ERROR_CODES gives."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except SyndicateError as exc:
-            raise fail(str(exc)) from None
+            raise fail(str(exc), exit_code(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 

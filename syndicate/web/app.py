@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from syndicate.bootstrap import Container
-from syndicate.errors import NotFound
+from syndicate.errors import SyndicateError, http_status
 from syndicate.web import admin_api, articles_api, feeds, partners_api, public, reports_api
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
@@ -34,8 +34,16 @@ def _csrf_rejected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": str(exc)}, status_code=403)
 
 
-def _not_found(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
+def _named_error(request: Request, exc: Exception) -> Response:
+    # Any named error a route lets through: the status errors.ERROR_CODES gives, and the field
+    # when the error names one.
+    if not isinstance(exc, SyndicateError):  # registered for SyndicateError only
+        raise exc
+    body: dict[str, object] = {"detail": str(exc)}
+    field = getattr(exc, "field", None)
+    if field is not None:
+        body["field"] = field
+    return JSONResponse(body, status_code=http_status(exc))
 
 
 def create_app(container: Container) -> FastAPI:
@@ -55,7 +63,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(admin_subscribers.router)
     app.add_exception_handler(NeedsLogin, _needs_login)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
-    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(SyndicateError, _named_error)
     app.include_router(partners_api.router)
     media = container.settings.var_dir / "media"
     media.mkdir(parents=True, exist_ok=True)
