@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,27 @@ def test_nginx_site_serves_feed_files_with_the_contract_types(tmp_path: Path) ->
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_image_is_built_from_the_multi_stage_dockerfile() -> None:
+    build = COMPOSE["x-app"]["build"]
+    dockerfile = (ROOT / build["dockerfile"]).read_text()
+    stages = re.findall(r"(?m)^FROM\s+\S+\s+AS\s+(\S+)$", dockerfile)
+    assert len(stages) >= 2 and build["target"] == stages[-1], "compose must run the last (runtime) stage"
+    runtime = dockerfile.split(f"AS {stages[-1]}", 1)[1]
+    # Only the built wheel reaches the runtime stage: no source tree, no editable install.
+    assert "pip wheel" in dockerfile and "--find-links=/wheels syndicate" in runtime
+    assert "COPY syndicate" not in runtime and " -e " not in dockerfile
+    users = re.findall(r"(?m)^USER\s+(\S+)$", runtime)
+    assert users and users[-1] not in ("root", "0"), "the service must not run as root"
+
+
+def test_build_stage_copies_every_folder_the_wheel_is_made_from() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {"syndicate", *config["package-dir"].values()}
+    for folder in folders:
+        copied = re.search(rf"(?m)^COPY {folder} \./{folder}$", dockerfile)
+        assert copied, f"Dockerfile never copies {folder}/"
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert not folders & set(ignored)
