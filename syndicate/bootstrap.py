@@ -8,7 +8,6 @@ code never sees the `Container`. Only entrypoints (web, CLI, worker tasks) hold 
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -146,9 +145,3 @@ def prepare_worker_process(container: Container) -> None:
 
     worker_process_init.connect(after_fork, weak=False)
 
-
-def configure_logging(level: int = logging.INFO) -> None:
-    """Plain one-line logs on stderr."""
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )

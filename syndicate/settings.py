@@ -6,7 +6,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     public_dir: Path | None = None
     websub_hubs: Annotated[list[str], NoDecode] = Field(default_factory=list)
     partner_allow_private: bool = False
+    log_format: Literal["text", "json"] = "text"
 
     # Not in the public contract; tunables with sensible defaults.
     var_dir: Path = Path("var")

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from syndicate.bootstrap import Container, bootstrap, configure_logging, prepare_worker_process
+from syndicate.bootstrap import Container, bootstrap, prepare_worker_process
 from syndicate.cli import digests as digest_cli
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
 from syndicate.cli.common import embedded as _embedded
@@ -21,7 +21,9 @@ from syndicate.cli.mail import mail_app
 from syndicate.cli.partners import partners_app
 from syndicate.cli.supervise import Supervised, follow_parent
 from syndicate.errors import InvalidArticle
+from syndicate.logs import configure_logging
 from syndicate.services.publishing import Outcome
+from syndicate.settings import load_settings
 from syndicate.storage import db
 
 app = typer.Typer(
@@ -70,7 +72,7 @@ def serve(
 
     from syndicate.web.app import create_app
 
-    configure_logging()
+    configure_logging(load_settings().log_format)
     container = bootstrap(migrate=_embedded(), check_schema=True)
     _print_token(container)
     child: Supervised | None = None
@@ -109,7 +111,7 @@ def worker(
     ] = False,
 ) -> None:
     """Run a Celery worker on the configured broker."""
-    configure_logging()
+    configure_logging(load_settings().log_format)
     if exit_with_parent:
         follow_parent()
     container = bootstrap(migrate=_embedded(), check_schema=True)
@@ -131,7 +133,7 @@ def worker(
 @edge
 def beat() -> None:
     """Run the scheduler: outbox relay, digests, retries, sweeps."""
-    configure_logging()
+    configure_logging(load_settings().log_format)
     container = bootstrap()
     schedule = container.settings.var_dir / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
