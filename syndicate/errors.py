@@ -47,6 +47,11 @@ class BrokerUnavailable(SyndicateError):
     """The task broker did not accept a message; the outbox keeps it for later."""
 
 
+class DatabaseUnavailable(SyndicateError):
+    """The database did not answer (down, restarting, unreachable); nothing was changed by the
+    statement that failed, and the command may be run again once it is back."""
+
+
 class InvalidEmail(SyndicateError):
     """An email address failed validation; names the value."""
 
@@ -114,6 +119,7 @@ ERROR_CODES: dict[type[SyndicateError], tuple[int, int]] = {
     NotFound: (404, 2),
     FeedNotFound: (404, 2),
     BrokerUnavailable: (503, 1),
+    DatabaseUnavailable: (503, 1),
     InvalidEmail: (422, 2),
     InvalidHeader: (422, 2),
     InvalidToken: (400, 2),

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from syndicate.errors import SyndicateError, exit_code
+from syndicate.storage.db import as_unavailable
 
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +32,11 @@ def edge(func: F) -> F:
             return func(*args, **kwargs)
         except SyndicateError as exc:
             raise fail(str(exc), exit_code(exc)) from None
+        except Exception as exc:
+            outage = as_unavailable(exc)
+            if outage is None:
+                raise
+            raise fail(str(outage), exit_code(outage)) from None
 
     return wrapper  # type: ignore[return-value]
 

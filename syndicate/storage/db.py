@@ -10,7 +10,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
+
+from syndicate.errors import DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -79,3 +82,21 @@ def ping(engine: Engine) -> None:
     """Run a trivial query; raises when the database does not answer."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def as_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The DatabaseUnavailable that `exc` amounts to, or None when it is not an outage.
+
+    An outage is a failure to connect or a connection lost mid-statement (SQLAlchemy's
+    OperationalError/InterfaceError, or a DBAPI error that invalidated the connection); a
+    constraint violation or a bad statement is not one.
+    """
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    lost = isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    if not (lost or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)):
+        return None
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    if isinstance(exc, sa_exc.OperationalError) and "database is locked" in detail:
+        return None  # SQLite contention after its busy timeout: not an outage
+    return DatabaseUnavailable(f"the database is unreachable ({detail}); try again once it is back")

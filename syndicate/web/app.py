@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from syndicate.bootstrap import Container
 from syndicate.errors import SyndicateError, http_status
+from syndicate.storage.db import as_unavailable
 from syndicate.web import admin_api, articles_api, feeds, partners_api, public, reports_api
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
@@ -46,6 +47,16 @@ def _named_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=http_status(exc))
 
 
+def _outage(request: Request, exc: Exception) -> Response:
+    # The last resort for unexpected errors: a database outage is a 503 saying so, anything
+    # else stays a plain 500 (logged by the server).
+    outage = as_unavailable(exc)
+    if outage is None:
+        return JSONResponse({"detail": "internal server error"}, status_code=500)
+    return JSONResponse({"detail": str(outage)}, status_code=http_status(outage),
+                        headers={"Retry-After": "5"})
+
+
 def create_app(container: Container) -> FastAPI:
     """An app bound to `container`; nothing global, so tests can build several."""
     app = FastAPI(title="syndicate", version="0.1.0")
@@ -64,6 +75,7 @@ def create_app(container: Container) -> FastAPI:
     app.add_exception_handler(NeedsLogin, _needs_login)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.add_exception_handler(SyndicateError, _named_error)
+    app.add_exception_handler(Exception, _outage)
     app.include_router(partners_api.router)
     media = container.settings.var_dir / "media"
     media.mkdir(parents=True, exist_ok=True)
