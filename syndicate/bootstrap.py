@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,11 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
 from syndicate.errors import ConfigError
+from syndicate.feeds.service import FeedService
 from syndicate.services.handlers import HANDLERS, Handler
 from syndicate.services.messagebus import BoundHandler
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
 from syndicate.storage.delivery_store import SqlDeliveryStore
+from syndicate.storage.feed_store import SqlFeedUnitOfWork
+from syndicate.storage.locks import AdvisoryLocks
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -44,6 +48,11 @@ class Container:
     tasks: CeleryTaskQueue
     now: Callable[[], datetime] = field(default=utc_now)
     handlers: dict[str, list[BoundHandler]] = field(default_factory=dict)
+    # --- feeds (issue 9, arch-feeds) ---
+    # The feed service of an output folder (feeds_root(settings) or `feeds build --out DIR`),
+    # on the SQL feed stores and advisory locks bootstrap() binds once.
+    feed_service: Callable[[Path], FeedService] = field(init=False)
+    # --- end feeds ---
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
@@ -108,6 +117,11 @@ def bootstrap(
         celery=celery,
         tasks=CeleryTaskQueue(celery, settings.celery_queue),
     )
+    # --- feeds (issue 9, arch-feeds) ---
+    container.feed_service = partial(
+        FeedService, settings, partial(SqlFeedUnitOfWork, container.session_factory), AdvisoryLocks(engine)
+    )
+    # --- end feeds ---
     deps = container.dependencies()
     container.handlers = {
         event_type: [inject_dependencies(h, deps) for h in handlers]

@@ -16,6 +16,9 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _LANG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# The ordering key of an article in every feed and archive page: (published_at, id).
+Key = tuple[datetime, int]
+
 
 class FeedFormat(enum.Enum):
     """The three formats every feed is written in: file name and media type."""
@@ -41,6 +44,8 @@ class FeedFormat(enum.Enum):
 
 
 class Scope(enum.StrEnum):
+    """What a feed holds: the whole site, one category or one language (the URL's first segment)."""
+
     SITE = "site"
     CATEGORY = "category"
     LANGUAGE = "lang"
@@ -131,6 +136,11 @@ def parse_path(relpath: str) -> FeedPath:
     if len(head) == 2:
         return FeedPath(feed_spec(head[0], head[1]), fmt, page)
     raise FeedNotFound(relpath)
+
+
+def key_of(article: Article) -> Key:
+    """The ordering key of an article in every feed: (published_at, id)."""
+    return (article.published_at, article.id)
 
 
 def xml_safe(text: str) -> str:

@@ -45,7 +45,7 @@ UNUSUAL: list[dict[str, Any]] = [
 
 
 def service_of(container: Container) -> FeedService:
-    return FeedService(container.settings, container.session_factory, feeds_root(container.settings))
+    return container.feed_service(feeds_root(container.settings))
 
 
 def read(container: Container, relpath: str) -> bytes:
@@ -276,7 +276,7 @@ def test_unpublished_article_leaves_every_feed_and_archive(make_container: Any) 
     from syndicate.services.articles import ingest, unpublish
 
     container = make_container(feed_items=2, feed_archive_size=2)
-    service = FeedService(container.settings, container.session_factory, feeds_root(container.settings))
+    service = service_of(container)
     ids = []
     for n in range(5):
         result = ingest(container, {"title": f"Story {n}", "body_text": "x", "categories": ["world"],
