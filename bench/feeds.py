@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert  # noqa: E402
 
 from syndicate.bootstrap import Container, bootstrap  # noqa: E402
-from syndicate.feeds.service import FeedService, feeds_root  # noqa: E402
+from syndicate.feeds.service import feeds_root  # noqa: E402
 from syndicate.settings import load_settings  # noqa: E402
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow  # noqa: E402
 
@@ -86,7 +86,7 @@ class Store:
         self.container = _container(self.var_dir)
         bulk_insert(self.container, stored)
         settings = self.container.settings
-        self.service = FeedService(settings, self.container.session_factory, feeds_root(settings))
+        self.service = self.container.feed_service(feeds_root(settings))
         # The state after `syndicate feeds build` (every archive page cut); old page files are
         # not rendered, which changes nothing the publishes below touch.
         self.service.build_all(all_pages=False)
@@ -258,7 +258,7 @@ def serving(seconds: float, clients: int, rounds: int) -> dict[str, float]:
     try:
         container = _container(var_dir)
         bulk_insert(container, 100)
-        FeedService(container.settings, container.session_factory, feeds_root(container.settings)).build_all()
+        container.feed_service(feeds_root(container.settings)).build_all()
         container.close()
         app_port, nginx_port = _free_port(), _free_port()
         env = {**os.environ, "VAR_DIR": str(var_dir), "SECRET_KEY": "bench-secret-key-0123456789",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
 from syndicate.errors import ConfigError
+from syndicate.feeds.service import FeedService
 from syndicate.services.articles import ArticleLimits, ArticleService
 from syndicate.services.handlers import HANDLERS, Handler
 from syndicate.services.messagebus import BoundHandler
@@ -27,6 +29,8 @@ from syndicate.storage import db
 from syndicate.storage.articles import SqlArticleReader
 from syndicate.storage.delivery_store import SqlDeliveryStore
 from syndicate.storage.event_log import SqlEventLog
+from syndicate.storage.feed_store import SqlFeedUnitOfWork
+from syndicate.storage.locks import AdvisoryLocks
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -53,6 +57,11 @@ class Container:
     def clock(self) -> datetime:
         """The current time as `now` gives it; what services get, so tests may replace `now`."""
         return self.now()
+    # --- feeds (issue 9, arch-feeds) ---
+    # The feed service of an output folder (feeds_root(settings) or `feeds build --out DIR`),
+    # on the SQL feed stores and advisory locks bootstrap() binds once.
+    feed_service: Callable[[Path], FeedService] = field(init=False)
+    # --- end feeds ---
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
@@ -127,6 +136,11 @@ def bootstrap(
         ArticleLimits(max_body_bytes=settings.max_body_bytes, media_base_url=settings.public_media_url,
                       media_dir=settings.var_dir / "media"),
     )
+    # --- feeds (issue 9, arch-feeds) ---
+    container.feed_service = partial(
+        FeedService, settings, partial(SqlFeedUnitOfWork, container.session_factory), AdvisoryLocks(engine)
+    )
+    # --- end feeds ---
     deps = container.dependencies()
     container.handlers = {
         event_type: [inject_dependencies(h, deps) for h in handlers]

@@ -11,8 +11,7 @@ from rich.progress import Progress
 from syndicate.bootstrap import bootstrap
 from syndicate.cli.common import edge, embedded, err
 from syndicate.feeds.model import FeedSpec
-from syndicate.feeds.queries import FeedQueries
-from syndicate.feeds.service import FeedService, feeds_root
+from syndicate.feeds.service import feeds_root
 
 feeds_app = typer.Typer(no_args_is_help=True, help="RSS, Atom and JSON feeds.")
 
@@ -28,16 +27,16 @@ def build(
     """Write every feed (site, categories, languages, archive pages); print each path written."""
     container = bootstrap(migrate=embedded())
     root = out if out is not None else feeds_root(container.settings)
-    service = FeedService(container.settings, container.session_factory, root)
-    with container.session_factory() as session:
-        total = len(FeedQueries(session).all_specs())
+    service = container.feed_service(root)
+    specs = service.all_specs()
+    total = len(specs)
     with Progress(console=err, transient=True, disable=total < 5) as progress:
         task = progress.add_task("building feeds", total=total)
 
         def advance(_spec: FeedSpec) -> None:
             progress.advance(task)
 
-        result = service.build_all(progress=advance)
+        result = service.build_all(progress=advance, specs=specs)
     for path in result.paths:
         typer.echo(str(path))
     err.print(

@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from syndicate.domain.articles import Article
+from syndicate.domain.languages import parse_language
+from syndicate.domain.slugs import is_slug
 from syndicate.errors import FeedNotFound
 
 # Characters XML 1.0 forbids; ingestion strips them already, feeds guard again (lxml raises late).
 _XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_LANG = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The ordering key of an article in every feed and archive page: (published_at, id).
+Key = tuple[datetime, int]
 
 
 class FeedFormat(enum.Enum):
@@ -41,6 +44,8 @@ class FeedFormat(enum.Enum):
 
 
 class Scope(enum.StrEnum):
+    """What a feed holds: the whole site, one category or one language (the URL's first segment)."""
+
     SITE = "site"
     CATEGORY = "category"
     LANGUAGE = "lang"
@@ -88,19 +93,22 @@ SITE = FeedSpec(Scope.SITE)
 
 def feed_spec(scope: str, value: str) -> FeedSpec:
     """A category or language feed; raises FeedNotFound when the slug or code is malformed."""
-    if scope == Scope.CATEGORY.value and _SLUG.match(value):
+    if scope == Scope.CATEGORY.value and is_slug(value):
         return FeedSpec(Scope.CATEGORY, value)
-    if scope == Scope.LANGUAGE.value and _LANG.match(value):
-        return FeedSpec(Scope.LANGUAGE, value)
+    language = parse_language(value) if scope == Scope.LANGUAGE.value else None
+    if language is not None:
+        # One feed per language, whatever the spelling asked for ('en-us' is 'en-US').
+        return FeedSpec(Scope.LANGUAGE, language)
     raise FeedNotFound(f"{scope}/{value}")
 
 
 def specs_of(article: Article) -> list[FeedSpec]:
     """Every feed the article belongs to: the site, each of its categories, its language."""
     specs = [SITE]
-    specs += [FeedSpec(Scope.CATEGORY, c) for c in dict.fromkeys(article.categories) if _SLUG.match(c)]
-    if _LANG.match(article.language):
-        specs.append(FeedSpec(Scope.LANGUAGE, article.language))
+    specs += [FeedSpec(Scope.CATEGORY, c) for c in dict.fromkeys(article.categories) if is_slug(c)]
+    language = parse_language(article.language)
+    if language is not None:
+        specs.append(FeedSpec(Scope.LANGUAGE, language))
     return specs
 
 
@@ -131,6 +139,11 @@ def parse_path(relpath: str) -> FeedPath:
     if len(head) == 2:
         return FeedPath(feed_spec(head[0], head[1]), fmt, page)
     raise FeedNotFound(relpath)
+
+
+def key_of(article: Article) -> Key:
+    """The ordering key of an article in every feed: (published_at, id)."""
+    return (article.published_at, article.id)
 
 
 def xml_safe(text: str) -> str:

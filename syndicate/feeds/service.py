@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from syndicate.domain.articles import Article
+from syndicate.domain.commands import PingHub
 from syndicate.errors import ConfigError, FeedNotFound
-from syndicate.feeds.archive import ArchiveIndex, ArchivePage
+from syndicate.feeds.archive import cut_pages, pages_holding
 from syndicate.feeds.builder import FeedHead, render_atom, render_rss
+from syndicate.feeds.folder import FeedFolder
 from syndicate.feeds.jsonfeed import render_json
-from syndicate.feeds.model import FeedFormat, FeedSpec, Scope, feed_updated, specs_of
-from syndicate.feeds.queries import FeedQueries, key_of
-from syndicate.feeds.store import FeedStore
+from syndicate.feeds.model import (
+    SITE,
+    FeedFormat,
+    FeedPath,
+    FeedSpec,
+    Scope,
+    feed_spec,
+    feed_updated,
+    key_of,
+    specs_of,
+)
+from syndicate.feeds.ports import ArchivePage, FeedUnitOfWork, Locks
+from syndicate.services.ports import TaskQueue
 from syndicate.settings import Settings
-from syndicate.storage.locks import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +60,19 @@ def feeds_root(settings: Settings) -> Path:
 
 
 class FeedService:
-    """Builds the feeds of one output folder from the database."""
+    """Builds the feeds of one output folder from the stored articles."""
 
-    def __init__(self, settings: Settings, session_factory: sessionmaker[Session], root: Path) -> None:
+    def __init__(
+        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path
+    ) -> None:
         if settings.feed_items < 1:
             raise ConfigError(f"FEED_ITEMS must be at least 1, got {settings.feed_items}")
         if settings.feed_archive_size < 1:
             raise ConfigError(f"FEED_ARCHIVE_SIZE must be at least 1, got {settings.feed_archive_size}")
         self.settings = settings
-        self.session_factory = session_factory
-        self.store = FeedStore(root)
+        self.uow = uow
+        self.locks = locks
+        self.folder = FeedFolder(root)
         # A page never holds more than the subscription feed, so the feed covers everything after it.
         self.page_size = min(settings.feed_archive_size, settings.feed_items)
 
@@ -96,30 +108,29 @@ class FeedService:
     ) -> BuildResult:
         """Rebuild one feed in every format, its new archive pages and the pages `touched` is on.
 
-        Holds the feed's lock from the database read to the last rename: a PostgreSQL advisory
-        lock for workers on any host, and a file lock for processes on this one. A category or
-        language feed with no article left is removed.
+        Holds the feed's lock from the database read to the last rename: the `Locks` port (a
+        PostgreSQL advisory lock) for workers on any host, and a file lock for processes on this
+        one. A category or language feed with no article left is removed.
         """
-        with (self.session_factory() as session,
-              exclusive(session.get_bind(), f"feed-build:{spec.key}"), self.store.lock(spec)):
-            queries, archive = FeedQueries(session), ArchiveIndex(session)
-            articles = queries.newest(spec, self.settings.feed_items)
+        with (self.locks.hold(f"feed-build:{spec.key}"), self.folder.lock(spec),
+              self.uow() as uow):
+            articles = uow.articles.newest(spec, self.settings.feed_items)
             if not articles and spec.scope is not Scope.SITE:
                 for fmt in FeedFormat:
-                    self.store.remove(spec.relpath(fmt))
+                    self.folder.remove(spec.relpath(fmt))
                 return BuildResult()
-            new_pages = archive.cut(spec, self.page_size)
-            session.commit()
-            count = archive.page_count(spec)
+            new_pages = cut_pages(uow, spec, self.page_size)
+            uow.commit()
+            count = uow.archive.count(spec)
             due = set(new_pages)
             if new_pages and new_pages[0] > 1:
                 due.add(new_pages[0] - 1)  # gains its next-archive link
             for article in touched:
-                due |= archive.containing(spec, key_of(article))
-            pages = archive.pages(spec, None if all_pages else due)
+                due |= pages_holding(uow, spec, key_of(article))
+            pages = uow.archive.numbered(spec, None if all_pages else due)
             result = self._write_subscription(spec, articles, count)
             for page in pages:
-                result.merge(self._write_page(spec, page, count, queries))
+                result.merge(self._write_page(spec, page, count, uow))
         return result
 
     def _write_subscription(self, spec: FeedSpec, articles: list[Article], pages: int) -> BuildResult:
@@ -131,15 +142,15 @@ class FeedService:
                 links = (("prev-archive", spec.url(self.settings.base_url, fmt, pages)),)
             data = RENDERERS[fmt](self.head(spec, fmt, links=links), articles)
             relpath = spec.relpath(fmt)
-            result.paths.append(self.store.path(relpath))
-            if self.store.write(relpath, data, updated):
-                result.changed.append(self.store.path(relpath))
+            result.paths.append(self.folder.path(relpath))
+            if self.folder.write(relpath, data, updated):
+                result.changed.append(self.folder.path(relpath))
                 result.changed_urls.append(spec.url(self.settings.base_url, fmt))
         return result
 
-    def _write_page(self, spec: FeedSpec, page: ArchivePage, pages: int, queries: FeedQueries) -> BuildResult:
+    def _write_page(self, spec: FeedSpec, page: ArchivePage, pages: int, uow: FeedUnitOfWork) -> BuildResult:
         result = BuildResult()
-        articles = queries.between(spec, page.lower_bound, page.last)
+        articles = uow.articles.between(spec, page.lower_bound, page.last)
         base, n = self.settings.base_url, page.number
         for fmt in ARCHIVE_FORMATS:
             links = [("current", spec.url(base, fmt))]
@@ -149,9 +160,9 @@ class FeedService:
                 links.append(("next-archive", spec.url(base, fmt, n + 1)))
             data = RENDERERS[fmt](self.head(spec, fmt, n, links=tuple(links)), articles)
             relpath = spec.relpath(fmt, n)
-            result.paths.append(self.store.path(relpath))
-            if self.store.write(relpath, data, feed_updated(articles)):
-                result.changed.append(self.store.path(relpath))
+            result.paths.append(self.folder.path(relpath))
+            if self.folder.write(relpath, data, feed_updated(articles)):
+                result.changed.append(self.folder.path(relpath))
         return result
 
     def rebuild_article(self, article_id: int) -> BuildResult:
@@ -160,42 +171,49 @@ class FeedService:
         Idempotent: running it twice writes nothing the second time. Memberships are recorded
         after the files, so a crash in between only repeats work on the retry.
         """
-        with self.session_factory() as session:
-            queries = FeedQueries(session)
-            article = queries.article(article_id)
-            previous = queries.memberships(article_id)
+        with self.uow() as uow:
+            article = uow.articles.get(article_id)
+            previous = uow.memberships.of(article_id)
         # An unpublished article's feeds (and, through `touched`, the archive page that held it)
         # are written again without it; afterwards it is a member of nothing.
         specs = specs_of(article) if article else []
-        for key in previous:
-            try:
-                spec = FeedSpec.from_key(key)
-            except FeedNotFound:
-                continue
-            if spec not in specs:
-                specs.append(spec)
+        specs += [spec for spec in previous if spec not in specs]
         touched = [article] if article else []
         result = BuildResult()
         for spec in specs:
             result.merge(self.build(spec, touched=touched))
-        with self.session_factory() as session:
-            current = [s.key for s in specs_of(article)] if article and article.is_published else []
-            FeedQueries(session).set_memberships(article_id, current)
-            session.commit()
+        with self.uow() as uow:
+            uow.memberships.replace(article_id, specs_of(article) if article and article.is_published else [])
+            uow.commit()
         return result
 
+    def all_specs(self) -> list[FeedSpec]:
+        """Every feed a full build writes: the site, each category, each language in use."""
+        with self.uow() as uow:
+            categories, languages = uow.articles.categories(), uow.articles.languages()
+        specs = [SITE]
+        for scope, values in ((Scope.CATEGORY, categories), (Scope.LANGUAGE, languages)):
+            for value in sorted(set(values)):
+                try:
+                    specs.append(feed_spec(scope.value, value))
+                except FeedNotFound:
+                    continue
+        return specs
+
     def build_all(
-        self, progress: Callable[[FeedSpec], None] | None = None, *, all_pages: bool = True
+        self,
+        progress: Callable[[FeedSpec], None] | None = None,
+        *,
+        all_pages: bool = True,
+        specs: Sequence[FeedSpec] | None = None,
     ) -> BuildResult:
         """Build every feed that has articles (and the site feed always) with every archive page.
 
-        `all_pages=False` writes only the pages cut or due now (the state is the same; older
-        page files are left as they are).
+        `specs` (from `all_specs()`) saves reading them again; `all_pages=False` writes only the
+        pages cut or due now (the state is the same; older page files are left as they are).
         """
-        with self.session_factory() as session:
-            specs = FeedQueries(session).all_specs()
         result = BuildResult()
-        for spec in specs:
+        for spec in self.all_specs() if specs is None else specs:
             result.merge(self.build(spec, all_pages=all_pages))
             if progress:
                 progress(spec)
@@ -205,5 +223,25 @@ class FeedService:
         """True when the feed has articles (the site feed always exists)."""
         if spec.scope is Scope.SITE:
             return True
-        with self.session_factory() as session:
-            return FeedQueries(session).has_articles(spec)
+        with self.uow() as uow:
+            return uow.articles.has_any(spec)
+
+    def build_on_request(self, requested: FeedPath) -> bool:
+        """Build a feed a request found unbuilt (a fresh install); False, building nothing, for an
+        archive page (only rebuilds cut those) or a feed without articles."""
+        if requested.archive_page is not None or not self.exists(requested.spec):
+            return False
+        self.build(requested.spec)
+        return True
+
+
+def rebuild_article_feeds(service: FeedService, article_id: int, *, tasks: TaskQueue) -> BuildResult:
+    """Rebuild the article's feeds, then queue one WebSub ping per hub and per feed URL that changed.
+
+    Identical bytes change no URL, so a repeated rebuild pings nobody.
+    """
+    result = service.rebuild_article(article_id)
+    for url in result.changed_urls:
+        for hub in service.settings.websub_hubs:
+            tasks.submit(PingHub(hub, url))
+    return result

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from sqlalchemy import Connection, Engine, text
 
@@ -36,3 +36,14 @@ def exclusive(bind: Engine | Connection, name: str) -> Iterator[None]:
             yield
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+class AdvisoryLocks:
+    """The feeds' `Locks` port on the database: `exclusive` on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def hold(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock `name` for the block, waiting while another holder has it."""
+        return exclusive(self.engine, name)

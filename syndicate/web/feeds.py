@@ -15,14 +15,14 @@ import os
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syndicate.errors import FeedNotFound
 from syndicate.feeds.model import FeedPath, parse_path
-from syndicate.feeds.service import FeedService, feeds_root
+from syndicate.feeds.service import feeds_root
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -45,6 +45,13 @@ class Representation:
     last_modified: bytes
     mtime: int
     media_type: bytes
+
+
+class OnDemandBuilder(Protocol):
+    """What serving needs of the feed service (`FeedService`)."""
+
+    def build_on_request(self, requested: FeedPath) -> bool:
+        """Build a feed nobody built yet; False, building nothing, when it must not be built."""
 
 
 def _load(path: Path, parsed: FeedPath) -> Representation | None:
@@ -97,7 +104,7 @@ def _not_modified_since(header: bytes, mtime: int) -> bool:
 class FeedFiles:
     """ASGI app serving the feeds folder; builds a missing feed once when its scope exists."""
 
-    def __init__(self, service: FeedService, root: Path) -> None:
+    def __init__(self, service: OnDemandBuilder, root: Path) -> None:
         self.service = service
         self.root = root
         self.cache: dict[str, Representation] = {}
@@ -152,10 +159,9 @@ class FeedFiles:
         return rep
 
     def _build_missing(self, relpath: str, parsed: FeedPath, path: str) -> Representation | None:
-        # Fresh install: the worker has not built this feed yet. Archive pages are never built here.
-        if parsed.archive_page is not None or not self.service.exists(parsed.spec):
+        # Fresh install: the worker has not built this feed yet.
+        if not self.service.build_on_request(parsed):
             return None
-        self.service.build(parsed.spec)
         return self._current(relpath, parsed, path)
 
     async def _answer(self, scope: Scope, send: Send, rep: Representation, head_only: bool) -> None:
@@ -261,4 +267,4 @@ def make_feed_app(container: Container) -> FeedFiles:
     if not container.settings.feeds_access_log:
         quiet_feed_polls()
     root = feeds_root(container.settings)
-    return FeedFiles(FeedService(container.settings, container.session_factory, root), root)
+    return FeedFiles(container.feed_service(root), root)

@@ -44,7 +44,7 @@ UNUSUAL: list[dict[str, Any]] = [
 
 
 def service_of(container: Container) -> FeedService:
-    return FeedService(container.settings, container.session_factory, feeds_root(container.settings))
+    return container.feed_service(feeds_root(container.settings))
 
 
 def read(container: Container, relpath: str) -> bytes:
@@ -277,7 +277,7 @@ def test_bad_feed_settings_are_refused_by_name(make_container: Callable[..., Any
 def test_unpublished_article_leaves_every_feed_and_archive(make_container: Any) -> None:
 
     container = make_container(feed_items=2, feed_archive_size=2)
-    service = FeedService(container.settings, container.session_factory, feeds_root(container.settings))
+    service = service_of(container)
     ids = []
     for n in range(5):
         result = container.articles.ingest({"title": f"Story {n}", "body_text": "x", "categories": ["world"],

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from syndicate.errors import FeedNotFound
-from syndicate.feeds.model import FeedSpec, Scope, parse_path
+from syndicate.feeds.model import FeedPath, FeedSpec, Scope, parse_path
 from syndicate.web.feeds import FeedFiles
 from tests.unit.feeds_validity import check_atom
 
@@ -26,15 +26,16 @@ class FakeService:
         self.root = root
         self.builds: list[FeedSpec] = []
 
-    def exists(self, spec: FeedSpec) -> bool:
-        return spec.scope is Scope.SITE or spec.value == "world"
-
-    def build(self, spec: FeedSpec) -> None:
+    def build_on_request(self, requested: FeedPath) -> bool:
+        spec = requested.spec
+        if requested.archive_page is not None or not (spec.scope is Scope.SITE or spec.value == "world"):
+            return False
         self.builds.append(spec)
         folder = self.root / spec.folder
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("rss.xml", "atom.xml", "feed.json"):
             (folder / name).write_bytes(b"<built/>" * 100)
+        return True
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(root: Path) -> TestClient:
-    return TestClient(FeedFiles(FakeService(root), root))  # type: ignore[arg-type]
+    return TestClient(FeedFiles(FakeService(root), root))
 
 
 def test_get_has_validators_type_and_cache_headers(client: TestClient) -> None:
@@ -92,7 +93,7 @@ def test_gzip_when_accepted_with_its_own_etag(client: TestClient) -> None:
 
 
 def test_gzip_body_is_real_gzip(root: Path) -> None:
-    app = FeedFiles(FakeService(root), root)  # type: ignore[arg-type]
+    app = FeedFiles(FakeService(root), root)
     with TestClient(app) as c:
         r = c.get("/feeds/atom.xml", headers={"accept-encoding": "gzip"})
     rep = app.cache["atom.xml"]
@@ -124,7 +125,7 @@ def test_unknown_paths_and_scopes_are_404(client: TestClient) -> None:
 
 def test_missing_feed_of_a_known_category_is_built_once(root: Path) -> None:
     service = FakeService(root)
-    with TestClient(FeedFiles(service, root)) as c:  # type: ignore[arg-type]
+    with TestClient(FeedFiles(service, root)) as c:
         assert c.get("/feeds/category/world/rss.xml").status_code == 200
         assert c.get("/feeds/category/world/atom.xml").status_code == 200
     assert service.builds == [FeedSpec(Scope.CATEGORY, "world")]
@@ -153,7 +154,7 @@ def test_served_atom_from_a_real_build_validates(tmp_path: Path) -> None:
                     author="N", base_url="https://n.example", media_type="application/atom+xml",
                     language="en")
     (folder / "atom.xml").write_bytes(render_atom(head, [make_article(2), make_article(1)]))
-    with TestClient(FeedFiles(FakeService(folder), folder)) as c:  # type: ignore[arg-type]
+    with TestClient(FeedFiles(FakeService(folder), folder)) as c:
         check_atom(c.get("/feeds/atom.xml", headers={"accept-encoding": "gzip"}).content)
         check_atom(c.get("/feeds/atom.xml", headers={"accept-encoding": "identity"}).content)
 
@@ -166,7 +167,7 @@ def test_memory_copies_are_bounded(root: Path, monkeypatch: pytest.MonkeyPatch) 
         folder = root / "archive" / str(n)
         folder.mkdir(parents=True)
         (folder / "atom.xml").write_bytes(b"<feed/>" * n)
-    app = FeedFiles(FakeService(root), root)  # type: ignore[arg-type]
+    app = FeedFiles(FakeService(root), root)
     with TestClient(app) as c:
         for n in range(1, 6):
             assert c.get(f"/feeds/archive/{n}/atom.xml").content == b"<feed/>" * n

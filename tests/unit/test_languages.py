@@ -46,3 +46,10 @@ def test_not_slugs(given: str) -> None:
 ])
 def test_language_ranges(tag: str, wanted: str, covered: bool) -> None:
     assert in_language_range(tag, wanted) is covered
+
+
+def test_one_language_feed_whatever_the_spelling_asked_for() -> None:
+    from syndicate.feeds.model import Scope, feed_spec
+
+    assert feed_spec("lang", "EN_us") == feed_spec("lang", "en-US")
+    assert feed_spec("lang", "en-us").value == "en-US" and feed_spec("lang", "ru").scope is Scope.LANGUAGE

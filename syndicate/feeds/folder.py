@@ -15,7 +15,7 @@ from syndicate.feeds.model import FeedSpec
 LOCK_DIR = ".locks"
 
 
-class FeedStore:
+class FeedFolder:
     """The feeds root folder (PUBLIC_DIR/feeds, or `feeds build --out DIR`), laid out like /feeds/."""
 
     def __init__(self, root: Path) -> None:
@@ -65,7 +65,7 @@ class FeedStore:
     @contextlib.contextmanager
     def lock(self, spec: FeedSpec) -> Iterator[None]:
         """Exclusive lock for rebuilding one feed, across processes on this host (see also
-        `storage.locks.exclusive`, which the service takes first, for workers on other hosts).
+        the service's `Locks` port, which it takes first, for workers on other hosts).
 
         Two workers rebuilding the same feed from different database snapshots could otherwise
         rename an older document over a newer one.

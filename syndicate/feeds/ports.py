@@ -1,0 +1,121 @@
+"""What the feed builder needs of storage, declared by the builder.
+
+`syndicate.storage.feed_store.SqlFeedUnitOfWork` implements the unit of work on the article and
+feed tables, and `syndicate.storage.locks.AdvisoryLocks` the lock; the builder's unit tests use the
+fakes in tests/unit/fakes/feeds.py. The builder never sees a database session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from syndicate.domain.articles import Article
+from syndicate.feeds.model import FeedSpec, Key
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    """One full archive page: its number and its fixed key range."""
+
+    number: int
+    first: Key
+    last: Key
+
+    @property
+    def lower_bound(self) -> Key | None:
+        """The first key, except for page 1, which also takes articles back-dated before it."""
+        return None if self.number == 1 else self.first
+
+
+class FeedArticles(Protocol):
+    """The articles of the feeds, read in (published_at, id) order; unpublished ones are in none."""
+
+    def newest(self, spec: FeedSpec, limit: int) -> list[Article]:
+        """The `limit` newest articles of the feed, newest first."""
+
+    def keys_after(self, spec: FeedSpec, after: Key | None, limit: int) -> list[Key]:
+        """Keys of up to `limit` articles strictly after `after` (all when None), oldest first."""
+
+    def between(self, spec: FeedSpec, first: Key | None, last: Key) -> list[Article]:
+        """Articles with first <= key <= last (no lower bound when None), newest first."""
+
+    def has_any(self, spec: FeedSpec) -> bool:
+        """True when at least one article belongs to the feed."""
+
+    def get(self, article_id: int) -> Article | None:
+        """One article, published or not, or None when it does not exist (deleted)."""
+
+    def categories(self) -> list[str]:
+        """Every category some stored article (published or not) has, each once."""
+
+    def languages(self) -> list[str]:
+        """Every language some stored article (published or not) has, each once."""
+
+
+class ArchivePages(Protocol):
+    """The RFC 5005 archive pages cut so far; a page never changes once added."""
+
+    def newest(self, spec: FeedSpec) -> ArchivePage | None:
+        """The feed's newest page, or None when it has none yet."""
+
+    def count(self, spec: FeedSpec) -> int:
+        """How many pages the feed has."""
+
+    def numbered(self, spec: FeedSpec, numbers: set[int] | None = None) -> list[ArchivePage]:
+        """The feed's pages (only `numbers` when given), oldest first."""
+
+    def ending_from(self, spec: FeedSpec, moment: datetime, limit: int) -> list[ArchivePage]:
+        """Up to `limit` pages whose last key is published at or after `moment`, by last key."""
+
+    def add(self, spec: FeedSpec, page: ArchivePage, item_count: int) -> None:
+        """Record a newly cut page (visible to the next reads of this unit of work)."""
+
+
+class Memberships(Protocol):
+    """Which feeds each article was in at its last rebuild (kept after the article is deleted)."""
+
+    def of(self, article_id: int) -> list[FeedSpec]:
+        """The feeds the article was in at its last rebuild."""
+
+    def replace(self, article_id: int, specs: Sequence[FeedSpec]) -> None:
+        """Record the feeds the article is in now, replacing the previous record."""
+
+
+class FeedUnitOfWork(Protocol):
+    """One transaction over the feed stores; leaving without commit() rolls back."""
+
+    @property
+    def articles(self) -> FeedArticles:
+        """The article reads inside this transaction."""
+
+    @property
+    def archive(self) -> ArchivePages:
+        """The archive pages inside this transaction."""
+
+    @property
+    def memberships(self) -> Memberships:
+        """The feed memberships inside this transaction."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make the work durable."""
+
+
+class Locks(Protocol):
+    """Named locks shared by every process and host that builds feeds from the same database."""
+
+    def hold(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock `name` for the block, waiting while another holder has it."""
