@@ -11,7 +11,7 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -20,11 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
 from syndicate.errors import ConfigError
+from syndicate.partners.registry import PartnerRegistry
+from syndicate.partners.service import PartnerPushes
+from syndicate.partners.transport import PartnerClient
 from syndicate.services.handlers import HANDLERS, Handler
 from syndicate.services.messagebus import BoundHandler
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
 from syndicate.storage.delivery_store import SqlDeliveryStore
+from syndicate.storage.partner_push_store import SqlPushStore
+from syndicate.storage.partner_read import SqlPartnerReads
+from syndicate.storage.partner_store import SqlPartnerStore
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -44,6 +50,12 @@ class Container:
     tasks: CeleryTaskQueue
     now: Callable[[], datetime] = field(default=utc_now)
     handlers: dict[str, list[BoundHandler]] = field(default_factory=dict)
+    # --- partners: built once by `_wire_partners` ---
+    partner_client: PartnerClient = field(init=False)
+    partner_pushes: PartnerPushes = field(init=False)
+    partner_registry: PartnerRegistry = field(init=False)
+    partner_reads: SqlPartnerReads = field(init=False)
+    # --- end partners ---
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
@@ -60,11 +72,15 @@ class Container:
             "now": self.now,
             "uow": self.uow,
             "tasks": self.tasks,
+            # --- partners ---
+            "partner_pushes": self.partner_pushes,
+            # --- end partners ---
             "container": self,  # transitional: handlers still being moved onto their ports
         }
 
     def close(self) -> None:
         """Release pooled connections."""
+        self.partner_client.close()
         self.engine.dispose()
 
 
@@ -108,6 +124,7 @@ def bootstrap(
         celery=celery,
         tasks=CeleryTaskQueue(celery, settings.celery_queue),
     )
+    _wire_partners(container)
     deps = container.dependencies()
     container.handlers = {
         event_type: [inject_dependencies(h, deps) for h in handlers]
@@ -115,6 +132,27 @@ def bootstrap(
     }
     celery.container = container
     return container
+
+
+# --- partners ---------------------------------------------------------------------------------
+
+def _wire_partners(c: Container) -> None:
+    """The partner HTTP client (one connection pool per process), pushes, registry and read model."""
+    s = c.settings
+    c.partner_client = PartnerClient(s.partner_timeout_s, allow_private=s.partner_allow_private)
+    c.partner_pushes = PartnerPushes(
+        SqlPushStore(c.session_factory), c.partner_client, c.tasks, now=c.now,
+        base_url=s.base_url, timeout_s=s.partner_timeout_s,
+        disable_after_days=s.partner_disable_after_days,
+    )
+    c.partner_registry = PartnerRegistry(
+        SqlPartnerStore(c.session_factory), c.partner_pushes, now=c.now,
+        allow_private=s.partner_allow_private,
+        secret_overlap=timedelta(hours=s.partner_secret_overlap_hours),
+    )
+    c.partner_reads = SqlPartnerReads(c.session_factory)
+
+# --- end partners -----------------------------------------------------------------------------
 
 
 def prepare_worker_process(container: Container) -> None:
