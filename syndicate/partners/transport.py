@@ -8,9 +8,11 @@ certificate against the URL's host name (SNI), and the Host header comes from th
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -83,15 +85,23 @@ class PartnerClient:
     def __init__(
         self, timeout_s: float, *, allow_private: bool = False, max_connections: int = 100
     ) -> None:
+        self.timeout_s = timeout_s
+        self.allow_private = allow_private
+        self._max_connections = max_connections
         self._backend = PinnedBackend()
-        self._client = httpx.Client(
-            transport=PinnedTransport(self._backend, max_connections=max_connections),
-            timeout=httpx.Timeout(timeout_s),
+        self._client = self._new_client()
+        # bootstrap builds this before Celery forks its workers: a child must never share the
+        # parent's pooled sockets, so it starts with an empty pool of its own.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _renew(ref))
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            transport=PinnedTransport(self._backend, max_connections=self._max_connections),
+            timeout=httpx.Timeout(self.timeout_s),
             follow_redirects=False,
             headers={"user-agent": "syndicate-webhooks/1"},
         )
-        self.timeout_s = timeout_s
-        self.allow_private = allow_private
 
     def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
         """Check `url` with the guard (again: DNS may have changed since it was saved), then POST."""
@@ -127,3 +137,9 @@ class PartnerClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._client.close()
+
+
+def _renew(ref: weakref.ReferenceType[PartnerClient]) -> None:
+    client = ref()
+    if client is not None:
+        client._client = client._new_client()
