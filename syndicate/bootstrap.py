@@ -139,14 +139,18 @@ def bootstrap(
 def _wire_partners(c: Container) -> None:
     """The partner HTTP client (one connection pool per process), pushes, registry and read model."""
     s = c.settings
+
+    def now() -> datetime:
+        return c.now()  # read at each call, so a test may replace `container.now`
+
     c.partner_client = PartnerClient(s.partner_timeout_s, allow_private=s.partner_allow_private)
     c.partner_pushes = PartnerPushes(
-        SqlPushStore(c.session_factory), c.partner_client, c.tasks, now=c.now,
+        SqlPushStore(c.session_factory), c.partner_client, c.tasks, now=now,
         base_url=s.base_url, timeout_s=s.partner_timeout_s,
         disable_after_days=s.partner_disable_after_days,
     )
     c.partner_registry = PartnerRegistry(
-        SqlPartnerStore(c.session_factory), c.partner_pushes, now=c.now,
+        SqlPartnerStore(c.session_factory), c.partner_pushes, now=now,
         allow_private=s.partner_allow_private,
         secret_overlap=timedelta(hours=s.partner_secret_overlap_hours),
     )
