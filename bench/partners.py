@@ -32,12 +32,15 @@ from sqlalchemy import select  # noqa: E402
 
 from syndicate.bootstrap import bootstrap  # noqa: E402
 from syndicate.domain.events import ArticleEvent  # noqa: E402
-from syndicate.partners import registry, service, store  # noqa: E402
-from syndicate.partners.registry import PartnerInput  # noqa: E402
+from syndicate.partners.ports import PartnerInput  # noqa: E402
 from syndicate.partners.secrets import signing_secrets  # noqa: E402
 from syndicate.partners.signing import signed_headers  # noqa: E402
 from syndicate.settings import load_settings  # noqa: E402
-from syndicate.storage.partner_models import PartnerDeliveryRow, PartnerRow  # noqa: E402
+from syndicate.storage.partner_models import (  # noqa: E402
+    PartnerDeliveryRow,
+    PartnerPayloadRow,
+    PartnerRow,
+)
 
 CHUNK = 25
 RECEIVER = '''
@@ -111,7 +114,7 @@ def one_round(partners: int, pushes: int, base_url: str, database_url: str, work
     ), migrate=True)
     try:
         for i in range(partners):
-            registry.add_partner(container, PartnerInput(name=f"p{i}", url=f"{base_url}/p/{i}"))
+            container.partner_registry.add(PartnerInput(name=f"p{i}", url=f"{base_url}/p/{i}"))
         articles = max(1, pushes // partners)
         fan_s = 0.0
         for n in range(articles):
@@ -119,14 +122,14 @@ def one_round(partners: int, pushes: int, base_url: str, database_url: str, work
             if result.event_id is None:
                 raise SystemExit(f"article {n} was not stored as new")
             started = time.perf_counter()
-            service.fan_out(container, ArticleEvent(
+            container.partner_pushes.fan_out(ArticleEvent(
                 result.event_id, "article.published", result.article.id, result.article.guid))
             fan_s += time.perf_counter() - started
         total = articles * partners
 
         # The same bodies and headers, prepared before any timing, in the order the service sends.
+        ids = container.partner_pushes.store.due(now=container.now(), limit=total)
         with container.session_factory() as session:
-            ids = store.due_ids(session, now=container.now(), limit=total)
             rows = {
                 d.id: (d, p) for d, p in session.execute(
                     select(PartnerDeliveryRow, PartnerRow).join(
@@ -137,7 +140,9 @@ def one_round(partners: int, pushes: int, base_url: str, database_url: str, work
             raw: dict[int, tuple[str, bytes, dict[str, str]]] = {}
             for delivery_id in ids:
                 d, p = rows[delivery_id]
-                body = store.payload(session, d.event_id)
+                body = session.execute(
+                    select(PartnerPayloadRow.body).where(PartnerPayloadRow.event_id == d.event_id)
+                ).scalar_one()
                 secrets = signing_secrets(p.secret, p.previous_secret, p.previous_secret_until, now=now)
                 raw[delivery_id] = (p.url, body.encode(), signed_headers(d.webhook_id, now, body, secrets))
         if len(ids) != total:
@@ -150,7 +155,7 @@ def one_round(partners: int, pushes: int, base_url: str, database_url: str, work
                 chunk = ids[start:start + CHUNK]
                 started = time.perf_counter()
                 for delivery_id in chunk:
-                    if service.attempt(container, delivery_id, enqueue_next=False) != "delivered":
+                    if container.partner_pushes.attempt(delivery_id, enqueue_next=False) != "delivered":
                         raise SystemExit(f"delivery {delivery_id} was not delivered")
                 service_s += time.perf_counter() - started
                 started = time.perf_counter()

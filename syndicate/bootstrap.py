@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
 from syndicate.errors import ConfigError
 from syndicate.feeds.service import FeedService
+from syndicate.partners.registry import PartnerRegistry
+from syndicate.partners.service import PartnerPushes
+from syndicate.partners.transport import PartnerClient
 from syndicate.services.articles import ArticleLimits, ArticleService
 from syndicate.services.handlers import HANDLERS, Handler
 from syndicate.services.messagebus import BoundHandler
@@ -31,6 +34,9 @@ from syndicate.storage.delivery_store import SqlDeliveryStore
 from syndicate.storage.event_log import SqlEventLog
 from syndicate.storage.feed_store import SqlFeedUnitOfWork
 from syndicate.storage.locks import AdvisoryLocks
+from syndicate.storage.partner_push_store import SqlPushStore
+from syndicate.storage.partner_read import SqlPartnerReads
+from syndicate.storage.partner_store import SqlPartnerStore
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -62,6 +68,12 @@ class Container:
     # on the SQL feed stores and advisory locks bootstrap() binds once.
     feed_service: Callable[[Path], FeedService] = field(init=False)
     # --- end feeds ---
+    # --- partners: built once by `_wire_partners` ---
+    partner_client: PartnerClient = field(init=False)
+    partner_pushes: PartnerPushes = field(init=False)
+    partner_registry: PartnerRegistry = field(init=False)
+    partner_reads: SqlPartnerReads = field(init=False)
+    # --- end partners ---
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
@@ -79,11 +91,15 @@ class Container:
             "uow": self.uow,
             "tasks": self.tasks,
             "articles": self.article_reader,
+            # --- partners ---
+            "partner_pushes": self.partner_pushes,
+            # --- end partners ---
             "container": self,  # transitional: handlers still being moved onto their ports
         }
 
     def close(self) -> None:
         """Release pooled connections."""
+        self.partner_client.close()
         self.engine.dispose()
 
 
@@ -141,6 +157,7 @@ def bootstrap(
         FeedService, settings, partial(SqlFeedUnitOfWork, container.session_factory), AdvisoryLocks(engine)
     )
     # --- end feeds ---
+    _wire_partners(container)
     deps = container.dependencies()
     container.handlers = {
         event_type: [inject_dependencies(h, deps) for h in handlers]
@@ -148,6 +165,28 @@ def bootstrap(
     }
     celery.container = container
     return container
+
+
+# --- partners ---------------------------------------------------------------------------------
+
+def _wire_partners(c: Container) -> None:
+    """The partner HTTP client (one connection pool per process), pushes, registry and read model."""
+    s = c.settings
+
+    c.partner_client = PartnerClient(s.partner_timeout_s, allow_private=s.partner_allow_private)
+    c.partner_pushes = PartnerPushes(
+        SqlPushStore(c.session_factory), c.partner_client, c.tasks, now=c.clock,
+        base_url=s.base_url, timeout_s=s.partner_timeout_s,
+        disable_after_days=s.partner_disable_after_days,
+    )
+    c.partner_registry = PartnerRegistry(
+        SqlPartnerStore(c.session_factory), c.partner_pushes, now=c.clock,
+        allow_private=s.partner_allow_private,
+        secret_overlap=timedelta(hours=s.partner_secret_overlap_hours),
+    )
+    c.partner_reads = SqlPartnerReads(c.session_factory)
+
+# --- end partners -----------------------------------------------------------------------------
 
 
 def prepare_worker_process(container: Container) -> None:

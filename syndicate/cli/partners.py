@@ -10,8 +10,8 @@ import typer
 from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import edge, err, fail
 from syndicate.cli.common import embedded as _embedded
-from syndicate.partners import registry
-from syndicate.partners.registry import PartnerInput
+from syndicate.partners.admin_json import delivery_json, overview_json
+from syndicate.partners.ports import DeliveryStatus, PartnerInput
 
 partners_app = typer.Typer(no_args_is_help=True, help="Partner endpoints (signed pushes).")
 
@@ -34,27 +34,26 @@ def add(
     ] = None,
 ) -> None:
     """Register a partner; prints ID<TAB>whsec_… (the secret is shown only this once)."""
-    partner, secret = registry.add_partner(
-        _container(),
+    partner, secret = _container().partner_registry.add(
         PartnerInput(name=name, url=url, categories=category or (), language=language,
                      rate_limit_per_minute=rate_limit),
     )
-    typer.echo(f"{partner['id']}\t{secret}")
+    typer.echo(f"{partner.id}\t{secret}")
 
 
 @partners_app.command("list")
 @edge
 def list_(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
     """List partners: ID, state, delivery counts, name, URL."""
-    for p in registry.list_partners(_container()):
+    for overview in _container().partner_reads.partners():
         if as_json:
-            typer.echo(json.dumps(p, ensure_ascii=False))
+            typer.echo(json.dumps(overview_json(overview), ensure_ascii=False))
             continue
-        d = p["deliveries"]
-        state = "active" if p["active"] else f"disabled ({p['disabled_reason']})"
+        p, d = overview.partner, overview.deliveries
+        state = "active" if p.active else f"disabled ({p.disabled_reason})"
         typer.echo(
-            f"{p['id']}\t{state}\tdelivered={d['delivered']} pending={d['pending']} dead={d['dead']}"
-            f"\t{p['name']}\t{p['url']}"
+            f"{p.id}\t{state}\tdelivered={d[DeliveryStatus.DELIVERED]} "
+            f"pending={d[DeliveryStatus.PENDING]} dead={d[DeliveryStatus.DEAD]}\t{p.name}\t{p.url}"
         )
 
 
@@ -62,16 +61,16 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] =
 @edge
 def rotate_secret(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]) -> None:
     """New secret; prints ID<TAB>whsec_…; the old one keeps signing alongside for the overlap."""
-    secret, until = registry.rotate_secret(_container(), partner_id)
-    typer.echo(f"{partner_id}\t{secret}")
-    err.print(f"previous secret also signs until {until}", markup=False)
+    rotated = _container().partner_registry.rotate_secret(partner_id)
+    typer.echo(f"{partner_id}\t{rotated.secret}")
+    err.print(f"previous secret also signs until {rotated.previous_until.isoformat()}", markup=False)
 
 
 @partners_app.command("disable")
 @edge
 def disable(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]) -> None:
     """Stop pushing to a partner; its pending deliveries wait."""
-    registry.set_active(_container(), partner_id, False)
+    _container().partner_registry.set_active(partner_id, False)
     typer.echo(f"{partner_id}\tdisabled")
 
 
@@ -79,7 +78,7 @@ def disable(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]) -> N
 @edge
 def enable(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]) -> None:
     """Resume pushing; waiting deliveries become due now."""
-    registry.set_active(_container(), partner_id, True)
+    _container().partner_registry.set_active(partner_id, True)
     typer.echo(f"{partner_id}\tactive")
 
 
@@ -92,13 +91,15 @@ def deliveries(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, with attempts.")] = False,
 ) -> None:
     """The delivery log: ID, webhook-id, event, article, status, attempts, last error."""
-    for d in registry.delivery_log(_container(), partner_id, status=status, limit=limit):
+    wanted = DeliveryStatus.parse(status) if status is not None else None
+    found = _container().partner_reads.delivery_log(partner_id, status=wanted, limit=limit)
+    for d in found.entries:
         if as_json:
-            typer.echo(json.dumps(d, ensure_ascii=False))
+            typer.echo(json.dumps(delivery_json(d), ensure_ascii=False))
         else:
             typer.echo(
-                f"{d['id']}\t{d['webhook_id']}\t{d['event_type']}\tarticle={d['article_id']}"
-                f"\t{d['status']}\tattempts={d['attempts']}\t{d['last_error'] or ''}".rstrip()
+                f"{d.id}\t{d.webhook_id}\t{d.event_type}\tarticle={d.article_id}"
+                f"\t{d.status.value}\tattempts={d.attempts}\t{d.last_error or ''}".rstrip()
             )
 
 
@@ -112,10 +113,10 @@ def resend(
     """Queue again exactly the named deliveries, with their original webhook-ids."""
     if (article is None) == (not failed):
         raise fail("give exactly one of --article ID or --failed")
-    container = _container()
-    ids = registry.resend(container, partner_id, article_id=article, failed=failed)
-    for delivery_id in ids:
+    replay = _container().partner_registry.resend(partner_id, article_id=article, failed=failed)
+    for delivery_id in replay.ids:
         typer.echo(str(delivery_id))
-    if not registry.show_partner(container, partner_id)["active"]:
+    if replay.paused:
         err.print(f"partner {partner_id} is disabled: they go out once it is enabled", markup=False)
-    err.print(f"queued {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}", markup=False)
+    n = len(replay.ids)
+    err.print(f"queued {n} deliver{'y' if n == 1 else 'ies'}", markup=False)

@@ -8,18 +8,21 @@ certificate against the URL's host name (SNI), and the Host header comes from th
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import certifi
 import httpcore
 import httpx
 
-from syndicate.partners.guard import CheckedTarget
+from syndicate.errors import PartnerUrlRefused
+from syndicate.partners.guard import CheckedTarget, check_url
+from syndicate.partners.ports import PushFailed, PushResponse
 
 MAX_RESPONSE_BYTES = 4096
 
@@ -76,28 +79,40 @@ class PinnedTransport(httpx.HTTPTransport):
         )
 
 
-@dataclass(frozen=True)
-class PushResponse:
-    """What a partner answered: status, Retry-After, and the start of the body for the log."""
-
-    status_code: int
-    retry_after: str | None
-    body_start: str
-    elapsed_s: float
-
-
 class PartnerClient:
-    """Sends one signed POST to a checked target; one instance per process, thread-safe."""
+    """The PushClient: one signed POST to a checked target; built once per process, thread-safe."""
 
-    def __init__(self, timeout_s: float, *, max_connections: int = 100) -> None:
+    def __init__(
+        self, timeout_s: float, *, allow_private: bool = False, max_connections: int = 100
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.allow_private = allow_private
+        self._max_connections = max_connections
         self._backend = PinnedBackend()
-        self._client = httpx.Client(
-            transport=PinnedTransport(self._backend, max_connections=max_connections),
-            timeout=httpx.Timeout(timeout_s),
+        self._client = self._new_client()
+        # bootstrap builds this before Celery forks its workers: a child must never share the
+        # parent's pooled sockets, so it starts with an empty pool of its own.
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _renew(ref))
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            transport=PinnedTransport(self._backend, max_connections=self._max_connections),
+            timeout=httpx.Timeout(self.timeout_s),
             follow_redirects=False,
             headers={"user-agent": "syndicate-webhooks/1"},
         )
-        self.timeout_s = timeout_s
+
+    def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
+        """Check `url` with the guard (again: DNS may have changed since it was saved), then POST."""
+        try:
+            return self.post(check_url(url, allow_private=self.allow_private), body, headers)
+        except PartnerUrlRefused as exc:
+            return PushFailed(str(exc))
+        except httpx.TimeoutException as exc:
+            return PushFailed(f"timeout after {self.timeout_s:g} s ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            return PushFailed(f"{type(exc).__name__}: {exc}")
 
     def post(self, target: CheckedTarget, body: bytes, headers: Mapping[str, str]) -> PushResponse:
         """POST `body` to the target; raises httpx.TransportError on timeout or refused connection."""
@@ -122,3 +137,9 @@ class PartnerClient:
     def close(self) -> None:
         """Close pooled connections."""
         self._client.close()
+
+
+def _renew(ref: weakref.ReferenceType[PartnerClient]) -> None:
+    client = ref()
+    if client is not None:
+        client._client = client._new_client()

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from syndicate.partners.ports import DeliveryStatus
 from syndicate.storage.models import Base, BigId, UTCDateTime
-
-PENDING = "pending"
-DELIVERED = "delivered"
-DEAD = "dead"
-DELIVERY_STATUSES = (PENDING, DELIVERED, DEAD)
 
 
 class PartnerRow(Base):
@@ -59,7 +54,7 @@ class PartnerDeliveryRow(Base):
     article_id: Mapped[int] = mapped_column(BigId)
     event_type: Mapped[str] = mapped_column(String(40))
     webhook_id: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -98,23 +93,3 @@ class PartnerAttemptRow(Base):
         Index("ix_partner_attempts_partner_time", "partner_id", "attempted_at"),
     )
 
-
-def partner_columns(row: PartnerRow) -> dict[str, Any]:
-    """The stored fields of a partner that may be shown to an admin (never the secrets)."""
-    return {
-        "id": row.id,
-        "name": row.name,
-        "url": row.url,
-        "categories": list(row.categories or ()),
-        "language": row.language,
-        "rate_limit_per_minute": row.rate_limit_per_minute,
-        "active": row.active,
-        "disabled_at": row.disabled_at.isoformat() if row.disabled_at else None,
-        "disabled_reason": row.disabled_reason,
-        "failing_since": row.failing_since.isoformat() if row.failing_since else None,
-        "previous_secret_until": (
-            row.previous_secret_until.isoformat() if row.previous_secret_until else None
-        ),
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-    }

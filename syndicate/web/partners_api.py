@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from syndicate.errors import InvalidPartner, NotFound, PartnerUrlRefused
-from syndicate.partners import registry
-from syndicate.partners.registry import PartnerInput
+from syndicate.partners.admin_json import delivery_json, overview_json, partner_json
+from syndicate.partners.ports import DeliveryStatus, PartnerInput
 from syndicate.web.deps import AdminDep, ContainerDep
 
 router = APIRouter(prefix="/api/partners", dependencies=[AdminDep])
@@ -54,29 +54,29 @@ def _translate(exc: Exception) -> HTTPException:
 def create_partner(body: PartnerBody, container: ContainerDep) -> JSONResponse:
     """Register a partner; 201 with its `secret`, shown this once. 422 names the bad field."""
     try:
-        partner, secret = registry.add_partner(container, body.to_input())
+        partner, secret = container.partner_registry.add(body.to_input())
     except (InvalidPartner, PartnerUrlRefused) as exc:
         raise _translate(exc) from None
-    return JSONResponse({**partner, "secret": secret}, status_code=201)
+    return JSONResponse({**partner_json(partner), "secret": secret}, status_code=201)
 
 
 @router.get("")
 def list_partners(container: ContainerDep) -> list[dict[str, Any]]:
     """Every partner with delivery counts."""
-    return registry.list_partners(container)
+    return [overview_json(p) for p in container.partner_reads.partners()]
 
 
 @router.get("/alerts")
 def partner_alerts(container: ContainerDep) -> list[dict[str, Any]]:
     """Partners syndicate disabled by itself (410 Gone or failing for days), with the reason."""
-    return registry.alerts(container)
+    return [partner_json(p) for p in container.partner_reads.alerts()]
 
 
 @router.get("/{partner_id}")
 def show_partner(partner_id: int, container: ContainerDep) -> dict[str, Any]:
     """One partner with delivery counts."""
     try:
-        return registry.show_partner(container, partner_id)
+        return overview_json(container.partner_reads.partner(partner_id))
     except NotFound as exc:
         raise _translate(exc) from None
 
@@ -85,22 +85,21 @@ def show_partner(partner_id: int, container: ContainerDep) -> dict[str, Any]:
 def edit_partner(partner_id: int, body: PartnerBody, container: ContainerDep) -> dict[str, Any]:
     """Change name, URL (guard-checked), filters, rate limit, or enable/disable with `active`."""
     try:
-        partner = registry.edit_partner(container, partner_id, body.to_input())
-        if body.active is not None:
-            partner = registry.set_active(container, partner_id, body.active)
+        partner = container.partner_registry.edit(partner_id, body.to_input(), active=body.active)
     except (NotFound, InvalidPartner, PartnerUrlRefused) as exc:
         raise _translate(exc) from None
-    return partner
+    return partner_json(partner)
 
 
 @router.post("/{partner_id}/rotate-secret")
 def rotate_secret(partner_id: int, container: ContainerDep) -> dict[str, Any]:
     """A new secret; the old one keeps signing alongside until `previous_secret_until`."""
     try:
-        secret, until = registry.rotate_secret(container, partner_id)
+        rotated = container.partner_registry.rotate_secret(partner_id)
     except NotFound as exc:
         raise _translate(exc) from None
-    return {"id": partner_id, "secret": secret, "previous_secret_until": until}
+    return {"id": partner_id, "secret": rotated.secret,
+            "previous_secret_until": rotated.previous_until.isoformat()}
 
 
 @router.get("/{partner_id}/deliveries")
@@ -109,16 +108,20 @@ def deliveries(
 ) -> list[dict[str, Any]]:
     """The delivery log, newest first, each delivery with its attempts."""
     try:
-        return registry.delivery_log(container, partner_id, status=status, limit=min(limit, 1000))
+        wanted = DeliveryStatus.parse(status) if status is not None else None
+        found = container.partner_reads.delivery_log(partner_id, status=wanted, limit=min(limit, 1000))
     except (NotFound, InvalidPartner) as exc:
         raise _translate(exc) from None
+    return [delivery_json(d) for d in found.entries]
 
 
 @router.post("/{partner_id}/replay")
 def replay(partner_id: int, body: ReplayBody, container: ContainerDep) -> dict[str, Any]:
     """Queue again the partner's rows of one article, or its dead rows; same webhook-ids."""
     try:
-        ids = registry.resend(container, partner_id, article_id=body.article_id, failed=body.failed)
+        replay = container.partner_registry.resend(
+            partner_id, article_id=body.article_id, failed=body.failed
+        )
     except (NotFound, InvalidPartner) as exc:
         raise _translate(exc) from None
-    return {"partner_id": partner_id, "queued": ids}
+    return {"partner_id": partner_id, "queued": replay.ids}

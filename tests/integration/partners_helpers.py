@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from syndicate.domain.events import ArticleEvent
-from syndicate.partners import service
 
 
 @dataclass
@@ -87,7 +86,7 @@ def publish(container: Any, data: dict[str, Any]) -> list[int]:
         article_id=result.article.id,
         guid=result.article.guid,
     )
-    return service.fan_out(container, event)
+    return container.partner_pushes.fan_out(event)
 
 
 def article(n: int = 1, **extra: Any) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from sqlalchemy import update
 
 from syndicate.digests import service as digests
 from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
-from syndicate.partners import registry
-from syndicate.partners import service as partners
+from syndicate.partners.ports import PartnerInput
 from syndicate.services.messagebus import handle_event
 from syndicate.storage.digest_models import DeliveryRow, SubscriberRow
 from syndicate.web.app import create_app
@@ -28,11 +27,11 @@ def seeded(make_container: Any) -> Any:
     container = make_container(partner_allow_private=True, smtp_url=None, partner_timeout_s=1)
     lst = make_list(container, slug="news", name="News")
     add_active(container, lst, ["ann@example.org", "boris@example.org", "chen@example.org"])
-    partner, _secret = registry.add_partner(
-        container, registry.PartnerInput(name="Agency <b>", url="http://127.0.0.1:9/hook"))
+    partner, _secret = container.partner_registry.add(
+        PartnerInput(name="Agency <b>", url="http://127.0.0.1:9/hook"))
     article = publish_sample(container)
     event = ArticleEvent(event_id=1, type=ARTICLE_PUBLISHED, article_id=article.id, guid=article.guid)
-    partners.fan_out(container, event)
+    container.partner_pushes.fan_out(event)
     edition_id = digests.send_now(container, "news")
     assert edition_id is not None
     with container.session_factory() as session:
@@ -44,7 +43,7 @@ def seeded(make_container: Any) -> Any:
         session.commit()
     # Idempotent with the fan-out above; marks the event handled.
     handle_event(1, uow=container.uow, now=container.now, handlers=container.handlers)
-    return container, article, edition_id, partner["id"], boris.id
+    return container, article, edition_id, partner.id, boris.id
 
 
 def test_pages_show_counts_replies_and_buttons(seeded: Any) -> None:

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
-from syndicate.partners import service
 from syndicate.web.app import create_app
 from tests.integration.partners_helpers import Receiver, Reply, article, publish
 
@@ -46,7 +45,7 @@ def test_partner_admin_flow(client: TestClient, partner_container: Any, receiver
 
     receiver.reply = lambda _r: Reply(500)
     [delivery_id] = publish(partner_container, article(1))
-    service.deliver_due(partner_container)
+    partner_container.partner_pushes.deliver_due()
     [entry] = client.get(f"/api/partners/{pid}/deliveries", headers=AUTH).json()
     assert entry["id"] == delivery_id and entry["status"] == "pending" and entry["attempts"] == 1
     assert entry["log"][0]["status_code"] == 500 and entry["webhook_id"].startswith("msg_")
@@ -55,7 +54,7 @@ def test_partner_admin_flow(client: TestClient, partner_container: Any, receiver
     replayed = client.post(f"/api/partners/{pid}/replay", headers=AUTH,
                            json={"article_id": entry["article_id"]})
     assert replayed.json()["queued"] == [delivery_id]
-    service.deliver_due(partner_container)
+    partner_container.partner_pushes.deliver_due()
     last = receiver.requests[-1]
     assert last.headers["webhook-id"] == entry["webhook_id"]
     Webhook(rotated["secret"]).verify(last.body, last.headers)
@@ -64,7 +63,7 @@ def test_partner_admin_flow(client: TestClient, partner_container: Any, receiver
 
     receiver.reply = lambda _r: Reply(410)
     [gone] = publish(partner_container, article(2))
-    service.attempt(partner_container, gone)
+    partner_container.partner_pushes.attempt(gone)
     [alert] = client.get("/api/partners/alerts", headers=AUTH).json()
     assert alert["id"] == pid and "410" in alert["disabled_reason"]
     enabled = client.patch(f"/api/partners/{pid}", headers=AUTH, json={"active": True}).json()

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from syndicate.errors import PartnerUrlRefused
-from syndicate.partners import registry, service
-from syndicate.partners.registry import PartnerInput
+from syndicate.partners.ports import PartnerInput
 from syndicate.storage.partner_models import PartnerDeliveryRow
 from tests.conftest import run_cli
 from tests.integration.partners_helpers import Receiver, article, publish
@@ -38,21 +37,21 @@ INTERNAL_URLS = [
 def test_registration_refuses_internal_addresses(make_container: Any, url: str) -> None:
     container = make_container()
     with pytest.raises(PartnerUrlRefused) as info:
-        registry.add_partner(container, PartnerInput(name="evil", url=url))
+        container.partner_registry.add(PartnerInput(name="evil", url=url))
     assert url in str(info.value) and "refused" in str(info.value)
-    assert registry.list_partners(container) == []
+    assert container.partner_reads.partners() == []
 
 
 @pytest.mark.parametrize("url", ["ftp://example.org/x", "file:///etc/passwd", "gopher://x/"])
 def test_registration_refuses_other_schemes(make_container: Any, url: str) -> None:
     with pytest.raises(PartnerUrlRefused, match="is not http or https"):
-        registry.add_partner(make_container(), PartnerInput(name="x", url=url))
+        make_container().partner_registry.add(PartnerInput(name="x", url=url))
 
 
 def test_metadata_address_is_refused_even_when_private_is_allowed(make_container: Any) -> None:
     container = make_container(partner_allow_private=True)
     with pytest.raises(PartnerUrlRefused, match="metadata"):
-        registry.add_partner(container, PartnerInput(name="x", url="http://169.254.169.254/"))
+        container.partner_registry.add(PartnerInput(name="x", url="http://169.254.169.254/"))
 
 
 def test_send_time_check_refuses_and_sends_nothing(
@@ -60,10 +59,10 @@ def test_send_time_check_refuses_and_sends_nothing(
 ) -> None:
     # Registered while loopback was allowed; the operator then turns the setting off.
     allowed = make_container(partner_allow_private=True)
-    registry.add_partner(allowed, PartnerInput(name="lan", url=receiver.url()))
+    allowed.partner_registry.add(PartnerInput(name="lan", url=receiver.url()))
     strict = make_container()
     [delivery_id] = publish(strict, article())
-    assert service.attempt(strict, delivery_id) == "failed"
+    assert strict.partner_pushes.attempt(delivery_id) == "failed"
     assert receiver.requests == []
     with strict.session_factory() as s:
         row = s.get(PartnerDeliveryRow, delivery_id)

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from syndicate.partners import registry, service
-from syndicate.partners.registry import PartnerInput
+from syndicate.partners.ports import PartnerInput
 from syndicate.storage.partner_models import PartnerDeliveryRow
 from tests.integration.partners_helpers import Receiver, Reply, article, publish
 
@@ -34,7 +33,7 @@ def rows(container: Any) -> list[PartnerDeliveryRow]:
 def test_partner_back_after_several_rounds_gets_everything_in_order(
     db_container: Any, receiver: Receiver
 ) -> None:
-    partner, secret = registry.add_partner(db_container, PartnerInput(name="agency", url=receiver.url()))
+    partner, secret = db_container.partner_registry.add(PartnerInput(name="agency", url=receiver.url()))
     receiver.reply = lambda _r: Reply(503)
     now = db_container.now()
 
@@ -46,7 +45,7 @@ def test_partner_back_after_several_rounds_gets_everything_in_order(
     publish(db_container, article(3, title="C v1"))
     now = db_container.now()
     for _round in range(4):
-        service.deliver_due(db_container, now=now)
+        db_container.partner_pushes.deliver_due(now=now)
         # Updates of A never overtake its pending publication: they are not even attempted.
         a_rows = [r for r in rows(db_container) if r.article_id == rows(db_container)[0].article_id]
         assert [r.attempts for r in a_rows[1:]] == [0, 0]
@@ -56,7 +55,7 @@ def test_partner_back_after_several_rounds_gets_everything_in_order(
 
     receiver.reply = lambda _r: Reply(200)
     for _round in range(4):
-        service.deliver_due(db_container, now=now)
+        db_container.partner_pushes.deliver_due(now=now)
     assert all(r.status == "delivered" for r in rows(db_container))
 
     delivered = [Webhook(secret).verify(r.body, r.headers) for r in receiver.requests[failed_calls:]]
@@ -70,24 +69,24 @@ def test_partner_back_after_several_rounds_gets_everything_in_order(
     # Each delivery went out with its own stable webhook-id: nothing lost, nothing doubled.
     webhook_ids = [r.headers["webhook-id"] for r in receiver.requests[failed_calls:]]
     assert sorted(webhook_ids) == sorted(r.webhook_id for r in rows(db_container))
-    assert registry.show_partner(db_container, partner["id"])["deliveries"]["delivered"] == 5
+    assert db_container.partner_reads.partner(partner.id).deliveries["delivered"] == 5
 
 
 def test_resend_article_reuses_webhook_ids_and_touches_only_that_article(
     db_container: Any, receiver: Receiver
 ) -> None:
-    partner, _ = registry.add_partner(db_container, PartnerInput(name="agency", url=receiver.url()))
+    partner, _ = db_container.partner_registry.add(PartnerInput(name="agency", url=receiver.url()))
     publish(db_container, article(1))
     publish(db_container, article(1, title="Story 1, corrected"))
     publish(db_container, article(2))
-    service.deliver_due(db_container)
+    db_container.partner_pushes.deliver_due()
     assert len(receiver.requests) == 3
     first = rows(db_container)
     a_id = first[0].article_id
 
-    queued = registry.resend(db_container, partner["id"], article_id=a_id)
+    queued = db_container.partner_registry.resend(partner.id, article_id=a_id).ids
     assert queued == [r.id for r in first if r.article_id == a_id]
-    service.deliver_due(db_container)
+    db_container.partner_pushes.deliver_due()
     again = receiver.requests[3:]
     assert [r.headers["webhook-id"] for r in again] == [r.webhook_id for r in first if r.article_id == a_id]
     assert [json.loads(r.body)["type"] for r in again] == ["article.published", "article.updated"]
@@ -97,25 +96,25 @@ def test_resend_of_an_article_the_partner_never_got_creates_one_delivery(
     db_container: Any, receiver: Receiver
 ) -> None:
     publish(db_container, article(1))
-    partner, secret = registry.add_partner(db_container, PartnerInput(name="late", url=receiver.url()))
+    partner, secret = db_container.partner_registry.add(PartnerInput(name="late", url=receiver.url()))
     with db_container.session_factory() as s:
         from syndicate.storage.models import ArticleRow
 
         article_id = s.scalar(select(ArticleRow.id))
-    [delivery_id] = registry.resend(db_container, partner["id"], article_id=article_id)
-    service.deliver_due(db_container)
+    [delivery_id] = db_container.partner_registry.resend(partner.id, article_id=article_id).ids
+    db_container.partner_pushes.deliver_due()
     [got] = receiver.requests
     assert Webhook(secret).verify(got.body, got.headers)["data"]["guid"] == "g-1"
     assert rows(db_container)[-1].id == delivery_id
 
 
 def test_fan_out_is_idempotent(db_container: Any, receiver: Receiver) -> None:
-    registry.add_partner(db_container, PartnerInput(name="agency", url=receiver.url()))
+    db_container.partner_registry.add(PartnerInput(name="agency", url=receiver.url()))
     from syndicate.domain.events import ArticleEvent
 
     result = db_container.articles.ingest(article(1))
     assert result.event_id is not None
     event = ArticleEvent(result.event_id, "article.published", result.article.id, result.article.guid)
-    assert len(service.fan_out(db_container, event)) == 1
-    assert service.fan_out(db_container, event) == []
+    assert len(db_container.partner_pushes.fan_out(event)) == 1
+    assert db_container.partner_pushes.fan_out(event) == []
     assert len(rows(db_container)) == 1

@@ -11,8 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from syndicate.domain.articles import article_json
-from syndicate.partners import registry, service
-from syndicate.partners.registry import PartnerInput
+from syndicate.partners.ports import PartnerInput
 from syndicate.partners.schedule import MAX_ATTEMPTS
 from syndicate.storage.partner_models import PartnerDeliveryRow
 from tests.integration.partners_helpers import Receiver, Reply, article, publish
@@ -21,10 +20,10 @@ pytest_plugins = ["tests.integration.conftest_partners"]
 
 
 def add(container: Any, receiver: Receiver, path: str = "/hook", **fields: Any) -> tuple[int, str]:
-    partner, secret = registry.add_partner(
-        container, PartnerInput(name=f"partner {path}", url=receiver.url(path), **fields)
+    partner, secret = container.partner_registry.add(
+        PartnerInput(name=f"partner {path}", url=receiver.url(path), **fields)
     )
-    return int(partner["id"]), secret
+    return partner.id, secret
 
 
 def delivery(container: Any, delivery_id: int) -> PartnerDeliveryRow:
@@ -41,7 +40,7 @@ def verified(secret: str, received: Any) -> Any:
 def test_push_is_signed_and_carries_the_contract_body(partner_container: Any, receiver: Receiver) -> None:
     _, secret = add(partner_container, receiver)
     [delivery_id] = publish(partner_container, article(1, categories=["world"]))
-    assert service.attempt(partner_container, delivery_id) == "delivered"
+    assert partner_container.partner_pushes.attempt(delivery_id) == "delivered"
 
     [got] = receiver.requests
     body = verified(secret, got)
@@ -65,7 +64,7 @@ def test_filters_pick_partners_by_category_and_language(partner_container: Any, 
     add(partner_container, receiver, "/all")
     publish(partner_container, article(1, categories=["sport"], language="en"))
     publish(partner_container, article(2, categories=["politics"], language="fr-CA"))
-    service.deliver_due(partner_container)
+    partner_container.partner_pushes.deliver_due()
     got = sorted((r.path, json.loads(r.body)["data"]["guid"]) for r in receiver.requests)
     assert got == [("/all", "g-1"), ("/all", "g-2"), ("/french", "g-2"), ("/sport", "g-1")]
 
@@ -79,7 +78,7 @@ def test_500_is_retried_on_the_schedule_with_the_same_webhook_id_then_dead(
     now = partner_container.now()
     gaps = []
     for _ in range(MAX_ATTEMPTS):
-        assert service.deliver_due(partner_container, now=now) == 1
+        assert partner_container.partner_pushes.deliver_due(now=now) == 1
         row = delivery(partner_container, delivery_id)
         if row.next_attempt_at is None:
             break
@@ -101,8 +100,8 @@ def test_500_is_retried_on_the_schedule_with_the_same_webhook_id_then_dead(
     # The receiver is fixed; `resend --failed` queues the dead row again with its webhook-id.
     receiver.reply = lambda _r: Reply(200)
     partner_id = row.partner_id
-    assert registry.resend(partner_container, partner_id, failed=True) == [delivery_id]
-    assert service.deliver_due(partner_container, now=now) == 1
+    assert partner_container.partner_registry.resend(partner_id, failed=True).ids == [delivery_id]
+    assert partner_container.partner_pushes.deliver_due(now=now) == 1
     assert delivery(partner_container, delivery_id).status == "delivered"
     assert receiver.requests[-1].headers["webhook-id"] == row.webhook_id
 
@@ -111,7 +110,7 @@ def test_timeout_counts_as_failure_and_is_retried(partner_container: Any, receiv
     add(partner_container, receiver)
     receiver.reply = lambda _r: Reply(200, delay_s=3)
     [delivery_id] = publish(partner_container, article())
-    assert service.attempt(partner_container, delivery_id) == "failed"
+    assert partner_container.partner_pushes.attempt(delivery_id) == "failed"
     row = delivery(partner_container, delivery_id)
     assert row.status == "pending" and row.attempts == 1
     assert row.last_error is not None and "timeout after 1 s" in row.last_error
@@ -123,10 +122,10 @@ def test_refused_connection_is_retried(partner_container: Any, receiver: Receive
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]
-    registry.edit_partner(partner_container, partner_id,
-                          PartnerInput(url=f"http://127.0.0.1:{dead_port}/hook"))
+    partner_container.partner_registry.edit(partner_id,
+                                            PartnerInput(url=f"http://127.0.0.1:{dead_port}/hook"))
     [delivery_id] = publish(partner_container, article())
-    assert service.attempt(partner_container, delivery_id) == "failed"
+    assert partner_container.partner_pushes.attempt(delivery_id) == "failed"
     row = delivery(partner_container, delivery_id)
     assert row.status == "pending" and row.last_error and "ConnectError" in row.last_error
 
@@ -137,10 +136,10 @@ def test_410_disables_the_partner_and_alerts_the_admin(
     partner_id, _ = add(partner_container, receiver)
     receiver.reply = lambda _r: Reply(410)
     [first] = publish(partner_container, article(1))
-    assert service.attempt(partner_container, first) == "dead"
-    shown = registry.show_partner(partner_container, partner_id)
-    assert shown["active"] is False and "410" in shown["disabled_reason"]
-    assert [a["id"] for a in registry.alerts(partner_container)] == [partner_id]
+    assert partner_container.partner_pushes.attempt(first) == "dead"
+    shown = partner_container.partner_reads.partner(partner_id)
+    assert shown.partner.active is False and "410" in (shown.partner.disabled_reason or "")
+    assert [a.id for a in partner_container.partner_reads.alerts()] == [partner_id]
     assert f"partner {partner_id}" in caplog.text and "disabled" in caplog.text
     # A disabled partner gets no new deliveries.
     assert publish(partner_container, article(2)) == []
@@ -152,13 +151,13 @@ def test_429_and_503_honour_retry_after(partner_container: Any, receiver: Receiv
     receiver.reply = lambda _r: Reply(429, {"Retry-After": "120"})
     [d1] = publish(partner_container, article(1))
     now = partner_container.now()
-    assert service.attempt(partner_container, d1, now=now) == "failed"
+    assert partner_container.partner_pushes.attempt(d1, now=now) == "failed"
     assert delivery(partner_container, d1).next_attempt_at == now + timedelta(seconds=120)
 
     receiver.reply = lambda _r: Reply(503, {"Retry-After": "Fri, 01 Jan 2100 00:00:00 GMT"})
     [d2] = publish(partner_container, article(2))
     now = partner_container.now()
-    assert service.attempt(partner_container, d2, now=now) == "failed"
+    assert partner_container.partner_pushes.attempt(d2, now=now) == "failed"
     # Capped at 24 h.
     assert delivery(partner_container, d2).next_attempt_at == now + timedelta(hours=24)
 
@@ -177,7 +176,7 @@ def test_redirect_to_metadata_is_not_followed(
 
     monkeypatch.setattr(socket, "create_connection", recording)
     [delivery_id] = publish(partner_container, article())
-    assert service.attempt(partner_container, delivery_id) == "failed"
+    assert partner_container.partner_pushes.attempt(delivery_id) == "failed"
     row = delivery(partner_container, delivery_id)
     assert row.status == "pending" and row.last_status_code == 302
     assert row.last_error and "redirects are not followed" in row.last_error
@@ -188,10 +187,10 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     partner_container: Any, receiver: Receiver
 ) -> None:
     partner_id, old = add(partner_container, receiver)
-    new, _until = registry.rotate_secret(partner_container, partner_id)
+    new = partner_container.partner_registry.rotate_secret(partner_id).secret
     assert new != old and new.startswith("whsec_")
     [delivery_id] = publish(partner_container, article())
-    service.attempt(partner_container, delivery_id)
+    partner_container.partner_pushes.attempt(delivery_id)
     [got] = receiver.requests
     assert len(got.headers["webhook-signature"].split(" ")) == 2
     verified(old, got)
@@ -199,8 +198,8 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(
     # After the overlap only the new secret signs.
     later = partner_container.now() + timedelta(hours=25)
     article_id = delivery(partner_container, delivery_id).article_id
-    registry.resend(partner_container, partner_id, article_id=article_id)
-    service.deliver_due(partner_container, now=later)
+    partner_container.partner_registry.resend(partner_id, article_id=article_id)
+    partner_container.partner_pushes.deliver_due(now=later)
     assert len(receiver.requests[-1].headers["webhook-signature"].split(" ")) == 1
     verified(new, receiver.requests[-1])
 
@@ -213,18 +212,18 @@ def test_partner_failing_for_days_is_disabled(
     receiver.reply = lambda _r: Reply(500)
     [d1] = publish(container, article(1))
     now = container.now()
-    service.deliver_due(container, now=now)
-    assert registry.show_partner(container, partner_id)["active"] is True
+    container.partner_pushes.deliver_due(now=now)
+    assert container.partner_reads.partner(partner_id).partner.active is True
     [d2] = publish(container, article(2))
-    service.deliver_due(container, now=now + timedelta(days=1, minutes=1))
-    shown = registry.show_partner(container, partner_id)
-    assert shown["active"] is False and "1 days" in shown["disabled_reason"]
-    assert [a["id"] for a in registry.alerts(container)] == [partner_id]
+    container.partner_pushes.deliver_due(now=now + timedelta(days=1, minutes=1))
+    shown = container.partner_reads.partner(partner_id)
+    assert shown.partner.active is False and "1 days" in (shown.partner.disabled_reason or "")
+    assert [a.id for a in container.partner_reads.alerts()] == [partner_id]
     assert "disabled" in caplog.text
     # Its deliveries wait; enabling the partner resumes them.
     receiver.reply = lambda _r: Reply(200)
-    registry.set_active(container, partner_id, True)
-    service.deliver_due(container, now=now + timedelta(days=2))
+    container.partner_registry.set_active(partner_id, True)
+    container.partner_pushes.deliver_due(now=now + timedelta(days=2))
     assert {delivery(container, d).status for d in (d1, d2)} == {"delivered"}
 
 
@@ -235,11 +234,11 @@ def test_rate_limit_defers_pushes_without_counting_an_attempt(
     [d1] = publish(partner_container, article(1))
     [d2] = publish(partner_container, article(2))
     now = partner_container.now()
-    service.deliver_due(partner_container, now=now)
+    partner_container.partner_pushes.deliver_due(now=now)
     assert len(receiver.requests) == 1
     row = delivery(partner_container, d2)
     assert row.attempts == 0 and row.next_attempt_at is not None and row.next_attempt_at > now
-    service.deliver_due(partner_container, now=now + timedelta(minutes=2))
+    partner_container.partner_pushes.deliver_due(now=now + timedelta(minutes=2))
     assert {delivery(partner_container, d).status for d in (d1, d2)} == {"delivered"}
 
 
@@ -250,15 +249,15 @@ def test_sweep_enqueues_due_retries_once_until_they_are_attempted(
     receiver.reply = lambda _r: Reply(500)
     [delivery_id] = publish(partner_container, article())
     # Just created and handed to the broker by the handler: not swept again right away.
-    assert service.sweep(partner_container) == 0
-    assert service.attempt(partner_container, delivery_id) == "failed"
+    assert partner_container.partner_pushes.sweep() == 0
+    assert partner_container.partner_pushes.attempt(delivery_id) == "failed"
     due = delivery(partner_container, delivery_id).next_attempt_at
     assert due is not None
-    assert service.sweep(partner_container, now=due - timedelta(seconds=1)) == 0
-    assert service.sweep(partner_container, now=due) == 1
-    assert service.sweep(partner_container, now=due) == 0
+    assert partner_container.partner_pushes.sweep(now=due - timedelta(seconds=1)) == 0
+    assert partner_container.partner_pushes.sweep(now=due) == 1
+    assert partner_container.partner_pushes.sweep(now=due) == 0
     # The queued task runs the attempt: same webhook-id again.
-    assert service.attempt(partner_container, delivery_id, now=due) == "failed"
+    assert partner_container.partner_pushes.attempt(delivery_id, now=due) == "failed"
     assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1 and len(receiver.requests) == 2
 
 
@@ -269,13 +268,13 @@ def test_unpublished_article_is_announced_to_partners_that_received_it(
 
     _, secret = add(partner_container, receiver, "/early")
     [first] = publish(partner_container, article(1))
-    service.deliver_due(partner_container)
+    partner_container.partner_pushes.deliver_due()
     add(partner_container, receiver, "/late")
     result = partner_container.articles.unpublish(delivery(partner_container, first).article_id)
     assert result is not None and result.event_id is not None
     event = ArticleEvent(result.event_id, "article.deleted", result.article.id, result.article.guid)
-    assert len(service.fan_out(partner_container, event)) == 1
-    service.deliver_due(partner_container)
+    assert len(partner_container.partner_pushes.fan_out(event)) == 1
+    partner_container.partner_pushes.deliver_due()
     assert [r.path for r in receiver.requests] == ["/early", "/early"]
     body = verified(secret, receiver.requests[-1])
     assert body["type"] == "article.deleted"

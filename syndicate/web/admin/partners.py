@@ -4,29 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from syndicate.errors import SyndicateError
-from syndicate.partners import registry, store
-from syndicate.storage.partner_models import DELIVERY_STATUSES, PartnerRow
-from syndicate.web.admin.queries import status_counts
+from syndicate.errors import NotFound, SyndicateError
+from syndicate.partners.ports import DeliveryStatus
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import queued_again, render
 from syndicate.web.deps import ContainerDep
 
 router = APIRouter(prefix="/admin/partners", include_in_schema=False)
 LOG_SIZE = 100
+STATUSES = tuple(DeliveryStatus)
 
 
 @router.get("", response_class=HTMLResponse)
 def partners(request: Request, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """Every partner with its health."""
-    with container.session_factory() as session:
-        rows = list(session.scalars(select(PartnerRow).order_by(PartnerRow.name)))
-        counts = status_counts(session, [p.id for p in rows])
+    overviews = container.partner_reads.partners(order="name")
     return render(request, "admin/partners.html", {
-        "partners": [(p, counts[p.id]) for p in rows], "statuses": DELIVERY_STATUSES,
-        "alerts": registry.alerts(container),
+        "partners": [(o.partner, o.deliveries) for o in overviews], "statuses": STATUSES,
+        "alerts": container.partner_reads.alerts(),
     })
 
 
@@ -36,18 +32,17 @@ def partner(
     status: str | None = Query(None), replayed: int | None = None,
 ) -> HTMLResponse:
     """One partner: its filters, counts and the newest deliveries with every attempt."""
-    if status is not None and status not in DELIVERY_STATUSES:
+    if status is not None and status not in STATUSES:
         raise HTTPException(404, f"unknown delivery status {status!r}")
-    with container.session_factory() as session:
-        found = session.get(PartnerRow, partner_id)
-        if found is None:
-            raise HTTPException(404, f"no partner with id {partner_id}")
-        counts = status_counts(session, [partner_id])[partner_id]
-        deliveries = store.deliveries_of(session, partner_id, status=status, limit=LOG_SIZE)
-        attempts = store.attempts_of(session, [d.id for d in deliveries])
+    wanted = DeliveryStatus(status) if status is not None else None
+    try:
+        found = container.partner_reads.delivery_log(partner_id, status=wanted, limit=LOG_SIZE)
+    except NotFound:
+        raise HTTPException(404, f"no partner with id {partner_id}") from None
     return render(request, "admin/partner.html", {
-        "partner": found, "counts": counts, "statuses": DELIVERY_STATUSES, "status": status,
-        "deliveries": [(d, attempts[d.id]) for d in deliveries], "flash": queued_again(replayed),
+        "partner": found.overview.partner, "counts": found.overview.deliveries,
+        "statuses": STATUSES, "status": status,
+        "deliveries": [(d, d.log) for d in found.entries], "flash": queued_again(replayed),
     })
 
 
@@ -58,7 +53,7 @@ def replay(
 ) -> Response:
     """Replay the partner's dead deliveries, or everything it has of one article."""
     try:
-        ids = registry.resend(container, partner_id, article_id=article_id, failed=failed)
+        done = container.partner_registry.resend(partner_id, article_id=article_id, failed=failed)
     except SyndicateError as exc:
         raise HTTPException(422, str(exc)) from None
-    return RedirectResponse(f"/admin/partners/{partner_id}?replayed={len(ids)}", status_code=303)
+    return RedirectResponse(f"/admin/partners/{partner_id}?replayed={len(done.ids)}", status_code=303)

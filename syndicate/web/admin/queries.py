@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from syndicate.digests import ledger
+from syndicate.partners.ports import DeliveryStatus
 from syndicate.storage.counts import grouped_counts
-from syndicate.storage.partner_models import DELIVERY_STATUSES, PartnerDeliveryRow
+from syndicate.storage.partner_models import PartnerDeliveryRow
 
 STATES = ledger.STATES
 
@@ -21,5 +22,5 @@ def counts_for(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[s
 def status_counts(session: Session, partner_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Partner deliveries per status for each partner (on the (partner, status) index)."""
     return grouped_counts(
-        session, PartnerDeliveryRow.partner_id, PartnerDeliveryRow.status, partner_ids, DELIVERY_STATUSES
+        session, PartnerDeliveryRow.partner_id, PartnerDeliveryRow.status, partner_ids, tuple(DeliveryStatus)
     )

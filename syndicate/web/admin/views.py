@@ -10,8 +10,9 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
+from syndicate.partners.ports import DeliveryStatus
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailingListRow
-from syndicate.storage.partner_models import DEAD, PartnerDeliveryRow, PartnerRow
+from syndicate.storage.partner_models import PartnerDeliveryRow, PartnerRow
 from syndicate.web.admin.queries import counts_for, status_counts
 from syndicate.web.admin.session import (
     CsrfDep,
@@ -160,7 +161,8 @@ def delivery_overview(container: Container) -> dict[str, Any]:
         )
         push_failures = session.scalar(
             select(func.count()).select_from(PartnerDeliveryRow)
-            .where(PartnerDeliveryRow.status == DEAD, PartnerDeliveryRow.last_attempt_at >= since)
+            .where(PartnerDeliveryRow.status == DeliveryStatus.DEAD,
+                   PartnerDeliveryRow.last_attempt_at >= since)
         )
     return {
         "editions": [(e, name, counts[e.id]) for e, name in editions],
