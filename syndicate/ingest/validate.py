@@ -10,6 +10,22 @@ from typing import Any
 from syndicate.domain.articles import ArticleDraft, Image
 from syndicate.domain.languages import is_language_tag
 from syndicate.errors import ArticleTooLarge, InvalidArticle
+from syndicate.ingest.limits import (
+    MAX_ALT,
+    MAX_AUTHOR,
+    MAX_AUTHORS,
+    MAX_CATEGORIES,
+    MAX_GUID,
+    MAX_IMAGES,
+    MAX_LANGUAGE,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    MAX_URL,
+    check_count,
+    check_date_range,
+    check_length,
+    preview,
+)
 from syndicate.ingest.sanitize import (
     sanitize_html,
     single_line,
@@ -27,13 +43,7 @@ KNOWN_FIELDS = frozenset(
 # BCP 47, loosely: a 2-3 letter primary tag and optional subtags ("en", "pt-BR", "zh-Hant").
 _CATEGORY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _SLUG = _CATEGORY
-MAX_TITLE = 500
-MAX_GUID = 500
-
-
-def _preview(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_preview = preview
 
 
 def _string(data: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
@@ -65,15 +75,17 @@ def parse_timestamp(name: str, value: object) -> datetime:
         raise InvalidArticle(name, f"must be an RFC 3339 string, got {_preview(value)}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidArticle(name, f"{_preview(value)} has no UTC offset (add Z or +hh:mm)")
-    return parsed
+    return check_date_range(name, parsed)
 
 
-def _string_list(data: Mapping[str, Any], name: str) -> list[str]:
+def _string_list(data: Mapping[str, Any], name: str, limit: int) -> list[str]:
     value = data.get(name, [])
     if value is None:
         return []
     if isinstance(value, str):
         value = [value]
+    if isinstance(value, list):
+        check_count(name, value, limit)  # before looking at the items: a long list costs nothing
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidArticle(name, f"must be a list of strings, got {_preview(value)}")
     return value
@@ -81,7 +93,7 @@ def _string_list(data: Mapping[str, Any], name: str) -> list[str]:
 
 def _categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for raw in _string_list(data, "categories"):
+    for raw in _string_list(data, "categories", MAX_CATEGORIES):
         slug = raw.strip().lower()
         if not _CATEGORY.match(slug):
             raise InvalidArticle(
@@ -95,6 +107,7 @@ def _images(data: Mapping[str, Any], title: str) -> tuple[Image, ...]:
     value = data.get("images") or []
     if not isinstance(value, list):
         raise InvalidArticle("images", f"must be a list, got {_preview(value)}")
+    check_count("images", value, MAX_IMAGES)
     images = []
     for index, item in enumerate(value, start=1):
         if isinstance(item, str):
@@ -102,10 +115,12 @@ def _images(data: Mapping[str, Any], title: str) -> tuple[Image, ...]:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             raise InvalidArticle(f"images[{index - 1}]", f"needs a 'url' string, got {_preview(item)}")
         url = single_line(item["url"])
+        check_length(f"images[{index - 1}].url", url, MAX_URL)
         if not re.match(r"^https?://", url):
             raise InvalidArticle(f"images[{index - 1}].url", f"{_preview(url)} is not an http(s) URL")
         alt = item.get("alt")
         alt = single_line(alt) if isinstance(alt, str) and alt.strip() else f"{title} (photo {index})"
+        check_length(f"images[{index - 1}].alt", alt, MAX_ALT)
         images.append(Image(url=url, alt=alt))
     return tuple(images)
 
@@ -118,13 +133,13 @@ def draft_from_mapping(
         raise InvalidArticle("(document)", f"must be a JSON object, got {_preview(data)}")
     unknown = sorted(set(data) - KNOWN_FIELDS)
     if unknown:
-        raise InvalidArticle(unknown[0], "is not a known article field")
+        name = unknown[0] if len(unknown[0]) <= 60 else unknown[0][:57] + "..."
+        raise InvalidArticle(name, "is not a known article field")
 
     title = single_line(_string(data, "title", required=True) or "")
     if not title:
         raise InvalidArticle("title", "is empty after removing control characters")
-    if len(title) > MAX_TITLE:
-        raise InvalidArticle("title", f"is {len(title)} characters long; the limit is {MAX_TITLE}")
+    check_length("title", title, MAX_TITLE)
 
     body_html = _string(data, "body_html")
     body_text = _string(data, "body_text")
@@ -150,31 +165,37 @@ def draft_from_mapping(
     updated_raw = data.get("updated_at")
     updated_at = None if updated_raw in (None, "") else parse_timestamp("updated_at", updated_raw)
     if updated_at is not None and updated_at < (published_at or now):
-        raise InvalidArticle("updated_at", f"{updated_raw!r} is before published_at")
+        raise InvalidArticle("updated_at", f"{_preview(updated_raw)} is before published_at")
 
     language = (_string(data, "language") or "en").strip()
-    if not is_language_tag(language):
+    if len(language) > MAX_LANGUAGE or not is_language_tag(language):
         raise InvalidArticle("language", f"{_preview(language)} is not a BCP 47 language tag")
 
     url = _string(data, "url")
     if url is not None:
         url = single_line(url)
+        check_length("url", url, MAX_URL)
         if not re.match(r"^https?://[^\s/]+", url):
             raise InvalidArticle("url", f"{_preview(url)} is not an absolute http(s) URL")
 
     guid = _string(data, "guid")
     if guid is not None:
         guid = single_line(guid)
-        if len(guid) > MAX_GUID:
-            raise InvalidArticle("guid", f"is {len(guid)} characters long; the limit is {MAX_GUID}")
+        check_length("guid", guid, MAX_GUID)
 
     slug = _string(data, "slug")
     if slug is not None and not _SLUG.match(slug):
         raise InvalidArticle("slug", f"{_preview(slug)} is not a slug (lowercase letters, digits, '-')")
 
     translation_of = _string(data, "translation_of")
+    if translation_of is not None:
+        translation_of = single_line(translation_of)
+        check_length("translation_of", translation_of, MAX_GUID)
     summary = single_line(_string(data, "summary") or "")
-    authors = tuple(a for a in (single_line(x) for x in _string_list(data, "authors")) if a)
+    check_length("summary", summary, MAX_SUMMARY)
+    authors = tuple(a for a in (single_line(x) for x in _string_list(data, "authors", MAX_AUTHORS)) if a)
+    for n, author in enumerate(authors):
+        check_length(f"authors[{n}]", author, MAX_AUTHOR)
 
     return ArticleDraft(
         guid=guid,
@@ -189,5 +210,5 @@ def draft_from_mapping(
         categories=_categories(data),
         authors=authors,
         images=_images(data, title),
-        translation_of=single_line(translation_of) if translation_of else None,
+        translation_of=translation_of or None,
     )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from syndicate.domain.articles import article_json
 from syndicate.errors import ArticleTooLarge, InvalidArticle
+from syndicate.ingest.limits import load_json
 from syndicate.services.articles import ingest, unpublish
 from syndicate.services.publishing import Outcome
 from syndicate.storage.articles import ArticleQueries
 from syndicate.web.deps import AdminDep, ContainerDep
+from syndicate.web.security import DbId
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep])
 
@@ -35,11 +37,9 @@ async def create_article(request: Request, container: ContainerDep) -> JSONRespo
     if len(raw) > limit:
         return _invalid(ArticleTooLarge("(request)", f"is {len(raw)} bytes; too large"), 413)
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _invalid(InvalidArticle("(document)", f"is not valid JSON: {exc}"), 422)
-    try:
-        result = ingest(container, data)
+        data = load_json(raw)
+        # Validation, sanitizing and SQL block: off the event loop, so other requests go on.
+        result = await run_in_threadpool(ingest, container, data)
     except ArticleTooLarge as exc:
         return _invalid(exc, 413)
     except InvalidArticle as exc:
@@ -50,7 +50,7 @@ async def create_article(request: Request, container: ContainerDep) -> JSONRespo
 
 
 @router.get("/articles/{article_id}")
-def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
+def get_article(article_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """One stored article."""
     with container.session_factory() as session:
         article = ArticleQueries(session).by_id(article_id)
@@ -60,7 +60,7 @@ def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
 
 
 @router.delete("/articles/{article_id}")
-def unpublish_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
+def unpublish_article(article_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """Unpublish: the article leaves feeds and pages and partners get `article.deleted`."""
     result = unpublish(container, article_id)
     if result is None:

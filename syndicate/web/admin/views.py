@@ -28,6 +28,7 @@ from syndicate.web.admin.session import (
     token_matches,
 )
 from syndicate.web.deps import ContainerDep
+from syndicate.web.security import MAX_PAGE, DbId
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -121,7 +122,7 @@ def overview(request: Request, container: ContainerDep, _: SessionDep) -> HTMLRe
 
 @router.get("/articles", response_class=HTMLResponse)
 def articles(
-    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1)
+    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE)
 ) -> HTMLResponse:
     """Every article, newest first."""
     with container.session_factory() as session:
@@ -134,7 +135,7 @@ def articles(
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
-def article(request: Request, article_id: int, container: ContainerDep, _: SessionDep) -> HTMLResponse:
+def article(request: Request, article_id: DbId, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """One article and everywhere it went."""
     with container.session_factory() as session:
         found = ArticleQueries(session).by_id(article_id)
@@ -149,7 +150,7 @@ def article(request: Request, article_id: int, container: ContainerDep, _: Sessi
 
 
 @router.post("/articles/{article_id}/unpublish")
-def unpublish_article(article_id: int, container: ContainerDep, _: CsrfDep) -> Response:
+def unpublish_article(article_id: DbId, container: ContainerDep, _: CsrfDep) -> Response:
     """Unpublish from the dashboard, then show the article again."""
     if unpublish(container, article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
