@@ -95,10 +95,10 @@ def login(
 
 
 @router.post("/logout")
-def logout(_: CsrfDep) -> Response:
-    """End the session."""
+def logout(session: CsrfDep, container: ContainerDep) -> Response:
+    """End the session: revoked server-side, so a copy of the old cookie no longer signs in."""
     response = RedirectResponse("/admin/login", status_code=303)
-    end_session(response)
+    end_session(container, session, response)
     return response
 
 
