@@ -100,3 +100,7 @@ class WebSubPingFailed(SyndicateError):
         self.hub = hub
         self.feed_url = feed_url
         super().__init__(f"WebSub hub {hub!r} refused ping for {feed_url!r}: {reason}")
+
+
+class JobCancelled(SyndicateError):
+    """A background job stopped at a safe point because the server is shutting down."""

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
-from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.digests import service as digests
-from syndicate.digests.subscribers import all_lists, import_csv, list_by_slug
+from syndicate.digests.subscribers import all_lists, list_by_slug
 from syndicate.domain.articles import article_json
 from syndicate.errors import SyndicateError
 from syndicate.feeds.model import FeedFormat, specs_of
@@ -34,7 +32,7 @@ from syndicate.storage.digest_models import (
 from syndicate.storage.partner_models import PartnerDeliveryRow, PartnerRow
 from syndicate.web.admin.queries import STATES, counts_for
 from syndicate.web.deps import AdminDep, ContainerDep
-from syndicate.web.security import INT64_MAX, DbId
+from syndicate.web.security import INT64_MAX, DbId, safe_csv_cell
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep], tags=["admin"])
 MAX_LIMIT = 500
@@ -155,29 +153,10 @@ def export_subscribers(container: ContainerDep, list: str = Query(..., alias="li
             .where(SubscriptionRow.list_id == lst.id).order_by(SubscriberRow.id)
         )
         for sub, sub_status in rows:
-            writer.writerow([sub.email, sub.name, sub.language, sub_status])
+            # Addresses may legally start with '=', '+', '-' or '@': never a formula to a spreadsheet.
+            writer.writerow([safe_csv_cell(v) for v in (sub.email, sub.name, sub.language, sub_status)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{lst.slug}.csv"'})
-
-
-@router.post("/subscribers/import")
-async def import_subscribers(
-    request: Request, container: ContainerDep, list: str = Query(..., alias="list"), confirmed: bool = False
-) -> dict[str, Any]:
-    """Import a CSV body (`email[,name,language]`); bad rows are reported by line, the rest kept."""
-    body = await request.body()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(body)
-        with container.session_factory() as session:
-            try:
-                lst = list_by_slug(session, list)
-                report = import_csv(session, path, lst=lst, confirmed=confirmed, now=container.now())
-            except SyndicateError as exc:
-                raise _fail(exc) from None
-            session.commit()
-    errors = [e.replace(str(path), "upload.csv") for e in report.errors]
-    return {"imported": report.imported, "existing": report.existing, "errors": errors}
 
 
 @router.get("/subscribers/{subscriber_id}")

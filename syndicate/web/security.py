@@ -24,12 +24,7 @@ ADMIN_CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-ADMIN_HEADERS = [
-    (b"content-security-policy", ADMIN_CSP.encode()),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-content-type-options", b"nosniff"),
-]
+_COMMON_HEADERS = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
 # OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,9 +72,27 @@ def safe_csv_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+def admin_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Response headers of an admin page with CSP, X-Frame-Options, Referrer-Policy, nosniff.
+
+    A page with a CSP of its own is an email preview that our admin pages show in a sandboxed
+    iframe: it keeps its policy and may be framed by this origin only. Every other admin page
+    gets ADMIN_CSP (frame-ancestors 'none') and X-Frame-Options DENY.
+    """
+    own = next((v for k, v in headers if k.lower() == b"content-security-policy"), None)
+    replaced = {b"content-security-policy", b"x-frame-options", *(k for k, _ in _COMMON_HEADERS)}
+    kept = [(k, v) for k, v in headers if k.lower() not in replaced]
+    if own is not None:
+        framing = [(b"content-security-policy", own + b"; frame-ancestors 'self'"),
+                   (b"x-frame-options", b"SAMEORIGIN")]
+    else:
+        framing = [(b"content-security-policy", ADMIN_CSP.encode()), (b"x-frame-options", b"DENY")]
+    return kept + framing + _COMMON_HEADERS
+
+
 class AdminHeaders:
-    """ASGI middleware: admin pages (/admin…) get CSP with frame-ancestors 'none',
-    X-Frame-Options DENY, Referrer-Policy and nosniff, on every status including redirects."""
+    """ASGI middleware: every /admin response (redirects and errors included) carries the
+    headers of `admin_headers`."""
 
     def __init__(self, app: ASGIApp, prefix: str = "/admin") -> None:
         self.app = app
@@ -93,9 +106,7 @@ class AdminHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in ADMIN_HEADERS}
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                message["headers"] = headers + ADMIN_HEADERS
+                message["headers"] = admin_headers(list(message.get("headers", [])))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
