@@ -47,7 +47,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     head, sep, body = parts[1].partition("\n---")
     if not sep:
         raise InvalidArticle("(front matter)", "has no closing '---' line")
-    meta = load_front_matter(head) or {}
+    meta = load_front_matter(head, line_offset=1) or {}
     if not isinstance(meta, dict):
         raise InvalidArticle("(front matter)", "must be a mapping of field: value")
     return meta, body.split("\n", 1)[1] if "\n" in body else ""

@@ -93,14 +93,15 @@ class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader that refuses aliases and nesting over MAX_DEPTH while composing the tree."""
 
     _depth = 0
+    line_offset = 0  # lines before the YAML text in its file, so errors name the file's line
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
+            line = event.start_mark.line + 1 + self.line_offset
             raise InvalidArticle(
                 "(front matter)",
-                f"uses the YAML alias *{event.anchor} at line {event.start_mark.line + 1}; "
-                "aliases are not accepted",
+                f"uses the YAML alias *{event.anchor} at line {line}; aliases are not accepted",
             )
         self._depth += 1
         try:
@@ -113,15 +114,23 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def load_front_matter(text: str) -> Any:
-    """YAML front matter, bounded in size, depth and aliases; raises InvalidArticle."""
+def load_front_matter(text: str, *, line_offset: int = 0) -> Any:
+    """YAML front matter, bounded in size, depth and aliases; raises InvalidArticle.
+
+    `line_offset` is the number of file lines before `text` (the opening '---').
+    """
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FRONT_MATTER_BYTES:
         raise InvalidArticle(
             "(front matter)", f"is {size} bytes; the limit is {MAX_FRONT_MATTER_BYTES}"
         )
     try:
-        return yaml.load(text, Loader=_BoundedLoader)
+        loader = _BoundedLoader(text)
+        loader.line_offset = line_offset
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise InvalidArticle("(front matter)", f"is not valid YAML: {exc}".splitlines()[0]) from None
     except (ValueError, OverflowError) as exc:  # e.g. a timestamp with year 0

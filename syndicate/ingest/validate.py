@@ -133,8 +133,8 @@ def draft_from_mapping(
         raise InvalidArticle("(document)", f"must be a JSON object, got {_preview(data)}")
     unknown = sorted(set(data) - KNOWN_FIELDS)
     if unknown:
-        name = unknown[0] if len(unknown[0]) <= 60 else unknown[0][:57] + "..."
-        raise InvalidArticle(name, "is not a known article field")
+        name = single_line(unknown[0]) or "(empty name)"
+        raise InvalidArticle(name if len(name) <= 60 else name[:57] + "...", "is not a known article field")
 
     title = single_line(_string(data, "title", required=True) or "")
     if not title:

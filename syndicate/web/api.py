@@ -15,6 +15,7 @@ from syndicate.services.articles import ingest, unpublish
 from syndicate.services.publishing import Outcome
 from syndicate.storage.articles import ArticleQueries
 from syndicate.web.deps import AdminDep, ContainerDep
+from syndicate.web.openapi import ARTICLE_BODY
 from syndicate.web.security import DbId
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep])
@@ -26,7 +27,7 @@ def _invalid(exc: InvalidArticle, status: int) -> JSONResponse:
     )
 
 
-@router.post("/articles")
+@router.post("/articles", openapi_extra={"requestBody": ARTICLE_BODY})
 async def create_article(request: Request, container: ContainerDep) -> JSONResponse:
     """Create (201) or update in place by guid (200); 422 names the bad field, 413 when too big."""
     limit = container.settings.max_body_bytes * 2 + 65536

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from syndicate.bootstrap import Container
 from syndicate.errors import NotFound
-from syndicate.web import admin_api, api, feeds, imports_api, partners_api, public, reports_api
+from syndicate.web import admin_api, api, feeds, imports_api, openapi, partners_api, public, reports_api
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
 from syndicate.web.admin import outbox as admin_outbox
@@ -75,4 +75,5 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(feeds.FeedsFirst, files=feeds.make_feed_app(container))
     app.mount("/media", StaticFiles(directory=media), name="media")
     app.add_middleware(AdminHeaders)
+    openapi.install(app)
     return app

@@ -18,6 +18,7 @@ from syndicate.ingest.limits import json_depth_exceeds
 from syndicate.mail.strings import LANGUAGES
 from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 from syndicate.web.deps import ContainerDep
+from syndicate.web.openapi import SUBSCRIBE_BODY
 from syndicate.web.security import client_address
 
 router = APIRouter()
@@ -60,7 +61,7 @@ async def _subscribe_input(request: Request) -> tuple[str, list[str], str]:
     return str(form.get("email") or ""), lists, str(form.get("language") or "en")
 
 
-@router.post("/subscribe")
+@router.post("/subscribe", openapi_extra={"requestBody": SUBSCRIBE_BODY})
 async def subscribe(request: Request, container: ContainerDep, background: BackgroundTasks) -> Response:
     """202 for every valid request, whether or not the address was known; mails a confirm link."""
     wants_json = not request.headers.get("content-type", "").startswith(

@@ -115,5 +115,6 @@ def test_preview_of_a_huge_nested_value_is_short() -> None:
 def test_a_md_file_with_an_alias_bomb_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bomb.md"
     path.write_text("---\nx: &x [1, 2]\ncategories: *x\n---\nBody\n")
-    with pytest.raises(InvalidArticle, match=r"bomb.md: field '\(front matter\)': uses the YAML alias"):
+    with pytest.raises(InvalidArticle,
+                       match=r"bomb.md: field '\(front matter\)': uses the YAML alias \*x at line 3"):
         read_article_file(path, media_base_url="http://m", max_body_bytes=10_000)
