@@ -107,6 +107,10 @@ class WebSubPingFailed(SyndicateError):
         super().__init__(f"WebSub hub {hub!r} refused ping for {feed_url!r}: {reason}")
 
 
+class JobCancelled(SyndicateError):
+    """A background job stopped at a safe point because the server is shutting down."""
+
+
 #: What each named error means at the edges: (HTTP status, CLI exit code). Edges look an error up
 #: by its class and then its bases (`http_status`, `exit_code`), so a new subclass inherits the
 #: codes of the error it refines. Bad input is exit 2 on the CLI; a service that is down, 1.
@@ -128,6 +132,7 @@ ERROR_CODES: dict[type[SyndicateError], tuple[int, int]] = {
     PartnerUrlRefused: (422, 2),
     InvalidPartner: (422, 2),
     WebSubPingFailed: (502, 1),
+    JobCancelled: (503, 1),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import cached_property
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     websub_hubs: Annotated[list[str], NoDecode] = Field(default_factory=list)
     partner_allow_private: bool = False
     log_format: Literal["text", "json"] = "text"
+    # Proxies whose X-Forwarded-For is trusted: IPs or CIDR networks, comma-separated; '*' = any.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Not in the public contract; tunables with sensible defaults.
     var_dir: Path = Path("var")
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
     subscribe_limit_per_hour: int = 5  # per address
     subscribe_client_limit_per_hour: int = 30  # per client address
     confirm_token_hours: float = 72.0
+    # Limits and abuse protection (issue 13).
+    import_max_bytes: int = 64 * 1024 * 1024  # one subscriber CSV upload through the API
+    import_chunk_rows: int = 1000  # a CSV import commits every this many rows
 
     @field_validator("websub_hubs", mode="before")
     @classmethod
@@ -74,16 +80,37 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"FORWARDED_ALLOW_IPS: {item!r} is not an IP address, a network or '*'"
+                ) from None
+        return value
+
     @field_validator("base_url", "media_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("max_body_bytes")
+    @field_validator("max_body_bytes", "import_max_bytes", "import_chunk_rows")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:
-            raise ValueError(f"MAX_BODY_BYTES must be positive, got {value}")
+            raise ValueError(f"must be positive, got {value}")
         return value
 
     @property

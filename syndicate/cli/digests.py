@@ -18,6 +18,7 @@ from syndicate.digests import fanout, ledger, optin, service
 from syndicate.digests import subscribers as subs
 from syndicate.digests.editions import edition_and_list
 from syndicate.errors import InvalidDigestInput
+from syndicate.ingest.subscribers_csv import import_subscribers
 from syndicate.mail.transport import SendResult
 from syndicate.storage.digest_models import (
     DeliveryRow,
@@ -103,10 +104,13 @@ def subscribers_import(
     c = _container()
     with c.session_factory() as session:
         lst = subs.list_by_slug(session, list_slug)
-        report = subs.import_csv(session, csv_path, lst=lst, confirmed=confirmed, now=c.now())
-        session.commit()
+        done = import_subscribers(session, csv_path, lst=lst, confirmed=confirmed, now=c.now(),
+                                  chunk_rows=c.settings.import_chunk_rows)
+    report = done.report
     for line in report.errors:
         err.print(f"error: {line}", markup=False, soft_wrap=True)
+    if done.error_count > len(report.errors):
+        err.print(f"error: {done.error_count - len(report.errors)} more bad rows not shown", markup=False)
     if confirmed:
         status = "active"
     elif no_mail:
@@ -114,8 +118,8 @@ def subscribers_import(
     else:
         status = "pending; " + _mail_confirmations(c, report.to_confirm, lst.id)
     typer.echo(f"imported {report.imported} new, {report.existing} already known, "
-               f"{len(report.errors)} bad rows; status {status}")
-    if report.errors:
+               f"{done.error_count} bad rows; status {status}")
+    if done.error_count:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -85,10 +85,16 @@ def serve(
     # closed terminal (SIGHUP) takes the same path.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGHUP, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    proxies = container.settings.forwarded_allow_ips
     try:
         uvicorn.run(
             create_app(container), host=host, port=port, log_level="info", access_log=access_log,
             server_header=False,
+            # X-Forwarded-For only from FORWARDED_ALLOW_IPS; uvicorn's own default would trust
+            # 127.0.0.1 (or its FORWARDED_ALLOW_IPS variable), letting a local client pick its address.
+            proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or "",
+            # In-flight requests get this long after SIGTERM; background jobs stop at their next chunk.
+            timeout_graceful_shutdown=10,
         )
     finally:
         if child is not None:

@@ -30,3 +30,12 @@ def normalize_email(raw: str) -> str:
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise InvalidEmail(f"email {raw!r}: domain {domain!r} is not a valid host name")
     return f"{local}@{ascii_domain}"
+
+
+def rate_limit_key(address: str) -> str:
+    """The key rate limits count an address under: the whole address lower-cased.
+
+    Mail systems treat local parts case-insensitively in practice, so `Target1@x` and
+    `target1@x` reach one inbox and must share one limit.
+    """
+    return address.strip().lower()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from syndicate.digests import subscribers as subs
-from syndicate.digests.addresses import normalize_email
+from syndicate.digests.addresses import normalize_email, rate_limit_key
 from syndicate.digests.ratelimit import Counter, make_counter, send_pace
 from syndicate.digests.tokens import CONFIRM, MANAGE, Signer, TokenData
 from syndicate.errors import InvalidDigestInput, RateLimited
@@ -62,7 +62,7 @@ def request_subscription(
     counter = counter_for(container)
     if counter.hit(f"subscribe-client:{client}", HOUR) > s.subscribe_client_limit_per_hour:
         raise RateLimited(f"too many subscribe requests from {client}; try again within the hour")
-    if counter.hit(f"subscribe-address:{address}", HOUR) > s.subscribe_limit_per_hour:
+    if counter.hit(f"subscribe-address:{rate_limit_key(address)}", HOUR) > s.subscribe_limit_per_hour:
         raise RateLimited("too many subscribe requests for this address; try again within the hour")
     with container.session_factory() as session:
         lists = list(session.scalars(select(MailingListRow).where(MailingListRow.slug.in_(slugs))))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from typing import Any, Protocol
 
 from syndicate.settings import Settings
 
+log = logging.getLogger(__name__)
 
 class Counter(Protocol):
     """Counts hits of a key inside a window of `window_s` seconds."""
@@ -50,6 +52,37 @@ class RedisCounter:
         return int(count)
 
 
+class FallbackCounter:
+    """A shared counter that degrades to a per-process one while the shared one fails.
+
+    When Redis is unreachable a subscribe request must still be answered: the hit is counted in
+    this process instead (a weaker limit, logged as a warning at most once a minute), and Redis
+    is not asked again for `retry_s` seconds, so each request costs no connection timeout.
+    """
+
+    def __init__(self, primary: Counter, fallback: Counter | None = None, *, retry_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.primary = primary
+        self.fallback = fallback or LocalCounter()
+        self._retry_s = retry_s
+        self._clock = clock
+        self._down_until = 0.0
+        self._last_warning = -1e9
+
+    def hit(self, key: str, window_s: int, amount: int = 1) -> int:
+        if self._clock() >= self._down_until:
+            try:
+                return self.primary.hit(key, window_s, amount)
+            except Exception as exc:  # redis.RedisError, OSError: any failure of the shared store
+                now = self._clock()
+                self._down_until = now + self._retry_s
+                if now - self._last_warning >= 60:
+                    self._last_warning = now
+                    log.warning("rate-limit store unavailable (%s: %s); counting per process for %ss",
+                                type(exc).__name__, exc, self._retry_s)
+        return self.fallback.hit(key, window_s, amount)
+
+
 class SendPace:
     """At most `rate` sends per second over everyone sharing the counter (0: no limit).
 
@@ -80,11 +113,12 @@ class SendPace:
 
 
 def make_counter(redis_url: str | None) -> Counter:
-    """RedisCounter on REDIS_URL when set, else an in-process counter."""
+    """RedisCounter on REDIS_URL (per-process while Redis is down) when set, else in-process."""
     if redis_url:
         import redis
 
-        return RedisCounter(redis.Redis.from_url(redis_url))
+        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        return FallbackCounter(RedisCounter(client))
     return LocalCounter()
 
 

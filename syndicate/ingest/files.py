@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 from slugify import slugify
 
 from syndicate.errors import ArticleTooLarge, InvalidArticle, UnsupportedInput
+from syndicate.ingest.limits import load_front_matter, load_json
 from syndicate.ingest.textfile import clean_text_article
 
 SUPPORTED_SUFFIXES = (".json", ".md", ".markdown", ".txt")
@@ -48,10 +47,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     head, sep, body = parts[1].partition("\n---")
     if not sep:
         raise InvalidArticle("(front matter)", "has no closing '---' line")
-    try:
-        meta = yaml.safe_load(head) or {}
-    except yaml.YAMLError as exc:
-        raise InvalidArticle("(front matter)", f"is not valid YAML: {exc}".splitlines()[0]) from None
+    meta = load_front_matter(head, line_offset=1) or {}
     if not isinstance(meta, dict):
         raise InvalidArticle("(front matter)", "must be a mapping of field: value")
     return meta, body.split("\n", 1)[1] if "\n" in body else ""
@@ -87,12 +83,7 @@ def read_article_file(path: Path, *, media_base_url: str, max_body_bytes: int) -
             raise ArticleTooLarge("(file)", f"is {len(raw)} bytes; the body limit is {max_body_bytes}")
         text = _decode(path, raw)
         if suffix == ".json":
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InvalidArticle(
-                    "(document)", f"is not valid JSON: {exc.msg} at line {exc.lineno}"
-                ) from None
+            data = load_json(text)
             if not isinstance(data, dict):
                 raise InvalidArticle("(document)", "must be a JSON object")
             return ArticleFile(data=data)

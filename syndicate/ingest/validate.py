@@ -11,6 +11,21 @@ from syndicate.domain.articles import ArticleDraft, Image
 from syndicate.domain.languages import parse_language
 from syndicate.domain.slugs import SLUG_RULE, is_slug, parse_slug
 from syndicate.errors import ArticleTooLarge, InvalidArticle
+from syndicate.ingest.limits import (
+    MAX_ALT,
+    MAX_AUTHOR,
+    MAX_AUTHORS,
+    MAX_CATEGORIES,
+    MAX_GUID,
+    MAX_IMAGES,
+    MAX_SUMMARY,
+    MAX_TITLE,
+    MAX_URL,
+    check_count,
+    check_date_range,
+    check_length,
+    preview,
+)
 from syndicate.ingest.sanitize import (
     sanitize_html,
     single_line,
@@ -25,14 +40,7 @@ KNOWN_FIELDS = frozenset(
         "updated_at", "language", "categories", "authors", "images", "translation_of",
     }
 )
-# BCP 47, loosely: a 2-3 letter primary tag and optional subtags ("en", "pt-BR", "zh-Hant").
-MAX_TITLE = 500
-MAX_GUID = 500
-
-
-def _preview(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+_preview = preview
 
 
 def _string(data: Mapping[str, Any], name: str, *, required: bool = False) -> str | None:
@@ -64,15 +72,17 @@ def parse_timestamp(name: str, value: object) -> datetime:
         raise InvalidArticle(name, f"must be an RFC 3339 string, got {_preview(value)}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidArticle(name, f"{_preview(value)} has no UTC offset (add Z or +hh:mm)")
-    return parsed
+    return check_date_range(name, parsed)
 
 
-def _string_list(data: Mapping[str, Any], name: str) -> list[str]:
+def _string_list(data: Mapping[str, Any], name: str, limit: int) -> list[str]:
     value = data.get(name, [])
     if value is None:
         return []
     if isinstance(value, str):
         value = [value]
+    if isinstance(value, list):
+        check_count(name, value, limit)  # before looking at the items: a long list costs nothing
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise InvalidArticle(name, f"must be a list of strings, got {_preview(value)}")
     return value
@@ -80,7 +90,7 @@ def _string_list(data: Mapping[str, Any], name: str) -> list[str]:
 
 def _categories(data: Mapping[str, Any]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for raw in _string_list(data, "categories"):
+    for raw in _string_list(data, "categories", MAX_CATEGORIES):
         slug = parse_slug(raw)
         if slug is None:
             raise InvalidArticle("categories", f"{_preview(raw)} is not a slug ({SLUG_RULE})")
@@ -92,6 +102,7 @@ def _images(data: Mapping[str, Any], title: str) -> tuple[Image, ...]:
     value = data.get("images") or []
     if not isinstance(value, list):
         raise InvalidArticle("images", f"must be a list, got {_preview(value)}")
+    check_count("images", value, MAX_IMAGES)
     images = []
     for index, item in enumerate(value, start=1):
         if isinstance(item, str):
@@ -99,10 +110,12 @@ def _images(data: Mapping[str, Any], title: str) -> tuple[Image, ...]:
         if not isinstance(item, dict) or not isinstance(item.get("url"), str):
             raise InvalidArticle(f"images[{index - 1}]", f"needs a 'url' string, got {_preview(item)}")
         url = single_line(item["url"])
+        check_length(f"images[{index - 1}].url", url, MAX_URL)
         if not re.match(r"^https?://", url):
             raise InvalidArticle(f"images[{index - 1}].url", f"{_preview(url)} is not an http(s) URL")
         alt = item.get("alt")
         alt = single_line(alt) if isinstance(alt, str) and alt.strip() else f"{title} (photo {index})"
+        check_length(f"images[{index - 1}].alt", alt, MAX_ALT)
         images.append(Image(url=url, alt=alt))
     return tuple(images)
 
@@ -115,13 +128,13 @@ def draft_from_mapping(
         raise InvalidArticle("(document)", f"must be a JSON object, got {_preview(data)}")
     unknown = sorted(set(data) - KNOWN_FIELDS)
     if unknown:
-        raise InvalidArticle(unknown[0], "is not a known article field")
+        name = single_line(unknown[0]) or "(empty name)"
+        raise InvalidArticle(name if len(name) <= 60 else name[:57] + "...", "is not a known article field")
 
     title = single_line(_string(data, "title", required=True) or "")
     if not title:
         raise InvalidArticle("title", "is empty after removing control characters")
-    if len(title) > MAX_TITLE:
-        raise InvalidArticle("title", f"is {len(title)} characters long; the limit is {MAX_TITLE}")
+    check_length("title", title, MAX_TITLE)
 
     body_html = _string(data, "body_html")
     body_text = _string(data, "body_text")
@@ -147,7 +160,7 @@ def draft_from_mapping(
     updated_raw = data.get("updated_at")
     updated_at = None if updated_raw in (None, "") else parse_timestamp("updated_at", updated_raw)
     if updated_at is not None and updated_at < (published_at or now):
-        raise InvalidArticle("updated_at", f"{updated_raw!r} is before published_at")
+        raise InvalidArticle("updated_at", f"{_preview(updated_raw)} is before published_at")
 
     raw_language = _string(data, "language") or "en"
     language = parse_language(raw_language)
@@ -157,22 +170,28 @@ def draft_from_mapping(
     url = _string(data, "url")
     if url is not None:
         url = single_line(url)
+        check_length("url", url, MAX_URL)
         if not re.match(r"^https?://[^\s/]+", url):
             raise InvalidArticle("url", f"{_preview(url)} is not an absolute http(s) URL")
 
     guid = _string(data, "guid")
     if guid is not None:
         guid = single_line(guid)
-        if len(guid) > MAX_GUID:
-            raise InvalidArticle("guid", f"is {len(guid)} characters long; the limit is {MAX_GUID}")
+        check_length("guid", guid, MAX_GUID)
 
     slug = _string(data, "slug")
     if slug is not None and not is_slug(slug):
         raise InvalidArticle("slug", f"{_preview(slug)} is not a slug ({SLUG_RULE})")
 
     translation_of = _string(data, "translation_of")
+    if translation_of is not None:
+        translation_of = single_line(translation_of)
+        check_length("translation_of", translation_of, MAX_GUID)
     summary = single_line(_string(data, "summary") or "")
-    authors = tuple(a for a in (single_line(x) for x in _string_list(data, "authors")) if a)
+    check_length("summary", summary, MAX_SUMMARY)
+    authors = tuple(a for a in (single_line(x) for x in _string_list(data, "authors", MAX_AUTHORS)) if a)
+    for n, author in enumerate(authors):
+        check_length(f"authors[{n}]", author, MAX_AUTHOR)
 
     return ArticleDraft(
         guid=guid,
@@ -187,5 +206,5 @@ def draft_from_mapping(
         categories=_categories(data),
         authors=authors,
         images=_images(data, title),
-        translation_of=single_line(translation_of) if translation_of else None,
+        translation_of=translation_of or None,
     )

@@ -111,3 +111,17 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_outbox_pending", "handled_at", "id"),)
+
+
+class AdminSessionRow(Base):
+    """A signed-in admin browser; the cookie names it by a random id stored here only as a hash.
+
+    Sign-out sets `revoked_at`, so a copy of the cookie is refused from then on.
+    """
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import tempfile
-from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.digests import service as digests
-from syndicate.digests.subscribers import all_lists, import_csv, list_by_slug
+from syndicate.digests.subscribers import all_lists, list_by_slug
 from syndicate.domain.articles import article_json
 from syndicate.errors import SyndicateError
 from syndicate.feeds.model import FeedFormat, specs_of
@@ -34,6 +32,7 @@ from syndicate.storage.digest_models import (
 from syndicate.storage.partner_models import PartnerDeliveryRow, PartnerRow
 from syndicate.web.admin.queries import STATES, counts_for
 from syndicate.web.deps import AdminDep, ContainerDep
+from syndicate.web.security import INT64_MAX, DbId, safe_csv_cell
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep], tags=["admin"])
 MAX_LIMIT = 500
@@ -71,7 +70,8 @@ def _fail(exc: SyndicateError) -> HTTPException:
 
 @router.get("/articles")
 def list_articles(
-    container: ContainerDep, limit: int = Query(50, ge=1, le=MAX_LIMIT), offset: int = Query(0, ge=0)
+    container: ContainerDep, limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0, le=INT64_MAX),
 ) -> list[dict[str, Any]]:
     """Articles newest first, unpublished ones included (see `unpublished_at`)."""
     with container.session_factory() as session:
@@ -80,7 +80,7 @@ def list_articles(
 
 
 @router.get("/articles/{article_id}/deliveries")
-def article_deliveries(article_id: int, container: ContainerDep) -> dict[str, Any]:
+def article_deliveries(article_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """Everywhere an article went: the feeds it is in, the editions that carried it, partner pushes."""
     with container.session_factory() as session:
         article = ArticleQueries(session).by_id(article_id)
@@ -123,7 +123,7 @@ def lists(container: ContainerDep) -> list[dict[str, Any]]:
 @router.get("/subscribers")
 def subscribers(
     container: ContainerDep, q: str | None = None, status: str | None = None,
-    after_id: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=MAX_LIMIT),
+    after_id: int = Query(0, ge=0, le=INT64_MAX), limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> list[dict[str, Any]]:
     """Subscribers by id; `q` matches the start of the address or the name."""
     stmt = select(SubscriberRow).where(SubscriberRow.id > after_id)
@@ -153,33 +153,14 @@ def export_subscribers(container: ContainerDep, list: str = Query(..., alias="li
             .where(SubscriptionRow.list_id == lst.id).order_by(SubscriberRow.id)
         )
         for sub, sub_status in rows:
-            writer.writerow([sub.email, sub.name, sub.language, sub_status])
+            # Addresses may legally start with '=', '+', '-' or '@': never a formula to a spreadsheet.
+            writer.writerow([safe_csv_cell(v) for v in (sub.email, sub.name, sub.language, sub_status)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{lst.slug}.csv"'})
 
 
-@router.post("/subscribers/import")
-async def import_subscribers(
-    request: Request, container: ContainerDep, list: str = Query(..., alias="list"), confirmed: bool = False
-) -> dict[str, Any]:
-    """Import a CSV body (`email[,name,language]`); bad rows are reported by line, the rest kept."""
-    body = await request.body()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "upload.csv"
-        path.write_bytes(body)
-        with container.session_factory() as session:
-            try:
-                lst = list_by_slug(session, list)
-                report = import_csv(session, path, lst=lst, confirmed=confirmed, now=container.now())
-            except SyndicateError as exc:
-                raise _fail(exc) from None
-            session.commit()
-    errors = [e.replace(str(path), "upload.csv") for e in report.errors]
-    return {"imported": report.imported, "existing": report.existing, "errors": errors}
-
-
 @router.get("/subscribers/{subscriber_id}")
-def subscriber(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
+def subscriber(subscriber_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """One subscriber with subscriptions and the newest 100 deliveries."""
     with container.session_factory() as session:
         row = subscriber_or_404(session, subscriber_id)
@@ -200,7 +181,7 @@ def subscriber(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
 
 
 @router.post("/subscribers/{subscriber_id}/suppress")
-def suppress(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
+def suppress(subscriber_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """Stop all mail to this subscriber (status `complained`); queued deliveries are skipped."""
     with container.session_factory() as session:
         row = subscriber_or_404(session, subscriber_id)
@@ -216,7 +197,7 @@ def suppress(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
 
 @router.get("/editions")
 def editions(
-    container: ContainerDep, before_id: int | None = None, limit: int = Query(50, ge=1, le=MAX_LIMIT)
+    container: ContainerDep, before_id: DbId | None = None, limit: int = Query(50, ge=1, le=MAX_LIMIT)
 ) -> list[dict[str, Any]]:
     """Editions newest first with delivery counts by state."""
     stmt = select(EditionRow, MailingListRow.slug).join(
@@ -233,7 +214,7 @@ def editions(
 
 
 @router.get("/editions/{edition_id}")
-def edition(edition_id: int, container: ContainerDep) -> dict[str, Any]:
+def edition(edition_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """One edition: its status and counts by state."""
     with container.session_factory() as session:
         row = session.get(EditionRow, edition_id)
@@ -254,7 +235,7 @@ class ResendRequest(BaseModel):
 
 
 @router.post("/editions/{edition_id}/resend")
-def resend(edition_id: int, body: ResendRequest, container: ContainerDep) -> dict[str, Any]:
+def resend(edition_id: DbId, body: ResendRequest, container: ContainerDep) -> dict[str, Any]:
     """Queue again exactly the rows named, like `syndicate resend edition`."""
     try:
         count = digests.resend(container, edition_id, mode=body.mode, email=body.email)
@@ -265,8 +246,8 @@ def resend(edition_id: int, body: ResendRequest, container: ContainerDep) -> dic
 
 @router.get("/deliveries")
 def deliveries(
-    container: ContainerDep, state: str | None = None, edition_id: int | None = None,
-    subscriber_id: int | None = None, after_id: int = Query(0, ge=0),
+    container: ContainerDep, state: str | None = None, edition_id: DbId | None = None,
+    subscriber_id: DbId | None = None, after_id: int = Query(0, ge=0, le=INT64_MAX),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> list[dict[str, Any]]:
     """Email deliveries filtered by state, edition or subscriber, by id (keyset: `after_id`)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -11,7 +13,16 @@ from fastapi.staticfiles import StaticFiles
 from syndicate.bootstrap import Container
 from syndicate.errors import SyndicateError, http_status
 from syndicate.storage.db import as_unavailable
-from syndicate.web import admin_api, articles_api, feeds, partners_api, public, reports_api
+from syndicate.web import (
+    admin_api,
+    articles_api,
+    feeds,
+    imports_api,
+    openapi,
+    partners_api,
+    public,
+    reports_api,
+)
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
 from syndicate.web.admin import outbox as admin_outbox
@@ -19,6 +30,8 @@ from syndicate.web.admin import partners as admin_partners
 from syndicate.web.admin import subscribers as admin_subscribers
 from syndicate.web.admin import views as admin_views
 from syndicate.web.admin.session import CsrfRejected, NeedsLogin
+from syndicate.web.jobs import JobRegistry
+from syndicate.web.security import AdminHeaders
 from syndicate.web.templating import make_templates
 
 
@@ -59,12 +72,21 @@ def _outage(request: Request, exc: Exception) -> Response:
 
 def create_app(container: Container) -> FastAPI:
     """An app bound to `container`; nothing global, so tests can build several."""
-    app = FastAPI(title="syndicate", version="0.1.0")
+    jobs = JobRegistry()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.stop_all()  # background imports stop at their next chunk; SIGTERM is not held up
+
+    app = FastAPI(title="syndicate", version="0.1.0", lifespan=lifespan)
     app.state.container = container
+    app.state.jobs = jobs
     app.state.templates = make_templates()
     app.include_router(public.router)
     app.include_router(subscribe_routes.router)
     app.include_router(articles_api.router)
+    app.include_router(imports_api.router)
     app.include_router(admin_api.router)
     app.include_router(reports_api.router)
     app.include_router(admin_views.router)
@@ -81,4 +103,6 @@ def create_app(container: Container) -> FastAPI:
     media.mkdir(parents=True, exist_ok=True)
     app.add_middleware(feeds.FeedsFirst, files=feeds.make_feed_app(container))
     app.mount("/media", StaticFiles(directory=media), name="media")
+    app.add_middleware(AdminHeaders)
+    openapi.install(app)
     return app

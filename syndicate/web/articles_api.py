@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from syndicate.domain.articles import article_json
 from syndicate.errors import ArticleTooLarge, InvalidArticle
+from syndicate.ingest.limits import load_json
 from syndicate.services.publishing import Outcome
 from syndicate.web.deps import AdminDep, ContainerDep
+from syndicate.web.openapi import ARTICLE_BODY
+from syndicate.web.security import DbId
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep])
 
@@ -22,7 +25,7 @@ def _invalid(exc: InvalidArticle, status: int) -> JSONResponse:
     )
 
 
-@router.post("/articles")
+@router.post("/articles", openapi_extra={"requestBody": ARTICLE_BODY})
 async def create_article(request: Request, container: ContainerDep) -> JSONResponse:
     """Create (201) or update in place by guid (200); 422 names the bad field, 413 when too big."""
     limit = container.settings.max_body_bytes * 2 + 65536
@@ -33,11 +36,9 @@ async def create_article(request: Request, container: ContainerDep) -> JSONRespo
     if len(raw) > limit:
         return _invalid(ArticleTooLarge("(request)", f"is {len(raw)} bytes; too large"), 413)
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _invalid(InvalidArticle("(document)", f"is not valid JSON: {exc}"), 422)
-    try:
-        result = container.articles.ingest(data)
+        data = load_json(raw)
+        # Validation, sanitizing and SQL block: off the event loop, so other requests go on.
+        result = await run_in_threadpool(container.articles.ingest, data)
     except ArticleTooLarge as exc:
         return _invalid(exc, 413)
     except InvalidArticle as exc:
@@ -48,7 +49,7 @@ async def create_article(request: Request, container: ContainerDep) -> JSONRespo
 
 
 @router.get("/articles/{article_id}")
-def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
+def get_article(article_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """One stored article."""
     article = container.article_reader.by_id(article_id)
     if article is None:
@@ -57,7 +58,7 @@ def get_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
 
 
 @router.delete("/articles/{article_id}")
-def unpublish_article(article_id: int, container: ContainerDep) -> dict[str, Any]:
+def unpublish_article(article_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """Unpublish: the article leaves feeds and pages and partners get `article.deleted`."""
     result = container.articles.unpublish(article_id)
     if result is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,7 @@ from syndicate.errors import InvalidPartner, NotFound, PartnerUrlRefused
 from syndicate.partners.admin_json import delivery_json, overview_json, partner_json
 from syndicate.partners.ports import DeliveryStatus, PartnerInput
 from syndicate.web.deps import AdminDep, ContainerDep
+from syndicate.web.security import INT64_MAX, DbId
 
 router = APIRouter(prefix="/api/partners", dependencies=[AdminDep])
 
@@ -23,7 +24,7 @@ class PartnerBody(BaseModel):
     url: str | None = None
     categories: list[str] | None = None
     language: str | None = None
-    rate_limit_per_minute: int | None = Field(default=None, ge=0)
+    rate_limit_per_minute: int | None = Field(default=None, ge=0, le=1_000_000)
     active: bool | None = None
 
     def to_input(self) -> PartnerInput:
@@ -36,7 +37,7 @@ class PartnerBody(BaseModel):
 class ReplayBody(BaseModel):
     """Exactly one of: an article id, or failed=true."""
 
-    article_id: int | None = None
+    article_id: int | None = Field(default=None, ge=0, le=INT64_MAX)
     failed: bool = False
 
 
@@ -73,7 +74,7 @@ def partner_alerts(container: ContainerDep) -> list[dict[str, Any]]:
 
 
 @router.get("/{partner_id}")
-def show_partner(partner_id: int, container: ContainerDep) -> dict[str, Any]:
+def show_partner(partner_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """One partner with delivery counts."""
     try:
         return overview_json(container.partner_reads.partner(partner_id))
@@ -82,7 +83,7 @@ def show_partner(partner_id: int, container: ContainerDep) -> dict[str, Any]:
 
 
 @router.patch("/{partner_id}")
-def edit_partner(partner_id: int, body: PartnerBody, container: ContainerDep) -> dict[str, Any]:
+def edit_partner(partner_id: DbId, body: PartnerBody, container: ContainerDep) -> dict[str, Any]:
     """Change name, URL (guard-checked), filters, rate limit, or enable/disable with `active`."""
     try:
         partner = container.partner_registry.edit(partner_id, body.to_input(), active=body.active)
@@ -92,7 +93,7 @@ def edit_partner(partner_id: int, body: PartnerBody, container: ContainerDep) ->
 
 
 @router.post("/{partner_id}/rotate-secret")
-def rotate_secret(partner_id: int, container: ContainerDep) -> dict[str, Any]:
+def rotate_secret(partner_id: DbId, container: ContainerDep) -> dict[str, Any]:
     """A new secret; the old one keeps signing alongside until `previous_secret_until`."""
     try:
         rotated = container.partner_registry.rotate_secret(partner_id)
@@ -104,7 +105,8 @@ def rotate_secret(partner_id: int, container: ContainerDep) -> dict[str, Any]:
 
 @router.get("/{partner_id}/deliveries")
 def deliveries(
-    partner_id: int, container: ContainerDep, status: str | None = None, limit: int = 100
+    partner_id: DbId, container: ContainerDep, status: str | None = None,
+    limit: int = Query(100, ge=1, le=INT64_MAX),
 ) -> list[dict[str, Any]]:
     """The delivery log, newest first, each delivery with its attempts."""
     try:
@@ -116,7 +118,7 @@ def deliveries(
 
 
 @router.post("/{partner_id}/replay")
-def replay(partner_id: int, body: ReplayBody, container: ContainerDep) -> dict[str, Any]:
+def replay(partner_id: DbId, body: ReplayBody, container: ContainerDep) -> dict[str, Any]:
     """Queue again the partner's rows of one article, or its dead rows; same webhook-ids."""
     try:
         replay = container.partner_registry.resend(

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from syndicate.digests import optin
 from syndicate.digests import subscribers as subs
 from syndicate.digests.tokens import MANAGE
 from syndicate.errors import InvalidDigestInput, InvalidEmail, InvalidToken, NotFound, RateLimited
+from syndicate.ingest.limits import json_depth_exceeds
 from syndicate.mail.strings import LANGUAGES
 from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 from syndicate.web.deps import ContainerDep
+from syndicate.web.openapi import SUBSCRIBE_BODY
+from syndicate.web.security import client_address
 
 router = APIRouter()
+MAX_SUBSCRIBE_BODY = 16 * 1024
+MAX_LISTS = 50
 
 
 def _page(request: Request, container: Any, name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -27,8 +35,13 @@ def _page(request: Request, container: Any, name: str, status: int = 200, **cont
 
 async def _subscribe_input(request: Request) -> tuple[str, list[str], str]:
     if request.headers.get("content-type", "").startswith("application/json"):
+        raw = await request.body()
+        if len(raw) > MAX_SUBSCRIBE_BODY:
+            raise InvalidDigestInput(f"body is {len(raw)} bytes; the limit is {MAX_SUBSCRIBE_BODY}")
+        if json_depth_exceeds(raw, 4):
+            raise InvalidDigestInput("body nests deeper than 4 levels; expected {email, lists, language?}")
         try:
-            data = await request.json()
+            data = json.loads(raw)
         except ValueError:
             raise InvalidDigestInput("body is not valid JSON") from None
         if not isinstance(data, dict):
@@ -38,22 +51,28 @@ async def _subscribe_input(request: Request) -> tuple[str, list[str], str]:
             lists = [lists]
         if not isinstance(lists, list) or not all(isinstance(x, str) for x in lists):
             raise InvalidDigestInput("field 'lists' must be a list of list slugs")
+        if len(lists) > MAX_LISTS:
+            raise InvalidDigestInput(f"field 'lists' has {len(lists)} entries; the limit is {MAX_LISTS}")
         return str(data.get("email") or ""), lists, str(data.get("language") or "en")
     form = await request.form()
     lists = [str(v) for v in form.getlist("lists")]
+    if len(lists) > MAX_LISTS:
+        raise InvalidDigestInput(f"field 'lists' has {len(lists)} entries; the limit is {MAX_LISTS}")
     return str(form.get("email") or ""), lists, str(form.get("language") or "en")
 
 
-@router.post("/subscribe")
+@router.post("/subscribe", openapi_extra={"requestBody": SUBSCRIBE_BODY})
 async def subscribe(request: Request, container: ContainerDep, background: BackgroundTasks) -> Response:
     """202 for every valid request, whether or not the address was known; mails a confirm link."""
     wants_json = not request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data"))
     try:
         email, lists, language = await _subscribe_input(request)
-        client = request.client.host if request.client else "unknown"
-        pending = optin.request_subscription(container, email=email, list_slugs=lists,
-                                             language=language, client=client)
+        client = client_address(request, container.settings)
+        # The rate counter (Redis) and the database block: run them off the event loop.
+        pending = await run_in_threadpool(
+            functools.partial(optin.request_subscription, container, email=email, list_slugs=lists,
+                              language=language, client=client))
     except (InvalidEmail, InvalidDigestInput) as exc:
         field = "email" if isinstance(exc, InvalidEmail) else "lists"
         return JSONResponse({"detail": str(exc), "field": field}, status_code=422)

@@ -22,6 +22,7 @@ from syndicate.web.admin.queries import STATES, counts_for
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import queued_again, render
 from syndicate.web.deps import ContainerDep
+from syndicate.web.security import MAX_PAGE, DbId
 
 router = APIRouter(prefix="/admin/editions", include_in_schema=False)
 PAGE_SIZE = 25
@@ -31,7 +32,7 @@ PREVIEW_LANGUAGES = ("en", "ru")
 
 @router.get("", response_class=HTMLResponse)
 def editions(
-    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1)
+    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE)
 ) -> HTMLResponse:
     """Editions newest first, with delivery counts."""
     with container.session_factory() as session:
@@ -52,8 +53,8 @@ def editions(
 
 @router.get("/{edition_id}", response_class=HTMLResponse)
 def edition(
-    request: Request, edition_id: int, container: ContainerDep, _: SessionDep,
-    state: str = Query("failed"), page: int = Query(1, ge=1), resent: int | None = None,
+    request: Request, edition_id: DbId, container: ContainerDep, _: SessionDep,
+    state: str = Query("failed"), page: int = Query(1, ge=1, le=MAX_PAGE), resent: DbId | None = None,
 ) -> HTMLResponse:
     """One edition: counts, its articles, and the deliveries in one state with their last reply."""
     if state not in STATES:
@@ -80,7 +81,7 @@ def edition(
 
 @router.post("/{edition_id}/resend")
 def resend(
-    edition_id: int, container: ContainerDep, _: CsrfDep,
+    edition_id: DbId, container: ContainerDep, _: CsrfDep,
     mode: str = Form(...), email: str | None = Form(None),
 ) -> Response:
     """Queue again exactly the rows the button names, then show the edition."""
@@ -95,7 +96,7 @@ def resend(
 
 @router.get("/{edition_id}/preview")
 def preview(
-    edition_id: int, container: ContainerDep, _: SessionDep, lang: str = Query("en")
+    edition_id: DbId, container: ContainerDep, _: SessionDep, lang: str = Query("en")
 ) -> Response:
     """The edition's HTML as a subscriber with language `lang` receives it (placeholders unfilled)."""
     with container.session_factory() as session:

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from syndicate.web.admin.session import SessionDep
 from syndicate.web.admin.views import render
 from syndicate.web.deps import ContainerDep
+from syndicate.web.security import MAX_PAGE
 
 router = APIRouter(prefix="/admin/outbox", include_in_schema=False)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+\.eml$")
@@ -54,7 +55,7 @@ def _open(request: Request, name: str) -> tuple[Path, EmailMessage]:
 
 @router.get("", response_class=HTMLResponse)
 def outbox(
-    request: Request, _: SessionDep, container: ContainerDep, page: int = Query(1, ge=1)
+    request: Request, _: SessionDep, container: ContainerDep, page: int = Query(1, ge=1, le=MAX_PAGE)
 ) -> HTMLResponse:
     """The newest written messages first."""
     folder = _folder(request)

@@ -10,6 +10,7 @@ from syndicate.partners.ports import DeliveryStatus
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import queued_again, render
 from syndicate.web.deps import ContainerDep
+from syndicate.web.security import INT64_MAX, DbId
 
 router = APIRouter(prefix="/admin/partners", include_in_schema=False)
 LOG_SIZE = 100
@@ -28,8 +29,8 @@ def partners(request: Request, container: ContainerDep, _: SessionDep) -> HTMLRe
 
 @router.get("/{partner_id}", response_class=HTMLResponse)
 def partner(
-    request: Request, partner_id: int, container: ContainerDep, _: SessionDep,
-    status: str | None = Query(None), replayed: int | None = None,
+    request: Request, partner_id: DbId, container: ContainerDep, _: SessionDep,
+    status: str | None = Query(None), replayed: DbId | None = None,
 ) -> HTMLResponse:
     """One partner: its filters, counts and the newest deliveries with every attempt."""
     if status is not None and status not in STATUSES:
@@ -48,8 +49,8 @@ def partner(
 
 @router.post("/{partner_id}/replay")
 def replay(
-    partner_id: int, container: ContainerDep, _: CsrfDep,
-    article_id: int | None = Form(None), failed: bool = Form(False),
+    partner_id: DbId, container: ContainerDep, _: CsrfDep,
+    article_id: int | None = Form(None, ge=0, le=INT64_MAX), failed: bool = Form(False),
 ) -> Response:
     """Replay the partner's dead deliveries, or everything it has of one article."""
     try:

@@ -1,8 +1,9 @@
 """Admin sign-in: a signed, HTTP-only session cookie and per-session CSRF tokens.
 
 The session proves the browser once presented ADMIN_TOKEN. It carries a fingerprint of that token,
-so rotating ADMIN_TOKEN signs every browser out. Forms carry the session's CSRF token; a POST
-without the matching token is refused before any work is done.
+so rotating ADMIN_TOKEN signs every browser out, and a random session id recorded server-side
+(admin_sessions), so signing out revokes that cookie even where a copy of it survives. Forms carry
+the session's CSRF token; a POST without the matching token is refused before any work is done.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,6 +20,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
 from syndicate.bootstrap import Container
+from syndicate.storage.admin_sessions import AdminSessionStore
 from syndicate.web.deps import ContainerDep
 
 SESSION_COOKIE = "syndicate_admin"
@@ -35,9 +38,10 @@ class CsrfRejected(Exception):
 
 @dataclass(frozen=True)
 class AdminSession:
-    """A signed-in admin; `csrf` goes into every form."""
+    """A signed-in admin; `csrf` goes into every form; `sid` names it server-side ('' for bearer)."""
 
     csrf: str
+    sid: str = ""
 
 
 def _serializer(container: Container) -> URLSafeTimedSerializer:
@@ -60,9 +64,13 @@ def _secure(container: Container) -> bool:
 
 
 def start_session(container: Container, response: Response) -> AdminSession:
-    """Set a fresh session cookie on `response`."""
-    session = AdminSession(csrf=secrets.token_urlsafe(32))
-    value = _serializer(container).dumps({"csrf": session.csrf, "fp": _fingerprint(container)})
+    """Record a new session server-side and set its cookie on `response`."""
+    session = AdminSession(csrf=secrets.token_urlsafe(32), sid=secrets.token_urlsafe(32))
+    now = container.now()
+    AdminSessionStore(container.session_factory).create(
+        session.sid, now=now, expires_at=now + timedelta(seconds=SESSION_MAX_AGE_S))
+    value = _serializer(container).dumps(
+        {"csrf": session.csrf, "fp": _fingerprint(container), "sid": session.sid})
     response.set_cookie(
         SESSION_COOKIE, value, max_age=SESSION_MAX_AGE_S, httponly=True, samesite="strict",
         secure=_secure(container), path="/",
@@ -71,8 +79,10 @@ def start_session(container: Container, response: Response) -> AdminSession:
     return session
 
 
-def end_session(response: Response) -> None:
-    """Remove the session cookie."""
+def end_session(container: Container, session: AdminSession, response: Response) -> None:
+    """Revoke the session server-side and remove its cookie."""
+    if session.sid:
+        AdminSessionStore(container.session_factory).revoke(session.sid, now=container.now())
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 
@@ -87,8 +97,12 @@ def read_session(container: Container, request: Request) -> AdminSession | None:
         return None
     if not isinstance(data, dict) or data.get("fp") != _fingerprint(container):
         return None
-    csrf = data.get("csrf")
-    return AdminSession(csrf=csrf) if isinstance(csrf, str) else None
+    csrf, sid = data.get("csrf"), data.get("sid")
+    if not isinstance(csrf, str) or not isinstance(sid, str) or not sid:
+        return None
+    if not AdminSessionStore(container.session_factory).is_active(sid, now=container.now()):
+        return None
+    return AdminSession(csrf=csrf, sid=sid)
 
 
 def login_csrf_token(request: Request) -> str:

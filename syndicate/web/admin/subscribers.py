@@ -17,6 +17,7 @@ from syndicate.web import admin_api
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import render
 from syndicate.web.deps import ContainerDep
+from syndicate.web.security import INT64_MAX, DbId
 
 router = APIRouter(prefix="/admin/subscribers", include_in_schema=False)
 PAGE_SIZE = 50
@@ -25,7 +26,7 @@ PAGE_SIZE = 50
 @router.get("", response_class=HTMLResponse)
 def subscribers(
     request: Request, container: ContainerDep, _: SessionDep,
-    q: str = "", after_id: int = Query(0, ge=0),
+    q: str = "", after_id: int = Query(0, ge=0, le=INT64_MAX),
 ) -> HTMLResponse:
     """Subscribers by id, filtered by the start of the address or part of the name."""
     stmt = select(SubscriberRow).where(SubscriberRow.id > after_id)
@@ -42,7 +43,7 @@ def subscribers(
 
 
 @router.get("/{subscriber_id}", response_class=HTMLResponse)
-def subscriber(request: Request, subscriber_id: int, container: ContainerDep, _: SessionDep) -> HTMLResponse:
+def subscriber(request: Request, subscriber_id: DbId, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """One subscriber: lists, and the newest 100 deliveries with the last SMTP reply."""
     with container.session_factory() as session:
         row = admin_api.subscriber_or_404(session, subscriber_id)
@@ -63,7 +64,7 @@ def subscriber(request: Request, subscriber_id: int, container: ContainerDep, _:
 
 
 @router.post("/{subscriber_id}/suppress")
-def suppress(subscriber_id: int, container: ContainerDep, _: CsrfDep) -> Response:
+def suppress(subscriber_id: DbId, container: ContainerDep, _: CsrfDep) -> Response:
     """Stop all mail to the subscriber, then show it again."""
     admin_api.suppress(subscriber_id, container)
     return RedirectResponse(f"/admin/subscribers/{subscriber_id}", status_code=303)

@@ -26,6 +26,7 @@ from syndicate.web.admin.session import (
     token_matches,
 )
 from syndicate.web.deps import ContainerDep
+from syndicate.web.security import MAX_PAGE, DbId
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -92,10 +93,10 @@ def login(
 
 
 @router.post("/logout")
-def logout(_: CsrfDep) -> Response:
-    """End the session."""
+def logout(session: CsrfDep, container: ContainerDep) -> Response:
+    """End the session: revoked server-side, so a copy of the old cookie no longer signs in."""
     response = RedirectResponse("/admin/login", status_code=303)
-    end_session(response)
+    end_session(container, session, response)
     return response
 
 
@@ -112,7 +113,7 @@ def overview(request: Request, container: ContainerDep, _: SessionDep) -> HTMLRe
 
 @router.get("/articles", response_class=HTMLResponse)
 def articles(
-    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1)
+    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE)
 ) -> HTMLResponse:
     """Every article, newest first."""
     reader = container.article_reader
@@ -124,7 +125,7 @@ def articles(
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
-def article(request: Request, article_id: int, container: ContainerDep, _: SessionDep) -> HTMLResponse:
+def article(request: Request, article_id: DbId, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """One article and everywhere it went."""
     found = container.article_reader.by_id(article_id)
     if found is None:
@@ -135,7 +136,7 @@ def article(request: Request, article_id: int, container: ContainerDep, _: Sessi
 
 
 @router.post("/articles/{article_id}/unpublish")
-def unpublish_article(article_id: int, container: ContainerDep, _: CsrfDep) -> Response:
+def unpublish_article(article_id: DbId, container: ContainerDep, _: CsrfDep) -> Response:
     """Unpublish from the dashboard, then show the article again."""
     if container.articles.unpublish(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")

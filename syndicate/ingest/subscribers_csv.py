@@ -1,0 +1,168 @@
+"""Importing subscribers from CSV (`email[,name,language]`), streamed and bounded.
+
+The file is checked as a whole (UTF-8, a header naming `email`) before anything is written, so a
+file that cannot be read leaves the database as it was. Rows are then read one at a time and
+committed every `chunk_rows` rows: a 400,000-row file needs neither the whole text in memory nor
+one transaction holding the database's write lock for minutes. A bad row (an invalid address, a
+field over the limit, a CSV syntax error) is reported by line and the rest are imported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from syndicate.digests import subscribers as subs
+from syndicate.digests.addresses import normalize_email
+from syndicate.errors import InvalidDigestInput, InvalidEmail
+from syndicate.storage.digest_models import MailingListRow, SubscriptionRow
+
+MAX_CELL = 1000  # characters in one CSV cell; an address is at most 254, a name is kept to 200
+MAX_ERRORS_KEPT = 1000  # error lines a report keeps; the count goes on past them
+COLUMNS = ("email", "name", "language")
+
+
+@dataclass
+class CsvRow:
+    """One data row: its line number and cells, or the reason it cannot be read."""
+
+    line: int
+    cells: list[str]
+    error: str | None = None
+
+
+def check_utf8(path: Path) -> None:
+    """Raise InvalidDigestInput naming the file unless it is readable UTF-8 (read in blocks)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    raise InvalidDigestInput(
+                        f"{path}: cannot read as UTF-8 CSV: invalid byte at offset {offset + exc.start}"
+                    ) from None
+                offset += len(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InvalidDigestInput(f"{path}: cannot read as UTF-8 CSV: it ends inside a character") from None
+    except OSError as exc:
+        raise InvalidDigestInput(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def read_rows(path: Path, header: list[str]) -> Iterator[CsvRow]:
+    """The data rows of `path` after its header; oversized or malformed rows carry an error."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header[:] = [h.strip().lower() for h in next(reader, [])]
+        except csv.Error as exc:
+            raise InvalidDigestInput(f"{path}: line 1: header row cannot be read as CSV: {exc}") from None
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (131,072)
+                yield CsvRow(reader.line_num, [], f"cannot be read as CSV: {exc}")
+                continue
+            long = next((i for i, c in enumerate(cells) if len(c) > MAX_CELL), None)
+            if long is not None:
+                name = header[long] if long < len(header) else f"column {long + 1}"
+                yield CsvRow(reader.line_num, [], f"field {name!r}: is {len(cells[long])} characters "
+                                                  f"long; the limit is {MAX_CELL}")
+                continue
+            yield CsvRow(reader.line_num, cells)
+
+
+@dataclass
+class Progress:
+    """How far an import got: rows read so far and the report until now."""
+
+    rows: int
+    report: subs.ImportReport
+    error_count: int
+
+
+def import_subscribers(
+    session: Session, path: Path, *, lst: MailingListRow, confirmed: bool, now: datetime,
+    chunk_rows: int = 1000, on_chunk: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Import `email[,name,language]` rows into `lst`, committing every `chunk_rows` rows.
+
+    Raises InvalidDigestInput before writing anything when the file is not UTF-8 or its header
+    names no `email` column. `on_chunk` is called after each commit; it may raise to stop the
+    import there (what was committed stays). Only the first MAX_ERRORS_KEPT error lines are kept.
+    """
+    check_utf8(path)
+    header: list[str] = []
+    rows = read_rows(path, header)
+    first = next(rows, None)
+    if "email" not in header:
+        raise InvalidDigestInput(f"{path}: line 1: header row must name an 'email' column, got {header}")
+    col = {name: header.index(name) for name in COLUMNS if name in header}
+    progress = Progress(0, subs.ImportReport(), 0)
+    seen: set[str] = set()
+
+    def fail(line: int, message: str) -> None:
+        progress.error_count += 1
+        if len(progress.report.errors) < MAX_ERRORS_KEPT:
+            progress.report.errors.append(f"{path}: line {line}: {message}")
+
+    def chained() -> Iterator[CsvRow]:
+        if first is not None:
+            yield first
+        yield from rows
+
+    for row in chained():
+        progress.rows += 1
+        if row.error is None and any(c.strip() for c in row.cells):
+            _import_row(session, row, col, lst, confirmed, now, seen, progress, fail)
+        elif row.error is not None:
+            fail(row.line, row.error)
+        if progress.rows % chunk_rows == 0:
+            session.commit()
+            if on_chunk is not None:
+                on_chunk(progress)
+    session.commit()
+    if on_chunk is not None:
+        on_chunk(progress)
+    return progress
+
+
+def _import_row(
+    session: Session, row: CsvRow, col: dict[str, int], lst: MailingListRow, confirmed: bool,
+    now: datetime, seen: set[str], progress: Progress, fail: Callable[[int, str], None],
+) -> None:
+    def cell(name: str) -> str:
+        i = col.get(name)
+        return row.cells[i].strip() if i is not None and i < len(row.cells) else ""
+
+    try:
+        address = normalize_email(cell("email"))
+    except InvalidEmail as exc:
+        fail(row.line, str(exc))
+        return
+    if address in seen:
+        fail(row.line, f"email {address!r} repeats an earlier line")
+        return
+    seen.add(address)
+    sub_row, created = subs.add_subscriber(session, email=address, name=cell("name"),
+                                           language=cell("language") or "en", lists=[lst],
+                                           confirmed=confirmed, now=now)
+    subscription = session.get(SubscriptionRow, (sub_row.id, lst.id))
+    if (not confirmed and sub_row.status not in (subs.BOUNCED, subs.COMPLAINED)
+            and subscription is not None and subscription.status == subs.PENDING):
+        progress.report.to_confirm.append(sub_row.id)
+    if created:
+        progress.report.imported += 1
+    else:
+        progress.report.existing += 1
