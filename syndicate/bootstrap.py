@@ -19,12 +19,22 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
+from syndicate.digests.bounces import BounceReports
+from syndicate.digests.fanout import Fanout, TemplateCache
+from syndicate.digests.optin import OptIn
+from syndicate.digests.ratelimit import Counter, SendPace, make_counter
+from syndicate.digests.service import DigestService
+from syndicate.digests.tokens import Signer
 from syndicate.errors import ConfigError
+from syndicate.mail.mailer import Mailer, build_mailer
 from syndicate.services.handlers import HANDLERS, Handler
 from syndicate.services.messagebus import BoundHandler
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
-from syndicate.storage.delivery_store import SqlDeliveryStore
+from syndicate.storage.delivery_store import SqlBounceStore, SqlDeliveryStore
+from syndicate.storage.digest_read import DigestReads
+from syndicate.storage.edition_store import SqlEditionStore
+from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -53,6 +63,47 @@ class Container:
         """The delivery ledger as the digest sending engine uses it."""
         return SqlDeliveryStore(self.session_factory)
 
+    # --- digests (issue 9) -------------------------------------------------------------------
+    # Built once per process: the rate counter (Redis-shared when REDIS_URL is set), the one
+    # Mailer with its DKIM signer and send pace, the rendered-edition cache, the link signer.
+    rate_counter: Counter = field(init=False)
+    mailer: Mailer = field(init=False)
+    template_cache: TemplateCache = field(init=False)
+    link_signer: Signer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rate_counter = make_counter(self.settings.redis_url)
+        self.mailer = build_mailer(self.settings, SendPace(self.rate_counter, self.settings.mail_send_rate))
+        self.template_cache = TemplateCache()
+        self.link_signer = Signer(self.settings.resolved_secret_key)
+
+    def digest_uow(self) -> SqlDigestUnitOfWork:
+        """A new unit of work over lists and subscribers."""
+        return SqlDigestUnitOfWork(self.session_factory)
+
+    def digests(self) -> DigestService:
+        """The digest use cases (build, dispatch, send, resend) on this process's objects."""
+        fanout = Fanout(self.deliveries(), self.mailer, self.template_cache, self.link_signer,
+                        self.settings, self.now)
+        return DigestService(self.deliveries(), SqlEditionStore(self.session_factory), self.digest_uow,
+                             self.tasks, fanout, self.settings, self.now)
+
+    def optin(self) -> OptIn:
+        """The subscribe / confirm / unsubscribe use cases."""
+        return OptIn(self.digest_uow, self.mailer, self.rate_counter, self.link_signer, self.settings,
+                     self.now)
+
+    def bounce_reports(self) -> BounceReports:
+        """Bounce and complaint reports applied to the ledger."""
+        return BounceReports(SqlBounceStore(self.session_factory), self.settings.resolved_secret_key,
+                             self.settings.mail_domain, self.now)
+
+    def digest_reads(self) -> DigestReads:
+        """The digest read model the admin pages, admin API and CLI share."""
+        return DigestReads(self.session_factory)
+
+    # --- end digests ----------------------------------------------------------------------------
+
     def dependencies(self) -> dict[str, Any]:
         """What handlers may ask for, by parameter name."""
         return {
@@ -60,6 +111,7 @@ class Container:
             "now": self.now,
             "uow": self.uow,
             "tasks": self.tasks,
+            "digests": self.digests(),  # digests (issue 9)
             "container": self,  # transitional: handlers still being moved onto their ports
         }
 

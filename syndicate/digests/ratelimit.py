@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from syndicate.settings import Settings
-
 
 class Counter(Protocol):
     """Counts hits of a key inside a window of `window_s` seconds."""
@@ -86,14 +84,3 @@ def make_counter(redis_url: str | None) -> Counter:
 
         return RedisCounter(redis.Redis.from_url(redis_url))
     return LocalCounter()
-
-
-_PACES: dict[tuple[str | None, float], SendPace] = {}
-
-
-def send_pace(settings: Settings) -> SendPace:
-    """The process's global send pace (Redis-shared when REDIS_URL is set)."""
-    key = (settings.redis_url, settings.mail_send_rate)
-    if key not in _PACES:
-        _PACES[key] = SendPace(make_counter(settings.redis_url), settings.mail_send_rate)
-    return _PACES[key]

@@ -6,14 +6,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from syndicate.digests import ledger
+from syndicate.digests.states import DeliveryState
+from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.counts import grouped_counts
 from syndicate.storage.partner_models import DELIVERY_STATUSES, PartnerDeliveryRow
 
 STATES = ledger.STATES
 
 
-def counts_for(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+def counts_for(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[DeliveryState, int]]:
     """Email deliveries per state for each edition; settled editions are not counted again."""
     return ledger.counts_many(session, edition_ids)
 
