@@ -279,11 +279,11 @@ def main() -> None:
         sampler.start()
 
         start = time.perf_counter()
-        edition_id = container.digests().send_now("bench", since=datetime.now(UTC) - timedelta(days=1))
+        edition_id = container.digests.send_now("bench", since=datetime.now(UTC) - timedelta(days=1))
         assert edition_id is not None, "no edition was built"
         while not finished(container, edition_id):
             time.sleep(0.5)
-        counts = container.digests().edition_counts(edition_id)
+        counts = container.digests.edition_counts(edition_id)
         fan_s = time.perf_counter() - start
         sampler.stopped.set()
         sampler.join()
@@ -299,7 +299,7 @@ def main() -> None:
         per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
         ceiling_s = parallel(_push_prebuilt, [(sink.port, k, sample) for k in per])
 
-        reads = container.digest_reads()
+        reads = container.digest_reads
         articles = reads.edition_articles(reads.edition(edition_id))
         per_naive = [naive_n // connections + (1 if i < naive_n % connections else 0)
                      for i in range(connections)]

@@ -22,7 +22,7 @@ from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_ce
 from syndicate.digests.bounces import BounceReports
 from syndicate.digests.fanout import Fanout, TemplateCache
 from syndicate.digests.optin import OptIn
-from syndicate.digests.ratelimit import Counter, SendPace, make_counter
+from syndicate.digests.ratelimit import SendPace, make_counter
 from syndicate.digests.service import DigestService
 from syndicate.digests.tokens import Signer
 from syndicate.errors import ConfigError
@@ -54,6 +54,14 @@ class Container:
     tasks: CeleryTaskQueue
     now: Callable[[], datetime] = field(default=utc_now)
     handlers: dict[str, list[BoundHandler]] = field(default_factory=dict)
+    # --- digests (issue 9, arch-digests): the use cases and read model, built once by bootstrap() ---
+    mailer: Mailer = field(init=False)
+    digest_uow: Callable[[], SqlDigestUnitOfWork] = field(init=False)
+    digests: DigestService = field(init=False)
+    optin: OptIn = field(init=False)
+    bounce_reports: BounceReports = field(init=False)
+    digest_reads: DigestReads = field(init=False)
+    # --- end digests ---
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work (one transaction)."""
@@ -63,47 +71,6 @@ class Container:
         """The delivery ledger as the digest sending engine uses it."""
         return SqlDeliveryStore(self.session_factory)
 
-    # --- digests (issue 9) -------------------------------------------------------------------
-    # Built once per process: the rate counter (Redis-shared when REDIS_URL is set), the one
-    # Mailer with its DKIM signer and send pace, the rendered-edition cache, the link signer.
-    rate_counter: Counter = field(init=False)
-    mailer: Mailer = field(init=False)
-    template_cache: TemplateCache = field(init=False)
-    link_signer: Signer = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rate_counter = make_counter(self.settings.redis_url)
-        self.mailer = build_mailer(self.settings, SendPace(self.rate_counter, self.settings.mail_send_rate))
-        self.template_cache = TemplateCache()
-        self.link_signer = Signer(self.settings.resolved_secret_key)
-
-    def digest_uow(self) -> SqlDigestUnitOfWork:
-        """A new unit of work over lists and subscribers."""
-        return SqlDigestUnitOfWork(self.session_factory)
-
-    def digests(self) -> DigestService:
-        """The digest use cases (build, dispatch, send, resend) on this process's objects."""
-        fanout = Fanout(self.deliveries(), self.mailer, self.template_cache, self.link_signer,
-                        self.settings, self.now)
-        return DigestService(self.deliveries(), SqlEditionStore(self.session_factory), self.digest_uow,
-                             self.tasks, fanout, self.settings, self.now)
-
-    def optin(self) -> OptIn:
-        """The subscribe / confirm / unsubscribe use cases."""
-        return OptIn(self.digest_uow, self.mailer, self.rate_counter, self.link_signer, self.settings,
-                     self.now)
-
-    def bounce_reports(self) -> BounceReports:
-        """Bounce and complaint reports applied to the ledger."""
-        return BounceReports(SqlBounceStore(self.session_factory), self.settings.resolved_secret_key,
-                             self.settings.mail_domain, self.now)
-
-    def digest_reads(self) -> DigestReads:
-        """The digest read model the admin pages, admin API and CLI share."""
-        return DigestReads(self.session_factory)
-
-    # --- end digests ----------------------------------------------------------------------------
-
     def dependencies(self) -> dict[str, Any]:
         """What handlers may ask for, by parameter name."""
         return {
@@ -111,7 +78,7 @@ class Container:
             "now": self.now,
             "uow": self.uow,
             "tasks": self.tasks,
-            "digests": self.digests(),  # digests (issue 9)
+            "digests": self.digests,  # digests (issue 9, arch-digests)
             "container": self,  # transitional: handlers still being moved onto their ports
         }
 
@@ -160,6 +127,27 @@ def bootstrap(
         celery=celery,
         tasks=CeleryTaskQueue(celery, settings.celery_queue),
     )
+    # --- digests (issue 9, arch-digests) ---
+    # One rate counter (Redis-shared when REDIS_URL is set) for subscribe limits and the send
+    # pace, one Mailer (DKIM signer + pace) for digests and confirmations, one rendered-edition
+    # cache, one link signer. `now` is read late: tests and the CLI may replace container.now.
+    def digest_now() -> datetime:
+        return container.now()
+
+    counter = make_counter(settings.redis_url)
+    signer = Signer(settings.resolved_secret_key)
+    container.mailer = build_mailer(settings, SendPace(counter, settings.mail_send_rate))
+    container.digest_uow = partial(SqlDigestUnitOfWork, container.session_factory)
+    ledger = SqlDeliveryStore(container.session_factory)
+    fanout = Fanout(ledger, container.mailer, TemplateCache(), signer, settings, digest_now)
+    container.digests = DigestService(ledger, SqlEditionStore(container.session_factory),
+                                      container.digest_uow, tasks=container.tasks, fanout=fanout,
+                                      settings=settings, now=digest_now)
+    container.optin = OptIn(container.digest_uow, container.mailer, counter, signer, settings, digest_now)
+    container.bounce_reports = BounceReports(SqlBounceStore(container.session_factory),
+                                             settings.resolved_secret_key, settings.mail_domain, digest_now)
+    container.digest_reads = DigestReads(container.session_factory)
+    # --- end digests ---
     deps = container.dependencies()
     container.handlers = {
         event_type: [inject_dependencies(h, deps) for h in handlers]

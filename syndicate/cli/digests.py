@@ -126,7 +126,7 @@ def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -
                 err.print(f"warning: {address}: confirmation refused: {result.describe()}", markup=False)
             progress.advance(task)
 
-        c.optin().send_confirmations(
+        c.optin.send_confirmations(
             [PendingConfirmation(i, (list_id,)) for i in subscriber_ids], on_each=each)
     return "confirmations " + " ".join(f"{k}={v}" for k, v in tally.items())
 
@@ -158,11 +158,11 @@ def summary(edition_id: int, counts: dict[DeliveryState, int]) -> str:
 
 def _send_inline(c: Container, edition_id: int) -> None:
     # Embedded mode may have no worker running: send here; row claims keep a worker harmless.
-    c.digests().send_batch(edition_id, 0, 2**62)
+    c.digests.send_batch(edition_id, 0, 2**62)
 
 
 def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
-    digests = c.digests()
+    digests = c.digests
     total = sum(digests.edition_counts(edition_id).values())
     columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[detail]}"))
@@ -194,13 +194,13 @@ def digest_send(
 ) -> None:
     """Build an edition now and fan it out; with --wait ends with edition=ID sent=N failed=N ..."""
     c = _container()
-    edition_id = c.digests().send_now(list_slug, since=_parse_time(since, "--since"))
+    edition_id = c.digests.send_now(list_slug, since=_parse_time(since, "--since"))
     if edition_id is None:
         err.print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
                   markup=False)
         return
     if not wait:
-        counts = c.digests().edition_counts(edition_id)
+        counts = c.digests.edition_counts(edition_id)
         typer.echo(f"edition={edition_id} queued={counts[DeliveryState.QUEUED]}")
         return
     typer.echo(summary(edition_id, _wait(c, edition_id)))
@@ -220,7 +220,7 @@ def _edition_json(edition: EditionView) -> dict[str, Any]:
 def editions_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
     """Editions, newest first, with delivery counts."""
     c = _container()
-    for edition in c.digest_reads().editions():
+    for edition in c.digest_reads.editions():
         data = _edition_json(edition)
         if as_json:
             typer.echo(json.dumps(data, ensure_ascii=False))
@@ -238,7 +238,7 @@ def editions_show(
 ) -> None:
     """One edition: list, subject, articles and delivery counts."""
     c = _container()
-    data = _edition_json(c.digest_reads().edition(edition_id))
+    data = _edition_json(c.digest_reads.edition(edition_id))
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -260,7 +260,7 @@ def resend_edition(
         raise fail("give exactly one of --failed-only, --to EMAIL, --all")
     mode = "failed-only" if failed_only else "to" if to is not None else "all"
     c = _container()
-    count = c.digests().resend(edition_id, mode=mode, email=to.strip().lower() if to else None)
+    count = c.digests.resend(edition_id, mode=mode, email=to.strip().lower() if to else None)
     if count and c.settings.is_embedded:
         _send_inline(c, edition_id)
     typer.echo(f"edition={edition_id} requeued={count}")
@@ -276,7 +276,7 @@ def deliveries_list(
 ) -> None:
     """Email deliveries: ID, edition, address, state, attempts, last SMTP reply."""
     c = _container()
-    for row in c.digest_reads().deliveries(state=status, edition_id=edition):
+    for row in c.digest_reads.deliveries(state=status, edition_id=edition):
         if as_json:
             typer.echo(json.dumps(_jsonable(asdict(row)), ensure_ascii=False))
         else:

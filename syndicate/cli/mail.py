@@ -35,7 +35,7 @@ def report(
         except OSError as exc:
             raise fail(f"{path}: cannot read: {exc.strerror or exc}") from None
         messages.append((str(path), data))
-    reports = bootstrap(migrate=embedded()).bounce_reports()
+    reports = bootstrap(migrate=embedded()).bounce_reports
     tally = dict.fromkeys(ReportOutcome, 0)
     with Progress(console=err, transient=True, disable=len(messages) < 5) as progress:
         task = progress.add_task("reports", total=len(messages))

@@ -122,7 +122,7 @@ def subscribers(
     after_id: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> list[dict[str, Any]]:
     """Subscribers by id; `q` matches the start of the address or the name."""
-    rows = container.digest_reads().subscribers(q=q, status=status, after_id=after_id, limit=limit)
+    rows = container.digest_reads.subscribers(q=q, status=status, after_id=after_id, limit=limit)
     return [_subscriber(r) for r in rows]
 
 
@@ -163,7 +163,7 @@ async def import_subscribers(
 @router.get("/subscribers/{subscriber_id}")
 def subscriber(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
     """One subscriber with subscriptions and the newest 100 deliveries."""
-    reads = container.digest_reads()
+    reads = container.digest_reads
     with not_found_404():
         row = reads.subscriber(subscriber_id)
     return _subscriber(row) | {
@@ -178,7 +178,7 @@ def suppress(subscriber_id: int, container: ContainerDep) -> dict[str, Any]:
     """Stop all mail to this subscriber (status `complained`); queued deliveries are skipped."""
     with not_found_404():
         subs.suppress(container.digest_uow, subscriber_id, now=container.now())
-    return _subscriber(container.digest_reads().subscriber(subscriber_id))
+    return _subscriber(container.digest_reads.subscriber(subscriber_id))
 
 
 @router.get("/editions")
@@ -188,14 +188,14 @@ def editions(
     """Editions newest first with delivery counts by state."""
     return [{"id": e.id, "list": e.list_slug, "frequency": e.frequency, "subject": e.subject,
              "created_at": _iso(e.created_at), "article_ids": e.article_ids, "counts": e.counts}
-            for e in container.digest_reads().editions(limit=limit, before_id=before_id)]
+            for e in container.digest_reads.editions(limit=limit, before_id=before_id)]
 
 
 @router.get("/editions/{edition_id}")
 def edition(edition_id: int, container: ContainerDep) -> dict[str, Any]:
     """One edition: its status and counts by state."""
     with not_found_404():
-        found = container.digest_reads().edition(edition_id)
+        found = container.digest_reads.edition(edition_id)
     return {"id": found.id, "list_id": found.list_id, "subject": found.subject,
             "frequency": found.frequency, "created_at": _iso(found.created_at),
             "article_ids": found.article_ids, "status": "done" if found.final else "sending",
@@ -213,7 +213,7 @@ class ResendRequest(BaseModel):
 def resend(edition_id: int, body: ResendRequest, container: ContainerDep) -> dict[str, Any]:
     """Queue again exactly the rows named, like `syndicate resend edition`."""
     try:
-        count = container.digests().resend(edition_id, mode=body.mode, email=body.email)
+        count = container.digests.resend(edition_id, mode=body.mode, email=body.email)
     except SyndicateError as exc:
         raise _fail(exc) from None
     return {"edition_id": edition_id, "queued": count}
@@ -228,6 +228,6 @@ def deliveries(
     """Email deliveries filtered by state, edition or subscriber, by id (keyset: `after_id`)."""
     if state is not None and state not in STATES:
         raise HTTPException(422, f"state {state!r} is not one of {', '.join(STATES)}")
-    found = container.digest_reads().deliveries(state=state, edition_id=edition_id,
+    found = container.digest_reads.deliveries(state=state, edition_id=edition_id,
                                                 subscriber_id=subscriber_id, after_id=after_id, limit=limit)
     return [_delivery(d) for d in found]

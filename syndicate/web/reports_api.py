@@ -29,6 +29,6 @@ async def mail_report(request: Request, container: ContainerDep) -> JSONResponse
         body += chunk
         if len(body) > MAX_REPORT_BYTES:
             return JSONResponse({"detail": f"the message is over {MAX_REPORT_BYTES} bytes"}, status_code=413)
-    results = await run_in_threadpool(container.bounce_reports().apply_message, bytes(body))
+    results = await run_in_threadpool(container.bounce_reports.apply_message, bytes(body))
     payload: list[dict[str, Any]] = [asdict(r) for r in results]
     return JSONResponse({"results": payload})

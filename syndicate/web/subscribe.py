@@ -51,7 +51,7 @@ async def subscribe(request: Request, container: ContainerDep, background: Backg
     try:
         email, lists, language = await _subscribe_input(request)
         client = request.client.host if request.client else "unknown"
-        optin = container.optin()
+        optin = container.optin
         pending = optin.request_subscription(email=email, list_slugs=lists, language=language,
                                              client=client)
     except (InvalidEmail, InvalidDigestInput) as exc:
@@ -77,7 +77,7 @@ def _bad_link(request: Request, container: Any, exc: Exception) -> HTMLResponse:
 def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """Activate a subscription from the emailed link."""
     try:
-        manage = container.optin().confirm(token)
+        manage = container.optin.confirm(token)
     except (InvalidToken, NotFound) as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "message.html", title="Subscription confirmed",
@@ -89,7 +89,7 @@ def confirm(request: Request, token: str, container: ContainerDep) -> HTMLRespon
 def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """A page with a button; a GET never unsubscribes (mail scanners follow links)."""
     try:
-        container.optin().read_token(token, MANAGE)
+        container.optin.read_token(token, MANAGE)
     except InvalidToken as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "unsubscribe.html", token=token)
@@ -99,7 +99,7 @@ def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> H
 def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """RFC 8058 one-click (and the page's button): unsubscribes at once, 200, no redirect."""
     try:
-        names = container.optin().unsubscribe(token)
+        names = container.optin.unsubscribe(token)
     except (InvalidToken, NotFound) as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "message.html", title="You are unsubscribed",
@@ -116,7 +116,7 @@ def _preferences_context(found: Preferences) -> dict[str, Any]:
 def preferences_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """Lists, frequency (where a list allows) and language of the link's subscriber."""
     try:
-        context = _preferences_context(container.optin().preferences(token))
+        context = _preferences_context(container.optin.preferences(token))
     except (InvalidToken, NotFound) as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "preferences.html", token=token, **context)
@@ -127,7 +127,7 @@ async def preferences_save(request: Request, token: str, container: ContainerDep
     """Save the preferences form and show it again."""
     form = await request.form()
     try:
-        optin = container.optin()
+        optin = container.optin
         optin.read_token(token, MANAGE)
         choices: dict[int, str | None] = {}
         for raw in form.getlist("lists"):

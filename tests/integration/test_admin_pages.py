@@ -32,7 +32,7 @@ def seeded(make_container: Any) -> Any:
     article = publish_sample(container)
     event = ArticleEvent(event_id=1, type=ARTICLE_PUBLISHED, article_id=article.id, guid=article.guid)
     partners.fan_out(container, event)
-    edition_id = container.digests().send_now("news")
+    edition_id = container.digests.send_now("news")
     assert edition_id is not None
     with container.session_factory() as session:
         boris = session.query(SubscriberRow).filter_by(email="boris@example.org").one()

@@ -31,7 +31,7 @@ def editions(
     request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1)
 ) -> HTMLResponse:
     """Editions newest first, with delivery counts."""
-    reads = container.digest_reads()
+    reads = container.digest_reads
     total = reads.edition_count()
     rows = reads.editions(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render(request, "admin/editions.html", {
@@ -48,7 +48,7 @@ def edition(
     """One edition: counts, its articles, and the deliveries in one state with their last reply."""
     if state not in STATES:
         raise HTTPException(404, f"unknown delivery state {state!r}")
-    reads = container.digest_reads()
+    reads = container.digest_reads
     found = reads.edition(edition_id)
     rows = [(d, d.email) for d in reads.deliveries(
         state=state, edition_id=edition_id, limit=ROWS_PAGE_SIZE, offset=(page - 1) * ROWS_PAGE_SIZE)]
@@ -70,7 +70,7 @@ def resend(
     if mode not in RESEND_MODES:
         raise HTTPException(422, f"mode {mode!r} is not one of failed-only, all, to")
     try:
-        count = container.digests().resend(edition_id, mode=mode, email=email)
+        count = container.digests.resend(edition_id, mode=mode, email=email)
     except SyndicateError as exc:
         raise HTTPException(422, str(exc)) from None
     return RedirectResponse(f"/admin/editions/{edition_id}?resent={count}", status_code=303)
@@ -81,7 +81,7 @@ def preview(
     edition_id: int, container: ContainerDep, _: SessionDep, lang: str = Query("en")
 ) -> Response:
     """The edition's HTML as a subscriber with language `lang` receives it (placeholders unfilled)."""
-    reads = container.digest_reads()
+    reads = container.digest_reads
     found = reads.edition(edition_id)
     articles = with_available_images(reads.edition_articles(found), container.settings)
     rendered = render_edition(

@@ -21,7 +21,7 @@ def subscribers(
     q: str = "", after_id: int = Query(0, ge=0),
 ) -> HTMLResponse:
     """Subscribers by id, filtered by the start of the address or part of the name."""
-    rows = container.digest_reads().subscribers(q=q, after_id=after_id, limit=PAGE_SIZE + 1)
+    rows = container.digest_reads.subscribers(q=q, after_id=after_id, limit=PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return render(request, "admin/subscribers.html", {
@@ -32,7 +32,7 @@ def subscribers(
 @router.get("/{subscriber_id}", response_class=HTMLResponse)
 def subscriber(request: Request, subscriber_id: int, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """One subscriber: lists, and the newest 100 deliveries with the last SMTP reply."""
-    reads = container.digest_reads()
+    reads = container.digest_reads
     with not_found_404():
         row = reads.subscriber(subscriber_id)
     return render(request, "admin/subscriber.html", {
