@@ -145,10 +145,9 @@ def seed(container: Any, n: int) -> None:
     from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 
     now = datetime.now(UTC)
+    lst = subs.create_list(container.digest_uow, slug="bench", name="Bench digest", frequency="daily",
+                           language=None, categories=[], custom_frequency=False, now=now)
     with container.session_factory() as session:
-        lst = subs.create_list(session, slug="bench", name="Bench digest", frequency="daily",
-                               language=None, categories=[], custom_frequency=False, now=now)
-        session.commit()
         for start in range(0, n, 10_000):
             chunk = range(start, min(n, start + 10_000))
             ids = session.execute(insert(SubscriberRow).returning(SubscriberRow.id), [
@@ -248,8 +247,8 @@ def main() -> None:
     connections = args.workers * args.concurrency
 
     from syndicate.bootstrap import bootstrap
-    from syndicate.digests import fanout, service
-    from syndicate.digests.ports import Claimed
+    from syndicate.digests import fanout
+    from syndicate.digests.ports import ClaimedDelivery
     from syndicate.digests.tokens import Signer
     from syndicate.settings import load_settings
 
@@ -279,11 +278,11 @@ def main() -> None:
         sampler.start()
 
         start = time.perf_counter()
-        edition_id = service.send_now(container, "bench", since=datetime.now(UTC) - timedelta(days=1))
+        edition_id = container.digests.send_now("bench", since=datetime.now(UTC) - timedelta(days=1))
         assert edition_id is not None, "no edition was built"
         while not finished(container, edition_id):
             time.sleep(0.5)
-        counts = service.edition_counts(container, edition_id)
+        counts = container.digests.edition_counts(edition_id)
         fan_s = time.perf_counter() - start
         sampler.stopped.set()
         sampler.join()
@@ -295,17 +294,12 @@ def main() -> None:
         tpl = fanout.render_template(container.settings, content, "en")
         sample = tpl.for_recipient(fanout.recipient_for(
             container.settings, Signer(SECRET), fanout.EditionMail(content),
-            Claimed(1, 1, "reader0@bench.example.com", "", "en", 1, True), datetime.now(UTC)))
+            ClaimedDelivery(1, 1, "reader0@bench.example.com", "", "en", 1, True), datetime.now(UTC)))
         per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
         ceiling_s = parallel(_push_prebuilt, [(sink.port, k, sample) for k in per])
 
-        from syndicate.digests.editions import edition_articles
-        from syndicate.storage.digest_models import EditionRow
-
-        with container.session_factory() as session:
-            row = session.get(EditionRow, edition_id)
-            assert row is not None
-            articles = edition_articles(session, row)
+        reads = container.digest_reads
+        articles = reads.edition_articles(reads.edition(edition_id))
         per_naive = [naive_n // connections + (1 if i < naive_n % connections else 0)
                      for i in range(connections)]
         naive_s = parallel(_naive, [(sink.port, k, articles, "https://news.example.com") for k in per_naive])

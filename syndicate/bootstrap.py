@@ -1,8 +1,9 @@
 """The one place where syndicate is wired together, for the API, the CLI and the worker alike.
 
-`bootstrap()` builds every process-wide object once (engine, Celery app, task queue, caches) and
-binds each event handler to exactly the dependencies it names (`inject_dependencies`), so feature
-code never sees the `Container`. Only entrypoints (web, CLI, worker tasks) hold a container.
+`bootstrap()` builds every process-wide object once (engine, Celery app, task queue, HTTP client,
+mailer, caches, counters) and binds each event handler to exactly the dependencies it names
+(`inject_dependencies`, as in cosmicpython), so feature code never sees the `Container`. Only
+entrypoints (web routes, CLI commands, worker tasks) hold a container.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
 from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
+from syndicate.digests.bounces import BounceReports
+from syndicate.digests.fanout import Fanout, TemplateCache
+from syndicate.digests.optin import OptIn
+from syndicate.digests.ratelimit import SendPace, make_counter
+from syndicate.digests.service import DigestService
+from syndicate.digests.tokens import Signer
 from syndicate.errors import ConfigError
 from syndicate.feeds.service import FeedService
+from syndicate.mail.mailer import Mailer, build_mailer
 from syndicate.partners.registry import PartnerRegistry
 from syndicate.partners.service import PartnerPushes
 from syndicate.partners.transport import PartnerClient
@@ -30,13 +35,17 @@ from syndicate.services.messagebus import BoundHandler
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
 from syndicate.storage.articles import SqlArticleReader
-from syndicate.storage.delivery_store import SqlDeliveryStore
+from syndicate.storage.db import Engine, SessionFactory
+from syndicate.storage.delivery_store import SqlBounceStore, SqlDeliveryStore
+from syndicate.storage.digest_read import DigestReads
+from syndicate.storage.edition_store import SqlEditionStore
 from syndicate.storage.event_log import SqlEventLog
 from syndicate.storage.feed_store import SqlFeedUnitOfWork
 from syndicate.storage.locks import AdvisoryLocks
 from syndicate.storage.partner_push_store import SqlPushStore
 from syndicate.storage.partner_read import SqlPartnerReads
 from syndicate.storage.partner_store import SqlPartnerStore
+from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
 from syndicate.storage.uow import SqlUnitOfWork
 
 
@@ -47,36 +56,44 @@ def utc_now() -> datetime:
 
 @dataclass
 class Container:
-    """Everything an entrypoint needs; built once per process by bootstrap()."""
+    """Everything an entrypoint needs; built once per process by bootstrap().
+
+    Services get `clock` (not `now` itself), so a test may replace `container.now` after
+    bootstrap and every service sees the new time.
+    """
 
     settings: Settings
     engine: Engine
-    session_factory: sessionmaker[Session]
+    session_factory: SessionFactory
     celery: SyndicateCelery
     tasks: CeleryTaskQueue
-    article_reader: SqlArticleReader
-    event_log: SqlEventLog
     now: Callable[[], datetime] = field(default=utc_now)
     handlers: dict[str, list[BoundHandler]] = field(default_factory=dict)
+    # Articles
     articles: ArticleService = field(init=False)
-
-    def clock(self) -> datetime:
-        """The current time as `now` gives it; what services get, so tests may replace `now`."""
-        return self.now()
-    # --- feeds (issue 9, arch-feeds) ---
-    # The feed service of an output folder (feeds_root(settings) or `feeds build --out DIR`),
-    # on the SQL feed stores and advisory locks bootstrap() binds once.
+    article_reader: SqlArticleReader = field(init=False)
+    event_log: SqlEventLog = field(init=False)
+    # Feeds: the service of an output folder (feeds_root(settings), or `feeds build --out DIR`)
     feed_service: Callable[[Path], FeedService] = field(init=False)
-    # --- end feeds ---
-    # --- partners: built once by `_wire_partners` ---
+    # Partners
     partner_client: PartnerClient = field(init=False)
     partner_pushes: PartnerPushes = field(init=False)
     partner_registry: PartnerRegistry = field(init=False)
     partner_reads: SqlPartnerReads = field(init=False)
-    # --- end partners ---
+    # Digests
+    mailer: Mailer = field(init=False)
+    digest_uow: Callable[[], SqlDigestUnitOfWork] = field(init=False)
+    digests: DigestService = field(init=False)
+    optin: OptIn = field(init=False)
+    bounce_reports: BounceReports = field(init=False)
+    digest_reads: DigestReads = field(init=False)
+
+    def clock(self) -> datetime:
+        """The current time as `now` gives it."""
+        return self.now()
 
     def uow(self) -> SqlUnitOfWork:
-        """A new unit of work (one transaction)."""
+        """A new unit of work on articles and the outbox (one transaction)."""
         return SqlUnitOfWork(self.session_factory)
 
     def deliveries(self) -> SqlDeliveryStore:
@@ -91,10 +108,8 @@ class Container:
             "uow": self.uow,
             "tasks": self.tasks,
             "articles": self.article_reader,
-            # --- partners ---
             "partner_pushes": self.partner_pushes,
-            # --- end partners ---
-            "container": self,  # transitional: handlers still being moved onto their ports
+            "digests": self.digests,
         }
 
     def close(self) -> None:
@@ -136,28 +151,14 @@ def bootstrap(
             "at the newest schema; run `syndicate db upgrade` first"
         )
     celery = make_celery(settings)
-    session_factory = db.make_session_factory(engine)
-    tasks = CeleryTaskQueue(celery, settings.celery_queue)
     container = Container(
-        settings=settings,
-        engine=engine,
-        session_factory=session_factory,
-        celery=celery,
-        tasks=tasks,
-        article_reader=SqlArticleReader(session_factory),
-        event_log=SqlEventLog(session_factory),
+        settings=settings, engine=engine, session_factory=db.make_session_factory(engine),
+        celery=celery, tasks=CeleryTaskQueue(celery, settings.celery_queue),
     )
-    container.articles = ArticleService(
-        container.uow, tasks, container.clock,
-        ArticleLimits(max_body_bytes=settings.max_body_bytes, media_base_url=settings.public_media_url,
-                      media_dir=settings.var_dir / "media"),
-    )
-    # --- feeds (issue 9, arch-feeds) ---
-    container.feed_service = partial(
-        FeedService, settings, partial(SqlFeedUnitOfWork, container.session_factory), AdvisoryLocks(engine)
-    )
-    # --- end feeds ---
+    _wire_articles(container)
+    _wire_feeds(container)
     _wire_partners(container)
+    _wire_digests(container)
     deps = container.dependencies()
     container.handlers = {
         event_type: [inject_dependencies(h, deps) for h in handlers]
@@ -167,12 +168,26 @@ def bootstrap(
     return container
 
 
-# --- partners ---------------------------------------------------------------------------------
+def _wire_articles(c: Container) -> None:
+    s = c.settings
+    c.articles = ArticleService(
+        c.uow, c.tasks, c.clock,
+        ArticleLimits(max_body_bytes=s.max_body_bytes, media_base_url=s.public_media_url,
+                      media_dir=s.var_dir / "media"),
+    )
+    c.article_reader = SqlArticleReader(c.session_factory)
+    c.event_log = SqlEventLog(c.session_factory)
+
+
+def _wire_feeds(c: Container) -> None:
+    # A factory, not one service: `feeds build --out DIR` writes elsewhere than PUBLIC_DIR.
+    c.feed_service = partial(FeedService, c.settings, partial(SqlFeedUnitOfWork, c.session_factory),
+                             AdvisoryLocks(c.engine))
+
 
 def _wire_partners(c: Container) -> None:
-    """The partner HTTP client (one connection pool per process), pushes, registry and read model."""
+    """One partner HTTP client (one connection pool per process), pushes, registry, read model."""
     s = c.settings
-
     c.partner_client = PartnerClient(s.partner_timeout_s, allow_private=s.partner_allow_private)
     c.partner_pushes = PartnerPushes(
         SqlPushStore(c.session_factory), c.partner_client, c.tasks, now=c.clock,
@@ -186,7 +201,24 @@ def _wire_partners(c: Container) -> None:
     )
     c.partner_reads = SqlPartnerReads(c.session_factory)
 
-# --- end partners -----------------------------------------------------------------------------
+
+def _wire_digests(c: Container) -> None:
+    """One rate counter (Redis-shared when REDIS_URL is set) for subscribe limits and the send
+    pace, one Mailer (DKIM signer + pace) for digests and confirmations, one rendered-edition
+    cache, one link signer."""
+    s = c.settings
+    counter = make_counter(s.redis_url)
+    signer = Signer(s.resolved_secret_key)
+    c.mailer = build_mailer(s, SendPace(counter, s.mail_send_rate))
+    c.digest_uow = partial(SqlDigestUnitOfWork, c.session_factory)
+    ledger = c.deliveries()
+    fanout = Fanout(ledger, c.mailer, TemplateCache(), signer, s, c.clock)
+    c.digests = DigestService(ledger, SqlEditionStore(c.session_factory), c.digest_uow, tasks=c.tasks,
+                              fanout=fanout, settings=s, now=c.clock)
+    c.optin = OptIn(c.digest_uow, c.mailer, counter, signer, s, c.clock)
+    c.bounce_reports = BounceReports(SqlBounceStore(c.session_factory), s.resolved_secret_key,
+                                     s.mail_domain, c.clock)
+    c.digest_reads = DigestReads(c.session_factory)
 
 
 def prepare_worker_process(container: Container) -> None:
@@ -197,4 +229,3 @@ def prepare_worker_process(container: Container) -> None:
         container.engine.dispose(close=False)
 
     worker_process_init.connect(after_fork, weak=False)
-

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy import select
 
 from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
-from syndicate.digests import fanout, ledger, optin, service
 from syndicate.digests import subscribers as subs
-from syndicate.digests.editions import edition_and_list
+from syndicate.digests.optin import PendingConfirmation
+from syndicate.digests.states import DeliveryState
 from syndicate.errors import InvalidDigestInput
 from syndicate.ingest.subscribers_csv import import_subscribers
 from syndicate.mail.transport import SendResult
-from syndicate.storage.digest_models import (
-    DeliveryRow,
-    EditionRow,
-    MailingListRow,
-    SubscriberRow,
-    row_dict,
-)
+from syndicate.storage.digest_read import EditionView
 
 lists_app = typer.Typer(no_args_is_help=True, help="Mailing lists (newsletters).")
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers of mailing lists.")
@@ -69,11 +63,9 @@ def lists_create(
 ) -> None:
     """Create a list; prints ID<TAB>SLUG."""
     c = _container()
-    with c.session_factory() as session:
-        row = subs.create_list(session, slug=slug, name=name, frequency=frequency, language=language,
+    created = subs.create_list(c.digest_uow, slug=slug, name=name, frequency=frequency, language=language,
                                categories=category or [], custom_frequency=custom_frequency, now=c.now())
-        session.commit()
-        typer.echo(f"{row.id}\t{row.slug}")
+    typer.echo(f"{created.id}\t{created.slug}")
 
 
 @lists_app.command("list")
@@ -81,9 +73,8 @@ def lists_create(
 def lists_list() -> None:
     """Every list: ID, slug, frequency, name."""
     c = _container()
-    with c.session_factory() as session:
-        for row in subs.all_lists(session):
-            typer.echo(f"{row.id}\t{row.slug}\t{row.frequency}\t{row.name}")
+    for lst in subs.all_lists(c.digest_uow):
+        typer.echo(f"{lst.id}\t{lst.slug}\t{lst.frequency}\t{lst.name}")
 
 
 @subscribers_app.command("import")
@@ -102,10 +93,9 @@ def subscribers_import(
     link (double opt-in); importing the same file again mails those still pending again.
     """
     c = _container()
-    with c.session_factory() as session:
-        lst = subs.list_by_slug(session, list_slug)
-        done = import_subscribers(session, csv_path, lst=lst, confirmed=confirmed, now=c.now(),
-                                  chunk_rows=c.settings.import_chunk_rows)
+    lst = subs.list_by_slug(c.digest_uow, list_slug)
+    done = import_subscribers(c.digest_uow, csv_path, lst=lst, confirmed=confirmed, now=c.now(),
+                              chunk_rows=c.settings.import_chunk_rows)
     report = done.report
     for line in report.errors:
         err.print(f"error: {line}", markup=False, soft_wrap=True)
@@ -131,7 +121,7 @@ def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -
                   disable=len(subscriber_ids) < 5) as progress:
         task = progress.add_task("mailing", total=len(subscriber_ids))
 
-        def each(_: optin.PendingConfirmation, address: str, result: SendResult | None) -> None:
+        def each(_: PendingConfirmation, address: str, result: SendResult | None) -> None:
             if result is None:
                 tally["skipped"] += 1
             elif result.ok:
@@ -141,8 +131,8 @@ def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -
                 err.print(f"warning: {address}: confirmation refused: {result.describe()}", markup=False)
             progress.advance(task)
 
-        optin.send_confirmations(
-            c, [optin.PendingConfirmation(i, (list_id,)) for i in subscriber_ids], on_each=each)
+        c.optin.send_confirmations(
+            [PendingConfirmation(i, (list_id,)) for i in subscriber_ids], on_each=each)
     return "confirmations " + " ".join(f"{k}={v}" for k, v in tally.items())
 
 
@@ -154,39 +144,41 @@ def subscribers_list(
 ) -> None:
     """Subscribers of a list: ID, email, status, subscription status, language, frequency."""
     c = _container()
-    with c.session_factory() as session:
-        lst = subs.list_by_slug(session, list_slug)
-        for s, sub in subs.subscribers_of(session, lst):
-            freq = sub.frequency or lst.frequency
-            if as_json:
-                typer.echo(json.dumps({"id": s.id, "email": s.email, "name": s.name, "status": s.status,
-                                       "subscription": sub.status, "language": s.language,
-                                       "frequency": freq}, ensure_ascii=False))
-            else:
-                typer.echo(f"{s.id}\t{s.email}\t{s.status}\t{sub.status}\t{s.language}\t{freq}")
+    lst, members = subs.members(c.digest_uow, list_slug)
+    for s, sub in members:
+        freq = sub.frequency or lst.frequency
+        if as_json:
+            typer.echo(json.dumps({"id": s.id, "email": s.email, "name": s.name, "status": s.status,
+                                   "subscription": sub.status, "language": s.language,
+                                   "frequency": freq}, ensure_ascii=False))
+        else:
+            typer.echo(f"{s.id}\t{s.email}\t{s.status}\t{sub.status}\t{s.language}\t{freq}")
 
 
-def summary(edition_id: int, counts: dict[str, int]) -> str:
+def summary(edition_id: int, counts: dict[DeliveryState, int]) -> str:
     """The contract's closing line of `digest send --wait`."""
-    return (f"edition={edition_id} sent={counts['sent']} failed={counts['failed']} "
-            f"bounced={counts['bounced']} skipped={counts['skipped']}")
+    return (f"edition={edition_id} sent={counts[DeliveryState.SENT]} failed={counts[DeliveryState.FAILED]} "
+            f"bounced={counts[DeliveryState.BOUNCED]} skipped={counts[DeliveryState.SKIPPED]}")
 
 
 def _send_inline(c: Container, edition_id: int) -> None:
     # Embedded mode may have no worker running: send here; row claims keep a worker harmless.
-    fanout.send_batch(c, edition_id, 0, 2**62)
+    c.digests.send_batch(edition_id, 0, 2**62)
 
 
-def _wait(c: Container, edition_id: int) -> dict[str, int]:
-    total = sum(service.edition_counts(c, edition_id).values())
+def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
+    digests = c.digests
+    total = sum(digests.edition_counts(edition_id).values())
     columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[detail]}"))
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("sending", total=total, edition=edition_id, detail="")
 
-        def show(counts: dict[str, int]) -> None:
-            done = counts["sent"] + counts["failed"] + counts["bounced"] + counts["skipped"]
-            progress.update(task, completed=done, detail=f"sent={counts['sent']} queued={counts['queued']}")
+        def show(counts: dict[DeliveryState, int]) -> None:
+            done = sum(counts[s] for s in (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED,
+                                           DeliveryState.SKIPPED))
+            progress.update(task, completed=done,
+                            detail=f"sent={counts[DeliveryState.SENT]} queued={counts[DeliveryState.QUEUED]}")
 
         def pause(seconds: float) -> None:
             if c.settings.is_embedded:
@@ -195,7 +187,7 @@ def _wait(c: Container, edition_id: int) -> dict[str, int]:
 
         if c.settings.is_embedded:
             _send_inline(c, edition_id)
-        return service.wait_until_final(c, edition_id, on_progress=show, sleep=pause)
+        return digests.wait_until_final(edition_id, on_progress=show, sleep=pause)
 
 
 @digest_app.command("send")
@@ -207,25 +199,24 @@ def digest_send(
 ) -> None:
     """Build an edition now and fan it out; with --wait ends with edition=ID sent=N failed=N ..."""
     c = _container()
-    edition_id = service.send_now(c, list_slug, since=_parse_time(since, "--since"))
+    edition_id = c.digests.send_now(list_slug, since=_parse_time(since, "--since"))
     if edition_id is None:
         err.print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
                   markup=False)
         return
     if not wait:
-        counts = service.edition_counts(c, edition_id)
-        typer.echo(f"edition={edition_id} queued={counts['queued']}")
+        counts = c.digests.edition_counts(edition_id)
+        typer.echo(f"edition={edition_id} queued={counts[DeliveryState.QUEUED]}")
         return
     typer.echo(summary(edition_id, _wait(c, edition_id)))
 
 
-def _edition_json(row: EditionRow, slug: str, counts: dict[str, int]) -> dict[str, Any]:
-    data = _jsonable(row_dict(row))
-    # Bookkeeping of the counts, not part of the edition.
-    data.pop("settled_counts", None)
-    data.pop("counts_epoch", None)
-    data["list"] = slug
-    data["deliveries"] = counts
+def _edition_json(edition: EditionView) -> dict[str, Any]:
+    data = _jsonable(asdict(edition))
+    for key in ("list_slug", "list_name", "counts"):
+        data.pop(key)
+    data["list"] = edition.list_slug
+    data["deliveries"] = edition.counts
     return data
 
 
@@ -234,19 +225,14 @@ def _edition_json(row: EditionRow, slug: str, counts: dict[str, int]) -> dict[st
 def editions_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
     """Editions, newest first, with delivery counts."""
     c = _container()
-    with c.session_factory() as session:
-        rows = session.execute(select(EditionRow, MailingListRow.slug).join(
-            MailingListRow, MailingListRow.id == EditionRow.list_id).order_by(EditionRow.id.desc()))
-        found = list(rows)
-        counts = ledger.counts_many(session, [row.id for row, _ in found])
-        for row, slug in found:
-            data = _edition_json(row, slug, counts[row.id])
-            if as_json:
-                typer.echo(json.dumps(data, ensure_ascii=False))
-            else:
-                d = data["deliveries"]
-                typer.echo(f"{row.id}\t{slug}\t{row.frequency}\t{data['created_at']}\t"
-                           f"{len(row.article_ids)} articles\t" + " ".join(f"{k}={v}" for k, v in d.items()))
+    for edition in c.digest_reads.editions():
+        data = _edition_json(edition)
+        if as_json:
+            typer.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            typer.echo(f"{edition.id}\t{edition.list_slug}\t{edition.frequency}\t{data['created_at']}\t"
+                       f"{len(edition.article_ids)} articles\t"
+                       + " ".join(f"{k}={v}" for k, v in edition.counts.items()))
 
 
 @editions_app.command("show")
@@ -257,9 +243,7 @@ def editions_show(
 ) -> None:
     """One edition: list, subject, articles and delivery counts."""
     c = _container()
-    with c.session_factory() as session:
-        row, lst = edition_and_list(session, edition_id)
-        data = _edition_json(row, lst.slug, ledger.counts_many(session, [edition_id])[edition_id])
+    data = _edition_json(c.digest_reads.edition(edition_id))
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return
@@ -281,7 +265,7 @@ def resend_edition(
         raise fail("give exactly one of --failed-only, --to EMAIL, --all")
     mode = "failed-only" if failed_only else "to" if to is not None else "all"
     c = _container()
-    count = service.resend(c, edition_id, mode=mode, email=to.strip().lower() if to else None)
+    count = c.digests.resend(edition_id, mode=mode, email=to.strip().lower() if to else None)
     if count and c.settings.is_embedded:
         _send_inline(c, edition_id)
     typer.echo(f"edition={edition_id} requeued={count}")
@@ -297,19 +281,9 @@ def deliveries_list(
 ) -> None:
     """Email deliveries: ID, edition, address, state, attempts, last SMTP reply."""
     c = _container()
-    stmt = select(DeliveryRow, SubscriberRow.email).join(
-        SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id).order_by(DeliveryRow.id)
-    if status:
-        stmt = stmt.where(DeliveryRow.state == status)
-    if edition is not None:
-        stmt = stmt.where(DeliveryRow.edition_id == edition)
-    with c.session_factory() as session:
-        for row, email in session.execute(stmt.execution_options(yield_per=1000)):
-            if as_json:
-                data = _jsonable(row_dict(row))
-                data.pop("claim", None)
-                data["email"] = email
-                typer.echo(json.dumps(data, ensure_ascii=False))
-            else:
-                typer.echo(f"{row.id}\t{row.edition_id}\t{email}\t{row.state}\t{row.attempts}\t"
-                           f"{row.last_reply or ''}")
+    for row in c.digest_reads.deliveries(state=status, edition_id=edition):
+        if as_json:
+            typer.echo(json.dumps(_jsonable(asdict(row)), ensure_ascii=False))
+        else:
+            typer.echo(f"{row.id}\t{row.edition_id}\t{row.email}\t{row.state}\t{row.attempts}\t"
+                       f"{row.last_reply or ''}")

@@ -11,7 +11,7 @@ from rich.progress import Progress
 
 from syndicate.bootstrap import bootstrap
 from syndicate.cli.common import edge, embedded, err, fail
-from syndicate.digests.reports import IGNORED, apply_report_message
+from syndicate.digests.bounces import ReportOutcome
 
 mail_app = typer.Typer(no_args_is_help=True, help="Mail coming back: bounces and complaints.")
 
@@ -35,12 +35,12 @@ def report(
         except OSError as exc:
             raise fail(f"{path}: cannot read: {exc.strerror or exc}") from None
         messages.append((str(path), data))
-    container = bootstrap(migrate=embedded())
-    tally = {"bounced": 0, "complained": 0, IGNORED: 0}
+    reports = bootstrap(migrate=embedded()).bounce_reports
+    tally = dict.fromkeys(ReportOutcome, 0)
     with Progress(console=err, transient=True, disable=len(messages) < 5) as progress:
         task = progress.add_task("reports", total=len(messages))
         for name, data in messages:
-            for applied in apply_report_message(container, data):
+            for applied in reports.apply_message(data):
                 tally[applied.outcome] += 1
                 typer.echo(f"{name}: {applied.line()}")
             progress.advance(task)

@@ -1,23 +1,79 @@
-"""What the sending engine (`fanout`) needs of storage, declared by the engine.
+"""What the digest use cases need of storage, declared by them (listmonk's `Store`, consumer-owned).
 
-`syndicate.storage.delivery_store.SqlDeliveryStore` implements it on the ledger tables; the
-engine's unit tests use a small fake. Like listmonk's manager and its `Store`, the engine never
-sees a database session.
+`syndicate.storage` implements these on the SQL tables (`delivery_store`, `edition_store`,
+`subscriber_store`); the unit tests use the in-memory fakes of `tests/unit/fakes/digests.py`.
+Only the frozen values below cross a port: never a session, never a table row, never a dict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Protocol, Self
 
+from syndicate.digests.states import (
+    DeliveryState,
+    Frequency,
+    SubscriberStatus,
+    SubscriptionStatus,
+)
 from syndicate.domain.articles import Article
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """A delivery claimed for sending, with what the message needs of its subscriber."""
+class MailingList:
+    """A list (newsletter): which articles it carries and how often."""
+
+    id: int
+    slug: str
+    name: str
+    frequency: Frequency
+    language: str | None
+    categories: tuple[str, ...]
+    custom_frequency: bool
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One address and whether it may be mailed."""
+
+    id: int
+    email: str
+    name: str
+    language: str
+    status: SubscriberStatus
+    status_reason: str | None = None
+    confirmed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscriber's membership of one list; frequency None means the list's own."""
+
+    subscriber_id: int
+    list_id: int
+    status: SubscriptionStatus
+    frequency: Frequency | None = None
+
+
+@dataclass(frozen=True)
+class NewEdition:
+    """An edition to store, with one queued delivery per recipient of its frequency."""
+
+    list_id: int
+    frequency: Frequency
+    dedupe_key: str | None
+    since: datetime
+    until: datetime
+    article_ids: tuple[int, ...]
+    subject: str
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery claimed for sending (now `sending`), with what its message needs of the subscriber."""
 
     delivery_id: int
     subscriber_id: int
@@ -26,6 +82,19 @@ class Claimed:
     language: str
     attempts: int
     receiving: bool  # subscriber active and still subscribed to the edition's list
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one send attempt did to its delivery row.
+
+    `retry_at` is set only for `queued` (a temporary failure): the row is tried again from then on.
+    """
+
+    delivery_id: int
+    state: DeliveryState
+    last_reply: str
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -40,21 +109,191 @@ class EditionContent:
     articles: list[Article]
 
 
+@dataclass(frozen=True)
+class ReportTarget:
+    """The delivery a bounce or complaint report names, and the address it went to."""
+
+    edition_id: int
+    delivery_id: int
+    subscriber_id: int
+    email: str
+
+
 class DeliveryStore(Protocol):
-    """The delivery ledger as a batch sees it."""
+    """The delivery ledger, as the sending engine and the dispatch use cases see it.
+
+    Every method is one transaction of its own, committed before it returns.
+    """
 
     def edition_content(self, edition_id: int) -> EditionContent:
         """The edition's list and articles; raises NotFound for an unknown edition."""
 
-    def claim(self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime) -> list[Claimed]:
+    def claim(
+        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
+    ) -> list[ClaimedDelivery]:
         """Move the due `queued` rows with ids in [lo, hi] to `sending` for this caller alone.
 
-        Returns only the rows this call moved (committed before it returns), so two callers never
-        get the same row and a `sent` row is never returned.
+        Returns only the rows this call moved, so two callers never get the same row and a
+        `sent` row is never returned.
         """
 
-    def record(self, outcomes: Sequence[dict[str, Any]], suppress: Sequence[int], *, now: datetime) -> None:
-        """Write outcomes ({'id', 'state', 'last_reply', ...} per row) and suppress these subscribers."""
+    def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
+        """Write each row's outcome and mark these subscribers `bounced` (if active or pending)."""
 
     def release(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
         """Put claimed rows that were never tried back to `queued`."""
+
+    def cut_batches(
+        self, edition_id: int, *, size: int, now: datetime, lease: timedelta, after: int,
+        max_ranges: int,
+    ) -> list[tuple[int, int]]:
+        """Id ranges (ids > after) of due rows not enqueued within the lease, at most `size` each.
+
+        The rows are marked enqueued: the caller then submits one batch per range; if that is
+        lost, the sweep finds them again once the lease has passed.
+        """
+
+    def release_stale(self, *, now: datetime, lease: timedelta) -> int:
+        """Queue again rows stuck in `sending` longer than the lease (their worker died)."""
+
+    def editions_with_due_rows(self, *, now: datetime, lease: timedelta) -> list[int]:
+        """Editions that have queued rows due and not enqueued within the lease."""
+
+    def requeue(
+        self, edition_id: int, *, states: Sequence[DeliveryState] | None, subscriber_id: int | None,
+        now: datetime,
+    ) -> int:
+        """Queue rows of an edition again (by state, or one subscriber's); returns how many.
+
+        Attempts restart at 0; rows being sent right now are left alone.
+        """
+
+    def counts(self, edition_id: int) -> dict[DeliveryState, int]:
+        """Rows of the edition per state, every state present (0 when none)."""
+
+
+class EditionStore(Protocol):
+    """Editions as the use cases that build them see them (one transaction per call)."""
+
+    def exists(self, edition_id: int) -> bool:
+        """True when the edition exists."""
+
+    def find(self, list_id: int, dedupe_key: str) -> int | None:
+        """The id of the list's edition with this dedupe key, or None."""
+
+    def previous_until(self, list_id: int, frequency: Frequency) -> datetime | None:
+        """Where the list's previous edition of this frequency stopped, or None."""
+
+    def matching_articles(
+        self, lst: MailingList, *, since: datetime, until: datetime,
+        article_ids: Sequence[int] | None, limit: int,
+    ) -> list[Article]:
+        """Published articles in (since, until] (or among `article_ids`) passing the list's filters.
+
+        Newest first, each once, at most `limit`.
+        """
+
+    def add(self, edition: NewEdition, lst: MailingList, *, now: datetime) -> int | None:
+        """Store the edition with one queued delivery per active recipient of its frequency.
+
+        Returns its id; None (nothing stored) when nobody receives it. When another caller
+        stored an edition with the same dedupe key meanwhile, returns that one's id.
+        """
+
+    def article(self, article_id: int) -> Article | None:
+        """The article with this id, published or not, or None."""
+
+
+class ListStore(Protocol):
+    """Mailing lists inside a DigestUnitOfWork."""
+
+    def add(
+        self, *, slug: str, name: str, frequency: Frequency, language: str | None,
+        categories: Sequence[str], custom_frequency: bool, now: datetime,
+    ) -> MailingList:
+        """Insert a list (slug checked free by the caller)."""
+
+    def get(self, list_id: int) -> MailingList | None:
+        """The list with this id, or None."""
+
+    def by_slug(self, slug: str) -> MailingList | None:
+        """The list with this slug, or None."""
+
+    def by_slugs(self, slugs: Sequence[str]) -> list[MailingList]:
+        """The lists among these slugs that exist, by id."""
+
+    def all(self) -> list[MailingList]:
+        """Every list, by id."""
+
+
+class SubscriberStore(Protocol):
+    """Subscribers and their subscriptions inside a DigestUnitOfWork."""
+
+    def get(self, subscriber_id: int) -> Subscriber | None:
+        """The subscriber with this id, or None."""
+
+    def by_email(self, email: str) -> Subscriber | None:
+        """The subscriber with this (normalized) address, or None."""
+
+    def add(self, *, email: str, name: str, language: str, now: datetime) -> Subscriber:
+        """Insert a `pending` subscriber."""
+
+    def save(self, subscriber: Subscriber) -> None:
+        """Write the subscriber's name, language, status, status reason and confirmation time."""
+
+    def subscriptions(self, subscriber_id: int) -> dict[int, Subscription]:
+        """The subscriber's subscriptions by list id."""
+
+    def save_subscription(self, subscription: Subscription, *, now: datetime) -> None:
+        """Insert or overwrite (status and frequency) one subscription."""
+
+    def set_subscription_status(
+        self, subscriber_id: int, list_ids: Sequence[int] | None, status: SubscriptionStatus
+    ) -> None:
+        """Set the status of the subscriber's subscriptions to these lists (None: to every list)."""
+
+    def members(self, list_id: int) -> list[tuple[Subscriber, Subscription]]:
+        """The subscribers of a list with their subscription, by subscriber id."""
+
+    def skip_queued_deliveries(self, subscriber_id: int, *, reply: str, now: datetime) -> int:
+        """Mark the subscriber's `queued` deliveries `skipped` with this reply; returns how many."""
+
+
+class DigestUnitOfWork(Protocol):
+    """One transaction over lists and subscribers; leaving without commit() rolls back."""
+
+    @property
+    def lists(self) -> ListStore:
+        """The lists inside this transaction."""
+
+    @property
+    def subscribers(self) -> SubscriberStore:
+        """The subscribers inside this transaction."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make the work durable."""
+
+
+class BounceStore(Protocol):
+    """What applying bounce and complaint reports needs (one transaction per call)."""
+
+    def report_target(self, delivery_id: int) -> ReportTarget | None:
+        """The delivery and its subscriber's address, or None when either no longer exists."""
+
+    def bounce(self, target: ReportTarget, *, reply: str, reason: str, now: datetime) -> None:
+        """Turn the delivery from `sent` to `bounced` and suppress its subscriber (`bounced`).
+
+        Clears the edition's stored counts first; a row that is not `sent` keeps its state.
+        """
+
+    def complain(self, target: ReportTarget, *, reply: str, reason: str, now: datetime) -> None:
+        """Record the complaint as the delivery's last reply and mark the subscriber `complained`.
+
+        A subscriber already `complained` keeps its first reason.
+        """

@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from syndicate.settings import Settings
-
 log = logging.getLogger(__name__)
 
 class Counter(Protocol):
@@ -120,14 +118,3 @@ def make_counter(redis_url: str | None) -> Counter:
         client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
         return FallbackCounter(RedisCounter(client))
     return LocalCounter()
-
-
-_PACES: dict[tuple[str | None, float], SendPace] = {}
-
-
-def send_pace(settings: Settings) -> SendPace:
-    """The process's global send pace (Redis-shared when REDIS_URL is set)."""
-    key = (settings.redis_url, settings.mail_send_rate)
-    if key not in _PACES:
-        _PACES[key] = SendPace(make_counter(settings.redis_url), settings.mail_send_rate)
-    return _PACES[key]

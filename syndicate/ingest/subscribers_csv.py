@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from syndicate.digests import subscribers as subs
 from syndicate.digests.addresses import normalize_email
+from syndicate.digests.ports import DigestUnitOfWork, MailingList
+from syndicate.digests.states import SUPPRESSED, SubscriptionStatus
 from syndicate.errors import InvalidDigestInput, InvalidEmail
-from syndicate.storage.digest_models import MailingListRow, SubscriptionRow
 
 MAX_CELL = 1000  # characters in one CSV cell; an address is at most 254, a name is kept to 200
 MAX_ERRORS_KEPT = 1000  # error lines a report keeps; the count goes on past them
@@ -93,10 +92,10 @@ class Progress:
 
 
 def import_subscribers(
-    session: Session, path: Path, *, lst: MailingListRow, confirmed: bool, now: datetime,
+    uow: subs.UnitOfWorkFactory, path: Path, *, lst: MailingList, confirmed: bool, now: datetime,
     chunk_rows: int = 1000, on_chunk: Callable[[Progress], None] | None = None,
 ) -> Progress:
-    """Import `email[,name,language]` rows into `lst`, committing every `chunk_rows` rows.
+    """Import `email[,name,language]` rows into `lst`, one unit of work per `chunk_rows` rows.
 
     Raises InvalidDigestInput before writing anything when the file is not UTF-8 or its header
     names no `email` column. `on_chunk` is called after each commit; it may raise to stop the
@@ -122,24 +121,28 @@ def import_subscribers(
             yield first
         yield from rows
 
-    for row in chained():
-        progress.rows += 1
-        if row.error is None and any(c.strip() for c in row.cells):
-            _import_row(session, row, col, lst, confirmed, now, seen, progress, fail)
-        elif row.error is not None:
-            fail(row.line, row.error)
-        if progress.rows % chunk_rows == 0:
-            session.commit()
-            if on_chunk is not None:
-                on_chunk(progress)
-    session.commit()
-    if on_chunk is not None:
-        on_chunk(progress)
-    return progress
+    all_rows = chained()
+    while True:
+        with uow() as work:
+            chunk = 0
+            for row in all_rows:
+                progress.rows += 1
+                chunk += 1
+                if row.error is None and any(c.strip() for c in row.cells):
+                    _import_row(work, row, col, lst, confirmed, now, seen, progress, fail)
+                elif row.error is not None:
+                    fail(row.line, row.error)
+                if chunk == chunk_rows:
+                    break
+            work.commit()
+        if on_chunk is not None:
+            on_chunk(progress)
+        if chunk < chunk_rows:
+            return progress
 
 
 def _import_row(
-    session: Session, row: CsvRow, col: dict[str, int], lst: MailingListRow, confirmed: bool,
+    work: DigestUnitOfWork, row: CsvRow, col: dict[str, int], lst: MailingList, confirmed: bool,
     now: datetime, seen: set[str], progress: Progress, fail: Callable[[int, str], None],
 ) -> None:
     def cell(name: str) -> str:
@@ -155,13 +158,13 @@ def _import_row(
         fail(row.line, f"email {address!r} repeats an earlier line")
         return
     seen.add(address)
-    sub_row, created = subs.add_subscriber(session, email=address, name=cell("name"),
-                                           language=cell("language") or "en", lists=[lst],
-                                           confirmed=confirmed, now=now)
-    subscription = session.get(SubscriptionRow, (sub_row.id, lst.id))
-    if (not confirmed and sub_row.status not in (subs.BOUNCED, subs.COMPLAINED)
-            and subscription is not None and subscription.status == subs.PENDING):
-        progress.report.to_confirm.append(sub_row.id)
+    subscriber, created = subs.add_subscriber(work, email=address, name=cell("name"),
+                                              language=cell("language") or "en", lists=[lst],
+                                              confirmed=confirmed, now=now)
+    subscription = work.subscribers.subscriptions(subscriber.id).get(lst.id)
+    if (not confirmed and subscriber.status not in SUPPRESSED
+            and subscription is not None and subscription.status == SubscriptionStatus.PENDING):
+        progress.report.to_confirm.append(subscriber.id)
     if created:
         progress.report.imported += 1
     else:

@@ -17,6 +17,11 @@ from syndicate.errors import DatabaseUnavailable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+#: Sessions as bootstrap hands them to the SQL adapters (the one place outside storage/ that
+#: names these types imports them from here).
+SessionFactory = sessionmaker[Session]
+__all__ = ["Engine", "SessionFactory", "as_unavailable", "make_engine", "make_session_factory"]
+
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout for its workers."""

@@ -1,16 +1,21 @@
-"""The sending engine's `DeliveryStore` on the ledger tables (one short transaction per call)."""
+"""The digest ledger's ports on SQL: `DeliveryStore` (sending, dispatch) and `BounceStore` (reports).
+
+Each method is one short transaction; the SQL itself is in `delivery_ledger`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from syndicate.digests import ledger
-from syndicate.digests.editions import edition_and_list, edition_articles
-from syndicate.digests.ports import Claimed, EditionContent
+from syndicate.digests.ports import ClaimedDelivery, EditionContent, Outcome, ReportTarget
+from syndicate.digests.states import DeliveryState, SubscriberStatus
+from syndicate.storage import delivery_ledger as ledger
+from syndicate.storage.digest_models import DeliveryRow, SubscriberRow
+from syndicate.storage.edition_store import edition_and_list, edition_articles
 
 
 class SqlDeliveryStore:
@@ -20,18 +25,20 @@ class SqlDeliveryStore:
         self.session_factory = session_factory
 
     def edition_content(self, edition_id: int) -> EditionContent:
-        """The edition's list and articles; raises NotFound for an unknown edition."""
+        """See DeliveryStore.edition_content."""
         with self.session_factory() as session:
             row, lst = edition_and_list(session, edition_id)
             return EditionContent(edition_id, lst.id, lst.slug, lst.name, row.frequency,
-                                  edition_articles(session, row))
+                                  edition_articles(session, row.article_ids))
 
-    def claim(self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime) -> list[Claimed]:
+    def claim(
+        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
+    ) -> list[ClaimedDelivery]:
         """See DeliveryStore.claim (one conditional UPDATE, committed)."""
         with self.session_factory() as session:
             return ledger.claim(session, edition_id, list_id, lo, hi, now=now)
 
-    def record(self, outcomes: Sequence[dict[str, Any]], suppress: Sequence[int], *, now: datetime) -> None:
+    def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
         """See DeliveryStore.record (committed)."""
         with self.session_factory() as session:
             ledger.record(session, outcomes, suppress, now=now)
@@ -40,3 +47,76 @@ class SqlDeliveryStore:
         """See DeliveryStore.release (committed)."""
         with self.session_factory() as session:
             ledger.release(session, delivery_ids, now=now)
+
+    def cut_batches(
+        self, edition_id: int, *, size: int, now: datetime, lease: timedelta, after: int,
+        max_ranges: int,
+    ) -> list[tuple[int, int]]:
+        """See DeliveryStore.cut_batches (committed)."""
+        with self.session_factory() as session:
+            ranges = ledger.cut_batches(session, edition_id, size=size, now=now, lease=lease,
+                                        after=after, max_ranges=max_ranges)
+            session.commit()
+            return ranges
+
+    def release_stale(self, *, now: datetime, lease: timedelta) -> int:
+        """See DeliveryStore.release_stale (committed)."""
+        with self.session_factory() as session:
+            released = ledger.release_stale(session, now=now, lease=lease)
+            session.commit()
+            return released
+
+    def editions_with_due_rows(self, *, now: datetime, lease: timedelta) -> list[int]:
+        """See DeliveryStore.editions_with_due_rows."""
+        with self.session_factory() as session:
+            return ledger.editions_with_due_rows(session, now=now, lease=lease)
+
+    def requeue(
+        self, edition_id: int, *, states: Sequence[DeliveryState] | None, subscriber_id: int | None,
+        now: datetime,
+    ) -> int:
+        """See DeliveryStore.requeue (committed with the edition's cleared counts)."""
+        with self.session_factory() as session:
+            count = ledger.requeue(session, edition_id, states=states, subscriber_id=subscriber_id,
+                                   now=now)
+            session.commit()
+            return count
+
+    def counts(self, edition_id: int) -> dict[DeliveryState, int]:
+        """See DeliveryStore.counts (counted now, never the stored settled counts)."""
+        with self.session_factory() as session:
+            return ledger.counts(session, edition_id)
+
+
+class SqlBounceStore:
+    """BounceStore over SQLAlchemy sessions from `session_factory`."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def report_target(self, delivery_id: int) -> ReportTarget | None:
+        """See BounceStore.report_target."""
+        with self.session_factory() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            subscriber = session.get(SubscriberRow, row.subscriber_id) if row is not None else None
+            if row is None or subscriber is None:
+                return None
+            return ReportTarget(row.edition_id, row.id, subscriber.id, subscriber.email)
+
+    def bounce(self, target: ReportTarget, *, reply: str, reason: str, now: datetime) -> None:
+        """See BounceStore.bounce (one transaction)."""
+        with self.session_factory() as session:
+            ledger.bounce_after_send(session, target.edition_id, target.delivery_id, reply=reply, now=now)
+            ledger.suppress_bounced(session, [target.subscriber_id], reason=reason)
+            session.commit()
+
+    def complain(self, target: ReportTarget, *, reply: str, reason: str, now: datetime) -> None:
+        """See BounceStore.complain (one transaction)."""
+        with self.session_factory() as session:
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == target.delivery_id).values(
+                last_reply=reply[:1000], updated_at=now))
+            session.execute(update(SubscriberRow).where(
+                SubscriberRow.id == target.subscriber_id,
+                SubscriberRow.status != SubscriberStatus.COMPLAINED,
+            ).values(status=SubscriberStatus.COMPLAINED, status_reason=reason[:500]))
+            session.commit()

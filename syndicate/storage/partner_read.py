@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.partners.ports import (
@@ -93,3 +94,19 @@ class SqlPartnerReads:
                 for a in session.scalars(found):
                     attempts[a.delivery_id].append(a)
             return DeliveryLog(overview, [_entry(d, attempts[d.id]) for d in deliveries])
+
+    def pushes_of_article(self, article_id: int) -> list[tuple[int, str, DeliveryEntry]]:
+        """Every partner delivery of an article, oldest first, with the partner's id and name."""
+        stmt = (select(PartnerDeliveryRow, PartnerRow.name)
+                .join(PartnerRow, PartnerRow.id == PartnerDeliveryRow.partner_id)
+                .where(PartnerDeliveryRow.article_id == article_id).order_by(PartnerDeliveryRow.id))
+        with self.session_factory() as session:
+            return [(d.partner_id, name, _entry(d, ())) for d, name in session.execute(stmt).all()]
+
+    def dead_since(self, since: datetime) -> int:
+        """Partner deliveries that gave up (dead) since `since`."""
+        stmt = (select(func.count()).select_from(PartnerDeliveryRow)
+                .where(PartnerDeliveryRow.status == DeliveryStatus.DEAD.value,
+                       PartnerDeliveryRow.last_attempt_at >= since))
+        with self.session_factory() as session:
+            return int(session.scalar(stmt) or 0)

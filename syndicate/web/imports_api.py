@@ -22,10 +22,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from syndicate.bootstrap import Container
-from syndicate.digests.subscribers import list_by_slug
+from syndicate.digests import subscribers as subs
 from syndicate.errors import InvalidDigestInput, NotFound
 from syndicate.ingest.subscribers_csv import Progress, import_subscribers
-from syndicate.storage.digest_models import MailingListRow
 from syndicate.web.deps import AdminDep, ContainerDep
 from syndicate.web.jobs import Job, JobRegistry
 
@@ -52,22 +51,18 @@ def _import_job(
     """The job's work: import in chunks, publish progress, stop when the server stops."""
     def work(job: Job) -> dict[str, Any]:
         try:
-            with container.session_factory() as session:
-                lst = session.get(MailingListRow, list_id)
-                if lst is None:
-                    raise NotFound("list", list_id)
+            lst = subs.list_by_id(container.digest_uow, list_id)
 
-                def on_chunk(progress: Progress) -> None:
-                    job.progress = {"rows": progress.rows, "imported": progress.report.imported,
-                                    "existing": progress.report.existing,
-                                    "error_count": progress.error_count}
-                    job.check_stop()
+            def on_chunk(progress: Progress) -> None:
+                job.progress = {"rows": progress.rows, "imported": progress.report.imported,
+                                "existing": progress.report.existing,
+                                "error_count": progress.error_count}
+                job.check_stop()
 
-                done = import_subscribers(session, path, lst=lst, confirmed=confirmed,
-                                          now=container.now(),
-                                          chunk_rows=container.settings.import_chunk_rows,
-                                          on_chunk=on_chunk)
-                return _report(done, path)
+            done = import_subscribers(container.digest_uow, path, lst=lst, confirmed=confirmed,
+                                      now=container.now(), chunk_rows=container.settings.import_chunk_rows,
+                                      on_chunk=on_chunk)
+            return _report(done, path)
         except InvalidDigestInput as exc:  # name the upload, not our temporary file
             raise InvalidDigestInput(str(exc).replace(str(path), UPLOAD_NAME)) from None
         finally:
@@ -106,8 +101,7 @@ async def import_subscribers_route(
     settings = container.settings
 
     def find_list() -> int:
-        with container.session_factory() as session:
-            return list_by_slug(session, list).id
+        return subs.list_by_slug(container.digest_uow, list).id
 
     try:
         list_id = await run_in_threadpool(find_list)

@@ -1,7 +1,7 @@
 """`POST /api/mail/reports`: one bounce or complaint report, as the raw message (bearer token).
 
 For a mailbox poller or an MTA pipe (`curl --data-binary @message.eml`); the same rules as
-`syndicate mail report` (see syndicate.digests.reports).
+`syndicate mail report` (see syndicate.digests.bounces).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from syndicate.digests.reports import apply_report_message
 from syndicate.web.deps import AdminDep, ContainerDep
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep], tags=["admin"])
@@ -30,6 +29,6 @@ async def mail_report(request: Request, container: ContainerDep) -> JSONResponse
         body += chunk
         if len(body) > MAX_REPORT_BYTES:
             return JSONResponse({"detail": f"the message is over {MAX_REPORT_BYTES} bytes"}, status_code=413)
-    results = await run_in_threadpool(apply_report_message, container, bytes(body))
+    results = await run_in_threadpool(container.bounce_reports.apply_message, bytes(body))
     payload: list[dict[str, Any]] = [asdict(r) for r in results]
     return JSONResponse({"results": payload})

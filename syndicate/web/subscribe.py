@@ -10,13 +10,12 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from syndicate.digests import optin
-from syndicate.digests import subscribers as subs
+from syndicate.digests.states import FREQUENCIES
+from syndicate.digests.subscribers import Preferences
 from syndicate.digests.tokens import MANAGE
 from syndicate.errors import InvalidDigestInput, InvalidEmail, InvalidToken, NotFound, RateLimited
 from syndicate.ingest.limits import json_depth_exceeds
 from syndicate.mail.strings import LANGUAGES
-from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 from syndicate.web.deps import ContainerDep
 from syndicate.web.openapi import SUBSCRIBE_BODY
 from syndicate.web.security import client_address
@@ -69,9 +68,10 @@ async def subscribe(request: Request, container: ContainerDep, background: Backg
     try:
         email, lists, language = await _subscribe_input(request)
         client = client_address(request, container.settings)
+        optin = container.optin
         # The rate counter (Redis) and the database block: run them off the event loop.
         pending = await run_in_threadpool(
-            functools.partial(optin.request_subscription, container, email=email, list_slugs=lists,
+            functools.partial(optin.request_subscription, email=email, list_slugs=lists,
                               language=language, client=client))
     except (InvalidEmail, InvalidDigestInput) as exc:
         field = "email" if isinstance(exc, InvalidEmail) else "lists"
@@ -79,7 +79,7 @@ async def subscribe(request: Request, container: ContainerDep, background: Backg
     except RateLimited as exc:
         return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "3600"})
     if pending is not None:
-        background.add_task(optin.send_confirmation, container, pending)
+        background.add_task(optin.send_confirmation, pending)
     message = "If the address can receive mail, a confirmation link is on its way."
     if wants_json:
         return JSONResponse({"status": "accepted", "detail": message}, status_code=202)
@@ -96,7 +96,7 @@ def _bad_link(request: Request, container: Any, exc: Exception) -> HTMLResponse:
 def confirm(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """Activate a subscription from the emailed link."""
     try:
-        manage = optin.confirm(container, token)
+        manage = container.optin.confirm(token)
     except (InvalidToken, NotFound) as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "message.html", title="Subscription confirmed",
@@ -108,7 +108,7 @@ def confirm(request: Request, token: str, container: ContainerDep) -> HTMLRespon
 def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """A page with a button; a GET never unsubscribes (mail scanners follow links)."""
     try:
-        optin.read_token(container, token, MANAGE)
+        container.optin.read_token(token, MANAGE)
     except InvalidToken as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "unsubscribe.html", token=token)
@@ -118,7 +118,7 @@ def unsubscribe_page(request: Request, token: str, container: ContainerDep) -> H
 def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """RFC 8058 one-click (and the page's button): unsubscribes at once, 200, no redirect."""
     try:
-        names = optin.unsubscribe(container, token)
+        names = container.optin.unsubscribe(token)
     except (InvalidToken, NotFound) as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "message.html", title="You are unsubscribed",
@@ -126,28 +126,16 @@ def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLRe
                  link=f"{container.settings.base_url}/preferences/{token}", link_text="Change your mind")
 
 
-def _preferences_context(container: Any, subscriber_id: int) -> dict[str, Any]:
-    with container.session_factory() as session:
-        row = session.get(SubscriberRow, subscriber_id)
-        if row is None:
-            raise NotFound("subscriber", subscriber_id)
-        mine = {s.list_id: s for s in session.query(SubscriptionRow).filter_by(subscriber_id=row.id)}
-        lists = [
-            {"id": lst.id, "name": lst.name, "frequency": lst.frequency, "custom": lst.custom_frequency,
-             "subscribed": lst.id in mine and mine[lst.id].status == subs.ACTIVE,
-             "chosen": (mine[lst.id].frequency if lst.id in mine else None) or lst.frequency}
-            for lst in subs.all_lists(session)
-        ]
-        return {"email": row.email, "language": row.language, "lists": lists, "languages": LANGUAGES,
-                "frequencies": subs.FREQUENCIES}
+def _preferences_context(found: Preferences) -> dict[str, Any]:
+    return {"email": found.email, "language": found.language, "lists": found.lists,
+            "languages": LANGUAGES, "frequencies": FREQUENCIES}
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
 def preferences_page(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
     """Lists, frequency (where a list allows) and language of the link's subscriber."""
     try:
-        data = optin.read_token(container, token, MANAGE)
-        context = _preferences_context(container, data.subscriber_id)
+        context = _preferences_context(container.optin.preferences(token))
     except (InvalidToken, NotFound) as exc:
         return _bad_link(request, container, exc)
     return _page(request, container, "preferences.html", token=token, **context)
@@ -158,16 +146,14 @@ async def preferences_save(request: Request, token: str, container: ContainerDep
     """Save the preferences form and show it again."""
     form = await request.form()
     try:
-        data = optin.read_token(container, token, MANAGE)
+        optin = container.optin
+        optin.read_token(token, MANAGE)
         choices: dict[int, str | None] = {}
         for raw in form.getlist("lists"):
             list_id = int(str(raw))
             choices[list_id] = str(form.get(f"frequency-{list_id}") or "") or None
-        with container.session_factory() as session:
-            subs.set_preferences(session, data.subscriber_id, language=str(form.get("language") or "en"),
-                                 choices=choices, now=container.now())
-            session.commit()
-        context = _preferences_context(container, data.subscriber_id)
+        optin.save_preferences(token, language=str(form.get("language") or "en"), choices=choices)
+        context = _preferences_context(optin.preferences(token))
     except (InvalidToken, NotFound) as exc:
         return _bad_link(request, container, exc)
     except (InvalidDigestInput, ValueError) as exc:

@@ -16,7 +16,7 @@ from syndicate.settings import load_settings
 from syndicate.web.app import create_app
 from tests.conftest import EXAMPLES, ROOT, run_cli
 from tests.integration.digest_helpers import SmtpSink
-from tests.unit.test_mail_reports import report_file
+from tests.unit.test_mail_report_parser import report_file
 
 pytest_plugins = ["tests.integration.conftest_digests"]
 

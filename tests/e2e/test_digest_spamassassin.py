@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from syndicate.digests import fanout, service
 from tests.conftest import IN_CI
 from tests.integration.digest_helpers import add_active, make_list, publish_sample
 
@@ -32,9 +31,9 @@ def test_sample_digest_scores_below_2(make_container: Callable[..., Any], langua
     c = make_container(base_url="https://news.example.com", mail_from="Newsroom <news@news.example.com>")
     add_active(c, make_list(c), ["reader@example.com"], language=language)
     publish_sample(c)
-    edition_id = service.send_now(c, "world")
+    edition_id = c.digests.send_now("world")
     assert edition_id is not None
-    fanout.send_batch(c, edition_id, 0, 2**62)
+    c.digests.send_batch(edition_id, 0, 2**62)
     (eml,) = (c.settings.var_dir / "outbox").glob("*.eml")
     message = b"".join(eml.read_bytes().split(b"\r\n", 2)[2:])  # drop the X-Envelope lines
     report = subprocess.run([binary, "-L", "-t"], input=message, capture_output=True, timeout=120,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from syndicate.digests import subscribers as subs
+from syndicate.digests.ports import MailingList
 from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -67,15 +68,12 @@ class SmtpSink:
         return f"smtp://127.0.0.1:{self.port}"
 
 
-def make_list(container: Any, slug: str = "world", frequency: str = "daily", **kw: Any) -> Any:
-    """Create a list and return its row."""
-    with container.session_factory() as session:
-        row = subs.create_list(session, slug=slug, name=kw.pop("name", "World news"),
-                               frequency=frequency, language=kw.pop("language", None),
-                               categories=kw.pop("categories", []),
-                               custom_frequency=kw.pop("custom_frequency", False), now=container.now())
-        session.commit()
-        return row
+def make_list(container: Any, slug: str = "world", frequency: str = "daily", **kw: Any) -> MailingList:
+    """Create a list and return it."""
+    return subs.create_list(container.digest_uow, slug=slug, name=kw.pop("name", "World news"),
+                            frequency=frequency, language=kw.pop("language", None),
+                            categories=kw.pop("categories", []),
+                            custom_frequency=kw.pop("custom_frequency", False), now=container.now())
 
 
 def add_active(container: Any, lst: Any, emails: list[str], language: str = "en") -> None:

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from syndicate.digests import service as digests
 from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
 from syndicate.partners.ports import PartnerInput
 from syndicate.services.messagebus import handle_event
@@ -32,7 +31,7 @@ def seeded(make_container: Any) -> Any:
     article = publish_sample(container)
     event = ArticleEvent(event_id=1, type=ARTICLE_PUBLISHED, article_id=article.id, guid=article.guid)
     container.partner_pushes.fan_out(event)
-    edition_id = digests.send_now(container, "news")
+    edition_id = container.digests.send_now("news")
     assert edition_id is not None
     with container.session_factory() as session:
         boris = session.query(SubscriberRow).filter_by(email="boris@example.org").one()

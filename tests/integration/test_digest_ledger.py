@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
-from syndicate.digests import fanout, ledger, service
 from syndicate.digests.editions import create_edition
+from syndicate.digests.service import on_article_published
+from syndicate.digests.states import Frequency
 from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
 from syndicate.errors import InvalidDigestInput
+from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.digest_models import (
     DeliveryRow,
     EditionRow,
-    MailingListRow,
     SubscriberRow,
     SubscriptionRow,
 )
+from syndicate.storage.edition_store import SqlEditionStore
 from syndicate.storage.models import ArticleRow
 from tests.integration.digest_helpers import (
     SAMPLE_TITLE,
@@ -40,21 +43,22 @@ def mail_container(make_container: Callable[..., Any], smtp_sink: SmtpSink) -> A
 
 def run_all(container: Any, edition_id: int) -> dict[str, int]:
     """What the workers do with the batches the planner enqueued (run here inline)."""
-    fanout.send_batch(container, edition_id, 0, 2**62)
-    return service.edition_counts(container, edition_id)
+    container.digests.send_batch(edition_id, 0, 2**62)
+    return container.digests.edition_counts(edition_id)
 
 
 def test_planner_cuts_keyset_batches_of_the_configured_size(mail_container: Any) -> None:
-    add_active(mail_container, make_list(mail_container), [f"r{n}@example.com" for n in range(10)])
+    lst = make_list(mail_container)
+    add_active(mail_container, lst, [f"r{n}@example.com" for n in range(10)])
     publish_sample(mail_container)
+    editions = SqlEditionStore(mail_container.session_factory)
+    edition_id = create_edition(editions, lst, frequency=Frequency.DAILY, now=mail_container.now())
+    assert edition_id is not None
     with mail_container.session_factory() as session:
-        lst = session.scalar(select(MailingListRow))
-        edition = create_edition(session, lst, frequency="daily", now=mail_container.now())
-        assert edition is not None
-        ranges = ledger.cut_batches(session, edition.id, size=4, now=mail_container.now(),
+        ranges = ledger.cut_batches(session, edition_id, size=4, now=mail_container.now(),
                                     lease=timedelta(minutes=10))
         ids = list(session.scalars(select(DeliveryRow.id).order_by(DeliveryRow.id)))
-        again = ledger.cut_batches(session, edition.id, size=4, now=mail_container.now(),
+        again = ledger.cut_batches(session, edition_id, size=4, now=mail_container.now(),
                                    lease=timedelta(minutes=10))
     assert [sum(lo <= i <= hi for i in ids) for lo, hi in ranges] == [4, 4, 2]
     assert again == []  # enqueued rows are not cut again within the lease
@@ -67,7 +71,7 @@ def test_each_subscriber_gets_one_message_and_a_second_run_sends_nothing(
     emails = [f"reader{n}@example.com" for n in range(10)]
     add_active(mail_container, lst, emails)
     publish_sample(mail_container)
-    edition_id = service.send_now(mail_container, "world")
+    edition_id = mail_container.digests.send_now("world")
     assert edition_id is not None
     counts = run_all(mail_container, edition_id)
     assert counts["sent"] == 10
@@ -75,8 +79,8 @@ def test_each_subscriber_gets_one_message_and_a_second_run_sends_nothing(
     # Every batch again, and the sweep: nothing is mailed twice.
     with mail_container.session_factory() as session:
         ids = list(session.scalars(select(DeliveryRow.id).order_by(DeliveryRow.id)))
-    fanout.send_batch(mail_container, edition_id, ids[0], ids[-1])
-    assert service.sweep(mail_container) == 0
+    mail_container.digests.send_batch(edition_id, ids[0], ids[-1])
+    assert mail_container.digests.sweep() == 0
     assert len(smtp_sink.received) == 10
     msg = smtp_sink.messages()[0]
     assert SAMPLE_TITLE in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -90,11 +94,11 @@ def test_451_is_retried_and_550_bounces_and_suppresses(mail_container: Any, smtp
     smtp_sink.replies = {"later@example.com": ["451 4.7.1 greylisted"],
                          "gone@example.com": ["550 5.1.1 no such user"]}
     publish_sample(mail_container)
-    edition_id = service.send_now(mail_container, "world")
+    edition_id = mail_container.digests.send_now("world")
     assert edition_id is not None
     first = run_all(mail_container, edition_id)
     assert (first["sent"], first["queued"], first["bounced"]) == (1, 1, 1)
-    assert service.sweep(mail_container) == 1  # the retry is due at once (retry base 0 s)
+    assert mail_container.digests.sweep() == 1  # the retry is due at once (retry base 0 s)
     final = run_all(mail_container, edition_id)
     assert (final["sent"], final["queued"], final["bounced"]) == (2, 0, 1)
     assert sorted(smtp_sink.recipients()) == ["later@example.com", "ok@example.com"]
@@ -106,7 +110,7 @@ def test_451_is_retried_and_550_bounces_and_suppresses(mail_container: Any, smtp
         assert later is not None and later.attempts == 2 and later.last_reply.startswith("250")
     # The bounced address is suppressed from the next edition.
     mail_container.articles.ingest({"title": "Second story", "body_text": "More news."})
-    second = service.send_now(mail_container, "world")
+    second = mail_container.digests.send_now("world")
     assert second is not None
     assert run_all(mail_container, second)["sent"] == 2
     assert "gone@example.com" not in smtp_sink.recipients()
@@ -117,26 +121,26 @@ def test_4xx_gives_up_after_max_attempts(make_container: Callable[..., Any], smt
     add_active(c, make_list(c), ["busy@example.com"])
     smtp_sink.replies = {"busy@example.com": ["452 full", "452 still full"]}
     publish_sample(c)
-    edition_id = service.send_now(c, "world")
+    edition_id = c.digests.send_now("world")
     assert edition_id is not None
     run_all(c, edition_id)
     assert run_all(c, edition_id)["failed"] == 1
-    assert service.resend(c, edition_id, mode="failed-only") == 1
+    assert c.digests.resend(edition_id, mode="failed-only") == 1
     assert run_all(c, edition_id)["sent"] == 1
 
 
 def test_resend_touches_exactly_the_rows_named(mail_container: Any, smtp_sink: SmtpSink) -> None:
     add_active(mail_container, make_list(mail_container), ["a@example.com", "b@example.com"])
     publish_sample(mail_container)
-    edition_id = service.send_now(mail_container, "world")
+    edition_id = mail_container.digests.send_now("world")
     assert edition_id is not None
     run_all(mail_container, edition_id)
-    assert service.resend(mail_container, edition_id, mode="failed-only") == 0
-    assert service.resend(mail_container, edition_id, mode="to", email="b@example.com") == 1
+    assert mail_container.digests.resend(edition_id, mode="failed-only") == 0
+    assert mail_container.digests.resend(edition_id, mode="to", email="b@example.com") == 1
     run_all(mail_container, edition_id)
     assert smtp_sink.recipients().count("b@example.com") == 2
     assert smtp_sink.recipients().count("a@example.com") == 1
-    assert service.resend(mail_container, edition_id, mode="all") == 2
+    assert mail_container.digests.resend(edition_id, mode="all") == 2
     assert run_all(mail_container, edition_id)["sent"] == 2
     assert len(smtp_sink.received) == 5
 
@@ -146,7 +150,7 @@ def test_unsubscribed_between_planning_and_sending_is_skipped(
 ) -> None:
     add_active(mail_container, make_list(mail_container), ["stay@example.com", "leave@example.com"])
     publish_sample(mail_container)
-    edition_id = service.send_now(mail_container, "world")
+    edition_id = mail_container.digests.send_now("world")
     assert edition_id is not None
     with mail_container.session_factory() as session:
         row = session.scalar(select(SubscriberRow).where(SubscriberRow.email == "leave@example.com"))
@@ -162,17 +166,19 @@ def test_edition_filters_articles_once_each_and_empty_editions_are_not_built(mai
     c = mail_container
     lst = make_list(c, categories=["politics", "security"], language="en")
     add_active(c, lst, ["r@example.com"])
-    assert service.send_now(c, "world") is None  # no article yet
+    assert c.digests.send_now("world") is None  # no article yet
     c.articles.ingest({"title": "Both", "body_text": "x", "categories": ["politics", "security"]})
     c.articles.ingest({"title": "Other", "body_text": "x", "categories": ["sport"]})
     c.articles.ingest({"title": "Russian", "body_text": "x", "categories": ["politics"], "language": "ru"})
+    edition_id = create_edition(SqlEditionStore(c.session_factory), lst, frequency=Frequency.DAILY,
+                                now=c.now())
+    assert edition_id is not None
     with c.session_factory() as session:
-        edition = create_edition(session, lst, frequency="daily", now=c.now())
+        edition = session.get(EditionRow, edition_id)
         assert edition is not None
         titles = session.scalar(select(EditionRow.subject).where(EditionRow.id == edition.id))
         assert len(edition.article_ids) == 1 and titles == "World news: Both"
-        session.commit()
-    assert service.send_now(c, "world") is None  # nothing new since that edition
+    assert c.digests.send_now("world") is None  # nothing new since that edition
 
 
 def test_a_list_language_is_a_range_and_must_be_a_language_tag(counted_container: Any) -> None:
@@ -181,12 +187,14 @@ def test_a_list_language_is_a_range_and_must_be_a_language_tag(counted_container
     add_active(c, lst, ["r@example.com"])
     for title, language in (("Moscow", "ru-RU"), ("Minsk", "RU"), ("London", "en"), ("Kyiv", "rue")):
         c.articles.ingest({"title": title, "body_text": "x", "language": language})
+    edition_id = create_edition(SqlEditionStore(c.session_factory), lst, frequency=Frequency.DAILY,
+                                now=c.now())
+    assert edition_id is not None
     with c.session_factory() as session:
-        edition = create_edition(session, lst, frequency="daily", now=c.now())
+        edition = session.get(EditionRow, edition_id)
         assert edition is not None
         chosen = select(ArticleRow.title).where(ArticleRow.id.in_(edition.article_ids))
         titles = sorted(session.scalars(chosen))
-        session.commit()
     assert titles == ["Minsk", "Moscow"]  # 'rue' (Rusyn) is another language, not a region of 'ru'
     with pytest.raises(InvalidDigestInput, match="'r%' is not a language tag"):
         make_list(c, slug="bad", language="r%")
@@ -198,8 +206,8 @@ def test_instant_lists_mail_each_published_article_once(mail_container: Any, smt
     add_active(c, make_list(c, slug="daily"), ["slow@example.com"])
     article = publish_sample(c)
     event = ArticleEvent(event_id=1, type=ARTICLE_PUBLISHED, article_id=article.id, guid=article.guid)
-    service.on_article_published(event, container=c)
-    service.on_article_published(event, container=c)  # at-least-once delivery of the event
+    on_article_published(event, digests=c.digests)
+    on_article_published(event, digests=c.digests)  # at-least-once delivery of the event
     with c.session_factory() as session:
         editions = list(session.scalars(select(EditionRow)))
     assert [(e.frequency, e.dedupe_key) for e in editions] == [("instant", f"instant:{article.id}")]
@@ -224,9 +232,9 @@ def test_beat_builds_each_frequency_once_for_its_own_subscribers(
         sub.frequency = "weekly"  # type: ignore[union-attr]
         session.commit()
     c.articles.ingest({"title": "Monday story", "body_text": "News.",
-        "published_at": "2026-11-30T06:00:00+00:00"})
-    built = service.build_due(c)
-    assert service.build_due(c) == []  # beat runs every few minutes: once per day/week only
+                       "published_at": "2026-11-30T06:00:00+00:00"})
+    built = c.digests.build_due()
+    assert c.digests.build_due() == []  # beat runs every few minutes: once per day/week only
     with c.session_factory() as session:
         rows = session.scalars(select(EditionRow).where(EditionRow.id.in_(built)))
         editions = {e.frequency: e for e in rows}
@@ -247,7 +255,7 @@ def test_a_batch_stopped_by_an_error_records_what_it_sent_and_requeues_the_rest(
     c = mail_container
     add_active(c, make_list(c), [f"r{n}@example.com" for n in range(5)])
     publish_sample(c)
-    edition_id = service.send_now(c, "world")
+    edition_id = c.digests.send_now("world")
     assert edition_id is not None
 
     class Breaks(SmtpTransport):
@@ -259,9 +267,12 @@ def test_a_batch_stopped_by_an_error_records_what_it_sent_and_requeues_the_rest(
             Breaks.sent += 1
             return super().send(sender, recipient, data)
 
+    digests = c.digests
+    mailer = replace(c.mailer, connect=lambda: Breaks(c.settings.smtp_url or ""))
+    breaking = replace(digests.fanout, mailer=mailer)
     with pytest.raises(RuntimeError, match="disk full"):
-        fanout.send_batch(c, edition_id, 0, 2**62, transport_factory=lambda s: Breaks(s.smtp_url or ""))
-    counts = service.edition_counts(c, edition_id)
+        breaking.send_batch(edition_id, 0, 2**62)
+    counts = c.digests.edition_counts(edition_id)
     assert (counts["sent"], counts["queued"], counts["sending"]) == (2, 3, 0)
     assert run_all(c, edition_id)["sent"] == 5
     assert len(smtp_sink.received) == 5
@@ -301,7 +312,7 @@ def test_settled_counts_are_stored_once_and_a_resend_clears_them(counted_contain
     c = counted_container
     add_active(c, make_list(c), ["a@example.com", "b@example.com", "c@example.com"])
     publish_sample(c)
-    edition_id = service.send_now(c, "world")
+    edition_id = c.digests.send_now("world")
     assert edition_id is not None
     with c.session_factory() as session:
         assert ledger.counts_many(session, [edition_id])[edition_id]["queued"] == 3
@@ -318,7 +329,7 @@ def test_settled_counts_are_stored_once_and_a_resend_clears_them(counted_contain
         session.commit()
         assert ledger.counts_many(session, [edition_id]) == {edition_id: expected(sent=3)}
 
-    assert service.resend(c, edition_id, mode="to", email="b@example.com") == 1
+    assert c.digests.resend(edition_id, mode="to", email="b@example.com") == 1
     assert stored_counts(c, edition_id) is None
     with c.session_factory() as session:
         counts = ledger.counts_many(session, [edition_id])[edition_id]
@@ -335,14 +346,14 @@ def test_counts_taken_before_a_resend_are_not_stored_after_it(
     c = counted_container
     add_active(c, make_list(c), ["a@example.com"])
     publish_sample(c)
-    edition_id = service.send_now(c, "world")
+    edition_id = c.digests.send_now("world")
     assert edition_id is not None
     run_all(c, edition_id)
     live_counts = ledger._live_counts
 
     def counted_then_resent(session: Any, ids: Any) -> Any:
         found = live_counts(session, ids)  # settled: sent=1
-        assert service.resend(c, edition_id, mode="all") == 1  # an admin resends meanwhile
+        assert c.digests.resend(edition_id, mode="all") == 1  # an admin resends meanwhile
         return found
 
     monkeypatch.setattr(ledger, "_live_counts", counted_then_resent)

@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from syndicate.digests import fanout, service
 from syndicate.digests.tokens import MANAGE, Signer
 from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 from syndicate.web.app import create_app
@@ -94,9 +93,9 @@ def test_get_never_unsubscribes_and_one_click_post_does(
     assert one_click.status_code == 200 and "unsubscribed" in one_click.text
     assert subscriber(c, "leave@example.com").status == "unsubscribed"
     publish_sample(c)
-    edition_id = service.send_now(c, "world")
+    edition_id = c.digests.send_now("world")
     assert edition_id is not None
-    fanout.send_batch(c, edition_id, 0, 2**62)
+    c.digests.send_batch(edition_id, 0, 2**62)
     assert smtp_sink.recipients() == ["stay@example.com"]
 
 

@@ -1,72 +1,27 @@
-"""The sending engine on a fake DeliveryStore and a fake transport: what each reply does to a row."""
+"""The sending engine on the fake ledger and a fake transport: what each reply does to a row."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from syndicate.digests.fanout import run_batch
+from syndicate.digests.fanout import Fanout, TemplateCache
 from syndicate.digests.msgids import read_delivery_message_id
-from syndicate.digests.ports import Claimed, EditionContent
-from syndicate.domain.articles import Article
-from syndicate.mail.transport import ClosesOnExit, SendResult
+from syndicate.digests.ports import NewEdition
+from syndicate.digests.states import DeliveryState, Frequency, SubscriberStatus
+from syndicate.digests.tokens import Signer
+from syndicate.mail.transport import SendResult
 from syndicate.settings import Settings, load_settings
+from tests.unit.fakes.digests import FakeDeliveryStore, FakeDigestDb, FakeEditionStore
+from tests.unit.fakes.mail import FakePace, FakeTransport, fake_mailer
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-
-
-class FakeStore:
-    """A DeliveryStore in memory: rows move queued -> sending on claim, outcomes are kept."""
-
-    def __init__(self, rows: list[Claimed]) -> None:
-        self.queued = {r.delivery_id: r for r in rows}
-        self.outcomes: list[dict[str, Any]] = []
-        self.suppressed: list[int] = []
-        self.released: list[int] = []
-        self.records = 0
-
-    def edition_content(self, edition_id: int) -> EditionContent:
-        article = Article(id=1, guid="g-1", slug="anniversary", title="CSTO celebrates its anniversary",
-                          body_html="<p>Twenty-five years.</p>", published_at=NOW, updated_at=NOW)
-        return EditionContent(edition_id, 7, "world", "World news", "daily", [article])
-
-    def claim(self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime) -> list[Claimed]:
-        got = [r for i, r in sorted(self.queued.items()) if lo <= i <= hi]
-        for row in got:
-            del self.queued[row.delivery_id]
-        return got
-
-    def record(self, outcomes: Sequence[dict[str, Any]], suppress: Sequence[int], *, now: datetime) -> None:
-        self.outcomes += [dict(o) for o in outcomes]
-        self.suppressed += list(suppress)
-        self.records += 1
-
-    def release(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
-        self.released += list(delivery_ids)
-
-
-class FakeTransport(ClosesOnExit):
-    """Answers each recipient from `replies` (default 250); raises after `breaks_after` sends."""
-
-    def __init__(self, replies: dict[str, SendResult], breaks_after: int | None = None) -> None:
-        self.replies = replies
-        self.breaks_after = breaks_after
-        self.sent: list[tuple[str, bytes]] = []
-        self.closed = False
-
-    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
-        if self.breaks_after is not None and len(self.sent) >= self.breaks_after:
-            raise ConnectionResetError("connection lost")
-        self.sent.append((recipient, data))
-        return self.replies.get(recipient, SendResult(250, "2.0.0 ok"))
-
-    def close(self) -> None:
-        self.closed = True
+SENT, QUEUED, BOUNCED, SKIPPED, FAILED = (DeliveryState.SENT, DeliveryState.QUEUED, DeliveryState.BOUNCED,
+                                          DeliveryState.SKIPPED, DeliveryState.FAILED)
 
 
 @pytest.fixture
@@ -75,53 +30,107 @@ def settings(tmp_path: Path) -> Settings:
                          base_url="https://news.example.com", mail_max_attempts=3, mail_retry_seconds=60)
 
 
-def claimed(delivery_id: int, email: str, *, attempts: int = 1, receiving: bool = True) -> Claimed:
-    return Claimed(delivery_id, 100 + delivery_id, email, "", "en", attempts, receiving)
+def edition_for(db: FakeDigestDb, emails: list[str], **reader: object) -> int:
+    """An edition of one article to a fresh list of `emails`; returns its id."""
+    lst = db.add_list()
+    for email in emails:
+        db.add_reader(email, lst, **reader)  # type: ignore[arg-type]
+    article = db.add_article("CSTO celebrates its anniversary", NOW - timedelta(hours=1))
+    edition = NewEdition(lst.id, Frequency.DAILY, None, NOW - timedelta(days=1), NOW, (article.id,),
+                         "World news: CSTO celebrates its anniversary")
+    edition_id = FakeEditionStore(db).add(edition, lst, now=NOW)
+    assert edition_id is not None
+    return edition_id
+
+
+def engine(db: FakeDigestDb, settings: Settings, transport: FakeTransport,
+           pace: FakePace | None = None) -> tuple[Fanout, FakeDeliveryStore]:
+    store = FakeDeliveryStore(db)
+    mailer = fake_mailer(transport, pace=pace)
+    return Fanout(store, mailer, TemplateCache(), Signer(settings.resolved_secret_key), settings,
+                  lambda: NOW), store
 
 
 def test_each_reply_decides_the_row_state(settings: Settings) -> None:
-    store = FakeStore([
-        claimed(1, "ok@example.org"), claimed(2, "busy@example.org"),
-        claimed(3, "gone@example.org"), claimed(4, "left@example.org", receiving=False),
-        claimed(5, "tired@example.org", attempts=3), claimed(6, "policy@example.org"),
-    ])
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["ok@example.org", "busy@example.org", "gone@example.org",
+                                  "left@example.org", "policy@example.org"])
+    left = db.by_email("left@example.org")
+    db.subscribers[left.id] = replace(left, status=SubscriberStatus.UNSUBSCRIBED)
     transport = FakeTransport({
         "busy@example.org": SendResult(451, "4.3.0 try later"),
         "gone@example.org": SendResult(550, "5.1.1 no such user"),
-        "tired@example.org": SendResult(451, "4.3.0 still busy"),
         "policy@example.org": SendResult(554, "5.7.1 sender refused", recipient_fault=False),
     })
-    result = run_batch(store, settings, 3, 1, 6, now=lambda: NOW, transport_factory=lambda s: transport)
-    states = {o["id"]: o["state"] for o in store.outcomes}
-    assert states == {1: "sent", 2: "queued", 3: "bounced", 4: "skipped", 5: "failed", 6: "failed"}
-    retry = next(o for o in store.outcomes if o["id"] == 2)
-    assert retry["next_attempt_at"] == NOW + timedelta(seconds=60) and retry["enqueued_at"] is None
-    assert store.suppressed == [103]  # only the recipient's own 5xx suppresses
-    assert result.counts == {"sent": 1, "queued": 1, "bounced": 1, "skipped": 1, "failed": 2}
-    assert [r for r, _ in transport.sent] == ["ok@example.org", "busy@example.org", "gone@example.org",
-                                             "tired@example.org", "policy@example.org"]
-    assert transport.closed and store.released == []
+    pace = FakePace()
+    fanout, store = engine(db, settings, transport, pace)
+    result = fanout.send_batch(edition_id, 0, 10**9)
+    assert db.states(edition_id) == {"ok@example.org": SENT, "busy@example.org": QUEUED,
+                                     "gone@example.org": BOUNCED, "left@example.org": SKIPPED,
+                                     "policy@example.org": FAILED}
+    busy = next(d for d in db.deliveries.values() if d.subscriber_id == db.by_email("busy@example.org").id)
+    assert busy.next_attempt_at == NOW + timedelta(seconds=60) and busy.enqueued_at is None
+    # Only the recipient's own 5xx suppresses; a refusal of our message does not.
+    assert db.by_email("gone@example.org").status == SubscriberStatus.BOUNCED
+    assert db.by_email("policy@example.org").status == SubscriberStatus.ACTIVE
+    assert result.counts == {"sent": 1, "queued": 1, "bounced": 1, "skipped": 1, "failed": 1}
+    assert transport.recipients == ["ok@example.org", "busy@example.org", "gone@example.org",
+                                    "policy@example.org"]
+    assert pace.waits == 4 and transport.closed == 1 and store.released == []
 
-    message = message_from_bytes(transport.sent[0][1], policy=policy.default)
+    message = message_from_bytes(transport.sent[0][2], policy=policy.default)
     assert message["To"] == "ok@example.org"
     assert read_delivery_message_id(settings.resolved_secret_key, "news.example.com",
-                                     str(message["Message-ID"])) is not None
+                                    str(message["Message-ID"])) is not None
     assert message["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
 
 
+def test_a_4xx_on_the_last_attempt_fails_the_row(settings: Settings) -> None:
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["tired@example.org"])
+    for row in db.deliveries.values():
+        row.attempts = 2  # the claim makes it the third, MAIL_MAX_ATTEMPTS
+    transport = FakeTransport({"tired@example.org": SendResult(451, "4.3.0 still busy")})
+    engine(db, settings, transport)[0].send_batch(edition_id, 0, 10**9)
+    assert db.states(edition_id) == {"tired@example.org": FAILED}
+
+
 def test_a_lost_connection_records_what_was_sent_and_releases_the_rest(settings: Settings) -> None:
-    store = FakeStore([claimed(n, f"r{n}@example.org") for n in range(1, 6)])
-    transport = FakeTransport({}, breaks_after=2)
+    db = FakeDigestDb()
+    edition_id = edition_for(db, [f"r{n}@example.org" for n in range(1, 6)])
+    transport = FakeTransport(breaks_after=2)
+    fanout, store = engine(db, settings, transport)
     with pytest.raises(ConnectionResetError):
-        run_batch(store, settings, 4, 1, 5, now=lambda: NOW, transport_factory=lambda s: transport)
-    assert [(o["id"], o["state"]) for o in store.outcomes] == [(1, "sent"), (2, "sent")]
-    assert sorted(store.released) == [3, 4, 5]
-    assert transport.closed
+        fanout.send_batch(edition_id, 0, 10**9)
+    assert sorted(db.states(edition_id).values()) == [QUEUED, QUEUED, QUEUED, SENT, SENT]
+    assert len(store.released) == 3 and transport.closed == 1
 
 
 def test_a_second_run_of_the_same_batch_sends_nothing(settings: Settings) -> None:
-    store = FakeStore([claimed(1, "a@example.org"), claimed(2, "b@example.org")])
-    transport = FakeTransport({})
-    run_batch(store, settings, 5, 1, 2, now=lambda: NOW, transport_factory=lambda s: transport)
-    again = run_batch(store, settings, 5, 1, 2, now=lambda: NOW, transport_factory=lambda s: transport)
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["a@example.org", "b@example.org"])
+    transport = FakeTransport()
+    fanout, store = engine(db, settings, transport)
+    fanout.send_batch(edition_id, 0, 10**9)
+    again = fanout.send_batch(edition_id, 0, 10**9)
     assert again.counts == {} and len(transport.sent) == 2 and store.records == 1
+
+
+def test_each_language_is_rendered_once_per_process(settings: Settings) -> None:
+    db = FakeDigestDb()
+    lst = db.add_list()
+    for n in range(3):
+        db.add_reader(f"en{n}@example.org", lst)
+        db.add_reader(f"ru{n}@example.org", lst, language="ru", name="Иван")
+    article = db.add_article("Story", NOW - timedelta(hours=1))
+    edition_id = FakeEditionStore(db).add(
+        NewEdition(lst.id, Frequency.DAILY, None, NOW - timedelta(days=1), NOW, (article.id,), "s"), lst,
+        now=NOW)
+    assert edition_id is not None
+    transport = FakeTransport()
+    fanout, _ = engine(db, settings, transport)
+    fanout.send_batch(edition_id, 0, 10**9)
+    assert fanout.cache.renders == 2 and len(transport.sent) == 6
+    ru = next(data for _, rcpt, data in transport.sent if rcpt == "ru0@example.org")
+    body = message_from_bytes(ru, policy=policy.default).get_body(("plain",))
+    assert body is not None and "Здравствуйте, Иван!" in body.get_content()

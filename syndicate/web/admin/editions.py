@@ -7,18 +7,15 @@ import math
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 
-from syndicate.digests import service as digests
-from syndicate.digests.editions import edition_and_list, edition_articles
+from syndicate.digests.service import RESEND_MODES
+from syndicate.digests.states import STATES, DeliveryState
 from syndicate.errors import SyndicateError
 from syndicate.mail.message import body_placeholders
 from syndicate.mail.render import render_edition
 from syndicate.mail.strings import strings_for
 from syndicate.services.media import with_available_images
-from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailingListRow, SubscriberRow
 from syndicate.web.admin.outbox import PREVIEW_CSP
-from syndicate.web.admin.queries import STATES, counts_for
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import queued_again, render
 from syndicate.web.deps import ContainerDep
@@ -35,18 +32,11 @@ def editions(
     request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE)
 ) -> HTMLResponse:
     """Editions newest first, with delivery counts."""
-    with container.session_factory() as session:
-        total = session.scalar(select(func.count()).select_from(EditionRow)) or 0
-        rows = session.execute(
-            select(EditionRow, MailingListRow.name)
-            .join(MailingListRow, MailingListRow.id == EditionRow.list_id)
-            .order_by(EditionRow.id.desc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        ).all()
-        counts = counts_for(session, [e.id for e, _ in rows])
+    reads = container.digest_reads
+    total = reads.edition_count()
+    rows = reads.editions(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render(request, "admin/editions.html", {
-        "editions": [(e, name, counts[e.id]) for e, name in rows], "states": STATES,
+        "editions": [(e, e.list_name, e.counts) for e in rows], "states": STATES,
         "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
     })
 
@@ -59,22 +49,15 @@ def edition(
     """One edition: counts, its articles, and the deliveries in one state with their last reply."""
     if state not in STATES:
         raise HTTPException(404, f"unknown delivery state {state!r}")
-    with container.session_factory() as session:
-        found, mailing_list = edition_and_list(session, edition_id)
-        counts = counts_for(session, [edition_id])[edition_id]
-        rows = session.execute(
-            select(DeliveryRow, SubscriberRow.email)
-            .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
-            .where(DeliveryRow.edition_id == edition_id, DeliveryRow.state == state)
-            .order_by(DeliveryRow.id)
-            .limit(ROWS_PAGE_SIZE)
-            .offset((page - 1) * ROWS_PAGE_SIZE)
-        ).all()
-        articles = edition_articles(session, found)
+    reads = container.digest_reads
+    found = reads.edition(edition_id)
+    rows = [(d, d.email) for d in reads.deliveries(
+        state=state, edition_id=edition_id, limit=ROWS_PAGE_SIZE, offset=(page - 1) * ROWS_PAGE_SIZE)]
     return render(request, "admin/edition.html", {
-        "edition": found, "list": mailing_list, "counts": counts, "states": STATES, "state": state,
-        "rows": rows, "articles": articles, "page": page,
-        "pages": max(1, math.ceil(counts[state] / ROWS_PAGE_SIZE)), "flash": queued_again(resent),
+        "edition": found, "list": reads.edition_list(found), "counts": found.counts, "states": STATES,
+        "state": state, "rows": rows, "articles": reads.edition_articles(found), "page": page,
+        "pages": max(1, math.ceil(found.counts[DeliveryState(state)] / ROWS_PAGE_SIZE)),
+        "flash": queued_again(resent),
         "languages": PREVIEW_LANGUAGES,
     })
 
@@ -85,10 +68,10 @@ def resend(
     mode: str = Form(...), email: str | None = Form(None),
 ) -> Response:
     """Queue again exactly the rows the button names, then show the edition."""
-    if mode not in ("failed-only", "all", "to"):
+    if mode not in RESEND_MODES:
         raise HTTPException(422, f"mode {mode!r} is not one of failed-only, all, to")
     try:
-        count = digests.resend(container, edition_id, mode=mode, email=email)
+        count = container.digests.resend(edition_id, mode=mode, email=email)
     except SyndicateError as exc:
         raise HTTPException(422, str(exc)) from None
     return RedirectResponse(f"/admin/editions/{edition_id}?resent={count}", status_code=303)
@@ -99,11 +82,11 @@ def preview(
     edition_id: DbId, container: ContainerDep, _: SessionDep, lang: str = Query("en")
 ) -> Response:
     """The edition's HTML as a subscriber with language `lang` receives it (placeholders unfilled)."""
-    with container.session_factory() as session:
-        found, mailing_list = edition_and_list(session, edition_id)
-        articles = with_available_images(edition_articles(session, found), container.settings)
+    reads = container.digest_reads
+    found = reads.edition(edition_id)
+    articles = with_available_images(reads.edition_articles(found), container.settings)
     rendered = render_edition(
-        list_name=mailing_list.name, frequency=found.frequency, articles=articles, language=lang,
+        list_name=found.list_name, frequency=found.frequency, articles=articles, language=lang,
         base_url=container.settings.base_url, max_html_bytes=100_000,
     )
     # Fill the per-recipient fields as a subscriber named "Reader" would see them (links inert).

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import or_, select
 
-from syndicate.storage.digest_models import (
-    DeliveryRow,
-    EditionRow,
-    MailingListRow,
-    SubscriberRow,
-    SubscriptionRow,
-)
-from syndicate.web import admin_api
+from syndicate.digests import subscribers as subs
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import render
+from syndicate.web.admin_api import not_found_404
 from syndicate.web.deps import ContainerDep
 from syndicate.web.security import INT64_MAX, DbId
 
@@ -29,12 +22,7 @@ def subscribers(
     q: str = "", after_id: int = Query(0, ge=0, le=INT64_MAX),
 ) -> HTMLResponse:
     """Subscribers by id, filtered by the start of the address or part of the name."""
-    stmt = select(SubscriberRow).where(SubscriberRow.id > after_id)
-    if q.strip():
-        stmt = stmt.where(or_(SubscriberRow.email.startswith(q.strip().lower()),
-                              SubscriberRow.name.contains(q.strip())))
-    with container.session_factory() as session:
-        rows = list(session.scalars(stmt.order_by(SubscriberRow.id).limit(PAGE_SIZE + 1)))
+    rows = container.digest_reads.subscribers(q=q, after_id=after_id, limit=PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return render(request, "admin/subscribers.html", {
@@ -45,26 +33,18 @@ def subscribers(
 @router.get("/{subscriber_id}", response_class=HTMLResponse)
 def subscriber(request: Request, subscriber_id: DbId, container: ContainerDep, _: SessionDep) -> HTMLResponse:
     """One subscriber: lists, and the newest 100 deliveries with the last SMTP reply."""
-    with container.session_factory() as session:
-        row = admin_api.subscriber_or_404(session, subscriber_id)
-        subscriptions = session.execute(
-            select(SubscriptionRow, MailingListRow)
-            .join(MailingListRow, MailingListRow.id == SubscriptionRow.list_id)
-            .where(SubscriptionRow.subscriber_id == subscriber_id)
-        ).all()
-        history = session.execute(
-            select(DeliveryRow, EditionRow.subject)
-            .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
-            .where(DeliveryRow.subscriber_id == subscriber_id)
-            .order_by(DeliveryRow.id.desc()).limit(100)
-        ).all()
+    reads = container.digest_reads
+    with not_found_404():
+        row = reads.subscriber(subscriber_id)
     return render(request, "admin/subscriber.html", {
-        "subscriber": row, "subscriptions": subscriptions, "history": history,
+        "subscriber": row, "subscriptions": reads.subscriptions(subscriber_id),
+        "history": reads.history(subscriber_id),
     })
 
 
 @router.post("/{subscriber_id}/suppress")
 def suppress(subscriber_id: DbId, container: ContainerDep, _: CsrfDep) -> Response:
     """Stop all mail to the subscriber, then show it again."""
-    admin_api.suppress(subscriber_id, container)
+    with not_found_404():
+        subs.suppress(container.digest_uow, subscriber_id, now=container.now())
     return RedirectResponse(f"/admin/subscribers/{subscriber_id}", status_code=303)

@@ -8,12 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 
-from syndicate.partners.ports import DeliveryStatus
-from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailingListRow
-from syndicate.storage.partner_models import PartnerDeliveryRow, PartnerRow
-from syndicate.web.admin.queries import counts_for, status_counts
 from syndicate.web.admin.session import (
     CsrfDep,
     SessionDep,
@@ -146,28 +141,9 @@ def unpublish_article(article_id: DbId, container: ContainerDep, _: CsrfDep) -> 
 def delivery_overview(container: Container) -> dict[str, Any]:
     """Recent editions with counts, partner health, and delivery failures of the last 24 hours."""
     since = container.now() - timedelta(hours=24)
-    with container.session_factory() as session:
-        editions = session.execute(
-            select(EditionRow, MailingListRow.name)
-            .join(MailingListRow, MailingListRow.id == EditionRow.list_id)
-            .order_by(EditionRow.id.desc()).limit(5)
-        ).all()
-        counts = counts_for(session, [e.id for e, _ in editions])
-        partners = list(session.scalars(select(PartnerRow).order_by(PartnerRow.name)))
-        partner_counts = status_counts(session, [p.id for p in partners])
-        # Both filters start with the indexed state/status column: only failed rows are read.
-        mail_failures = session.scalar(
-            select(func.count()).select_from(DeliveryRow)
-            .where(DeliveryRow.state.in_(("failed", "bounced")), DeliveryRow.updated_at >= since)
-        )
-        push_failures = session.scalar(
-            select(func.count()).select_from(PartnerDeliveryRow)
-            .where(PartnerDeliveryRow.status == DeliveryStatus.DEAD,
-                   PartnerDeliveryRow.last_attempt_at >= since)
-        )
     return {
-        "editions": [(e, name, counts[e.id]) for e, name in editions],
-        "partners": [(p, partner_counts[p.id]) for p in partners],
-        "mail_failures_24h": mail_failures or 0,
-        "push_failures_24h": push_failures or 0,
+        "editions": [(e, e.list_name, e.counts) for e in container.digest_reads.editions(limit=5)],
+        "partners": [(o.partner, o.deliveries) for o in container.partner_reads.partners(order="name")],
+        "mail_failures_24h": container.digest_reads.failures_since(since),
+        "push_failures_24h": container.partner_reads.dead_since(since),
     }

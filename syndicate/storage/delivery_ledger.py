@@ -1,4 +1,6 @@
-"""The delivery ledger: claiming rows for a batch, recording outcomes, batches, sweeps, resends.
+"""The delivery ledger in SQL: claiming rows for a batch, recording outcomes, batches, sweeps, resends.
+
+Functions on a session; `delivery_store.SqlDeliveryStore` runs each in a transaction of its own.
 
 Invariants:
 - A row is sent only by the batch run that moved it from `queued` to `sending` with its own claim
@@ -18,11 +20,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from syndicate.digests.ports import Claimed
-from syndicate.digests.states import BOUNCED, FINAL_STATES, QUEUED, SENDING, SENT
+from syndicate.digests.ports import ClaimedDelivery, Outcome
+from syndicate.digests.states import STATES, DeliveryState, SubscriberStatus, SubscriptionStatus
 from syndicate.storage.counts import grouped_counts
 from syndicate.storage.db import engine_of
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
+
+QUEUED, SENDING, SENT, BOUNCED = (
+    DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.BOUNCED)
+ACTIVE = SubscriberStatus.ACTIVE
 
 
 def _due(now: datetime, lease: timedelta) -> ColumnElement[bool]:
@@ -66,7 +72,7 @@ def cut_batches(
 
 def claim(
     session: Session, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
-) -> list[Claimed]:
+) -> list[ClaimedDelivery]:
     """Atomically move due queued rows of the range to `sending`; returns only those we got."""
     token = uuid.uuid4().hex
     session.execute(
@@ -90,25 +96,30 @@ def claim(
         .order_by(DeliveryRow.id)
     )
     return [
-        Claimed(d, s, email, name, lang, attempts, status == "active" and sub_status == "active")
+        ClaimedDelivery(d, s, email, name, lang, attempts,
+                        status == ACTIVE and sub_status == SubscriptionStatus.ACTIVE)
         for d, s, email, name, lang, attempts, status, sub_status in session.execute(stmt)
     ]
 
 
-def record(session: Session, outcomes: Sequence[dict[str, Any]], suppress: Iterable[int],
+def record(session: Session, outcomes: Sequence[Outcome], suppress: Iterable[int],
            *, now: datetime, reason: str = "bounced") -> None:
-    """Write outcomes ({'id', 'state', ...} per row) and suppress bounced subscribers; commits.
+    """Write each row's outcome and suppress bounced subscribers; commits.
 
     Rows with equal outcomes (most often '250 ok') are written by one UPDATE ... WHERE id IN.
     """
-    groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+    groups: dict[tuple[DeliveryState, str, datetime | None], list[int]] = {}
     for outcome in outcomes:
-        key = tuple(sorted((k, v) for k, v in outcome.items() if k != "id"))
-        groups.setdefault(key, []).append(outcome["id"])
-    for key, ids in groups.items():
-        values = dict(key, claim=None, updated_at=now)
-        if values["state"] == SENT:
+        key = (outcome.state, outcome.last_reply, outcome.retry_at)
+        groups.setdefault(key, []).append(outcome.delivery_id)
+    for (state, reply, retry_at), ids in groups.items():
+        values: dict[str, Any] = {"state": str(state), "last_reply": reply, "claim": None,
+                                  "updated_at": now}
+        if state == SENT:
             values["sent_at"] = now
+        if retry_at is not None:
+            # Retried from the database by the sweep, not by a Celery countdown.
+            values["next_attempt_at"], values["enqueued_at"] = retry_at, None
         session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(ids)).values(values)
                         .execution_options(synchronize_session=False))
     suppress_bounced(session, suppress, reason=reason)
@@ -122,23 +133,21 @@ def suppress_bounced(session: Session, subscriber_ids: Iterable[int], *, reason:
     """
     ids = list(subscriber_ids)
     if ids:
-        session.execute(update(SubscriberRow).where(SubscriberRow.id.in_(ids), SubscriberRow.status.in_(
-            ("active", "pending"))).values(status="bounced", status_reason=reason))
+        session.execute(update(SubscriberRow).where(
+            SubscriberRow.id.in_(ids), SubscriberRow.status.in_((ACTIVE, SubscriberStatus.PENDING))
+        ).values(status=SubscriberStatus.BOUNCED, status_reason=reason))
 
 
-STATES = (QUEUED, SENDING, *FINAL_STATES)
-
-
-def counts(session: Session, edition_id: int) -> dict[str, int]:
+def counts(session: Session, edition_id: int) -> dict[DeliveryState, int]:
     """Rows of an edition per state (every state present, 0 when none), counted now."""
     return _live_counts(session, [edition_id])[edition_id]
 
 
-def _live_counts(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+def _live_counts(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[DeliveryState, int]]:
     return grouped_counts(session, DeliveryRow.edition_id, DeliveryRow.state, edition_ids, STATES)
 
 
-def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[DeliveryState, int]]:
     """Rows per state for each edition, as `counts` gives, without recounting settled editions.
 
     An edition is settled when none of its rows is queued or sending: only a resend (`requeue`)
@@ -153,7 +162,7 @@ def counts_many(session: Session, edition_ids: Sequence[int]) -> dict[int, dict[
     epochs: dict[int, int] = {}
     for edition_id, settled, epoch in rows:
         if settled is not None:
-            result[edition_id].update(settled)
+            result[edition_id].update({DeliveryState(k): v for k, v in settled.items()})
         else:
             epochs[edition_id] = epoch
     live = _live_counts(session, list(epochs))
@@ -225,7 +234,7 @@ def release(session: Session, delivery_ids: Sequence[int], *, now: datetime) -> 
 
 
 def requeue(
-    session: Session, edition_id: int, *, states: Sequence[str] | None, subscriber_id: int | None,
+    session: Session, edition_id: int, *, states: Sequence[DeliveryState] | None, subscriber_id: int | None,
     now: datetime,
 ) -> int:
     """Queue rows of an edition again (by state, or one subscriber's row); returns how many.

@@ -9,12 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from syndicate.digests import fanout, ledger, service
-from syndicate.digests.reports import apply_report_message
+from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, SubscriberRow
 from syndicate.web.app import create_app
 from tests.integration.digest_helpers import SmtpSink, add_active, make_list, publish_sample
-from tests.unit.test_mail_reports import report_file
+from tests.unit.test_mail_report_parser import report_file
 
 pytest_plugins = ["tests.integration.conftest_digests"]
 READERS = ["ann@example.org", "bob@example.org", "carl@example.org"]
@@ -30,9 +29,9 @@ def sent_edition(request: pytest.FixtureRequest, make_container: Callable[..., A
     container = make_container(**options)
     add_active(container, make_list(container), READERS)
     publish_sample(container)
-    edition_id = service.send_now(container, "world")
+    edition_id = container.digests.send_now("world")
     assert edition_id is not None
-    fanout.send_batch(container, edition_id, 0, 2**62)
+    container.digests.send_batch(edition_id, 0, 2**62)
     ids = {m["To"]: m["Message-ID"] for m in smtp_sink.messages()}
     assert sorted(ids) == READERS
     return container, edition_id, ids
@@ -50,7 +49,7 @@ def test_a_bounce_report_bounces_the_delivery_and_suppresses_the_reader(sent_edi
     container, edition_id, ids = sent_edition
     with container.session_factory() as session:  # the settled edition's counts get stored
         assert ledger.counts_many(session, [edition_id])[edition_id]["sent"] == 3
-    (applied,) = apply_report_message(container, report_file("postfix-bounce.eml", "ann@example.org",
+    (applied,) = container.bounce_reports.apply_message(report_file("postfix-bounce.eml", "ann@example.org",
                                                               ids["ann@example.org"]))
     assert (applied.outcome, applied.email, applied.edition_id) == ("bounced", "ann@example.org", edition_id)
     assert applied.detail.startswith("5.1.1 smtp; 550 5.1.1")
@@ -63,10 +62,10 @@ def test_a_bounce_report_bounces_the_delivery_and_suppresses_the_reader(sent_edi
     assert reply is not None and reply.startswith("bounce report: 5.1.1")
     # The same report again changes nothing; the reader gets no further edition.
     repeat = report_file("gmail-bounce.eml", "ann@example.org", ids["ann@example.org"])
-    assert apply_report_message(container, repeat)[0].outcome == "bounced"
+    assert container.bounce_reports.apply_message(repeat)[0].outcome == "bounced"
     assert states(container)["ann@example.org"] == ("bounced", "bounced")
     publish_sample(container)
-    again = service.send_now(container, "world")
+    again = container.digests.send_now("world")
     assert again is not None
     with container.session_factory() as session:
         assert session.scalar(select(SubscriberRow.email).join(
@@ -76,7 +75,7 @@ def test_a_bounce_report_bounces_the_delivery_and_suppresses_the_reader(sent_edi
 
 def test_a_complaint_suppresses_the_reader_and_keeps_the_delivery_sent(sent_edition: Any) -> None:
     container, _, ids = sent_edition
-    (applied,) = apply_report_message(container, report_file("arf-complaint.eml", "bob@example.org",
+    (applied,) = container.bounce_reports.apply_message(report_file("arf-complaint.eml", "bob@example.org",
                                                               ids["bob@example.org"]))
     assert (applied.outcome, applied.email, applied.detail) == ("complained", "bob@example.org", "abuse")
     assert states(container)["bob@example.org"] == ("complained", "sent")
@@ -94,7 +93,7 @@ def test_reports_that_do_not_match_a_delivery_of_ours_change_nothing(sent_editio
         "not a delivery status notification": report_file("auto-reply.eml", "ann@example.org", ann),
     }
     for reason, data in cases.items():
-        (applied,) = apply_report_message(container, data)
+        (applied,) = container.bounce_reports.apply_message(data)
         assert applied.outcome == "ignored" and reason in applied.detail, applied
     assert states(container) == before
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.digests.msgids import DeliveryRef, delivery_message_id, read_delivery_message_id
-from syndicate.mail.reports import BOUNCE, COMPLAINT, DELAY, Report, read_reports
+from syndicate.mail.report_parser import BOUNCE, COMPLAINT, DELAY, Report, read_reports
 
 REPORTS = Path(__file__).resolve().parents[1] / "data" / "reports"
 MID = "<3.12.1.abcdefghij@news.example.com>"

@@ -1,0 +1,86 @@
+"""The one way a message leaves syndicate: built, DKIM-signed, paced and sent over one connection.
+
+Digests and confirmation mails both go through a `Mailer`. Bootstrap builds it once per process
+with the DKIM signer and the send pace (shared through Redis when REDIS_URL is set), so the
+configured send rate holds over every kind of mail together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import make_msgid, parseaddr
+from functools import partial
+from types import TracebackType
+from typing import Protocol, Self
+
+from syndicate.mail.dkim import DkimSigner, dkim_signer
+from syndicate.mail.message import MessageTemplate, Recipient, build_simple
+from syndicate.mail.transport import SendResult, Transport, open_transport
+from syndicate.settings import Settings
+
+
+class Pace(Protocol):
+    """Blocks until one more message may be sent (digests.ratelimit.SendPace)."""
+
+    def wait(self) -> None:
+        """Return once the send rate allows one more message."""
+
+
+@dataclass(frozen=True)
+class Mailer:
+    """Sends messages from MAIL_FROM through connections from `connect`."""
+
+    mail_from: str
+    mail_domain: str
+    connect: Callable[[], Transport]
+    dkim: DkimSigner | None
+    pace: Pace
+
+    def open(self) -> Outgoing:
+        """One connection to send over (`with mailer.open() as out:`); closed on the way out."""
+        return Outgoing(self, self.connect())
+
+
+class Outgoing:
+    """An open connection of a Mailer: each send builds, signs, waits for the pace and sends."""
+
+    def __init__(self, mailer: Mailer, transport: Transport) -> None:
+        self.mailer = mailer
+        self.transport = transport
+        self.sender = parseaddr(mailer.mail_from)[1]
+
+    def send_template(self, template: MessageTemplate, recipient: Recipient) -> SendResult:
+        """Fill one recipient into a serialized message and send it."""
+        return self.send(recipient.email, template.for_recipient(recipient))
+
+    def send_simple(self, *, to: str, subject: str, text: str, html_body: str) -> SendResult:
+        """Build a one-off text+HTML message (a fresh Message-ID on our domain) and send it."""
+        data = build_simple(mail_from=self.mailer.mail_from, to=to, subject=subject, text=text,
+                            html_body=html_body, message_id=make_msgid(domain=self.mailer.mail_domain))
+        return self.send(to, data)
+
+    def send(self, recipient: str, data: bytes) -> SendResult:
+        """Sign and send serialized bytes to one recipient; never raises for a refusal."""
+        if self.mailer.dkim is not None:
+            data = self.mailer.dkim.sign(data)
+        self.mailer.pace.wait()
+        return self.transport.send(self.sender, recipient, data)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def build_mailer(settings: Settings, pace: Pace) -> Mailer:
+    """The process's mailer: SMTP_URL or .eml files, DKIM when configured (ConfigError if broken)."""
+    return Mailer(mail_from=settings.mail_from, mail_domain=settings.mail_domain,
+                  connect=partial(open_transport, settings), dkim=dkim_signer(settings), pace=pace)

@@ -1,0 +1,189 @@
+"""Lists, subscribers and subscriptions in SQL: the digest unit of work and its two stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from syndicate.digests.ports import MailingList, Subscriber, Subscription
+from syndicate.digests.states import (
+    DeliveryState,
+    Frequency,
+    SubscriberStatus,
+    SubscriptionStatus,
+)
+from syndicate.storage.digest_models import (
+    DeliveryRow,
+    MailingListRow,
+    SubscriberRow,
+    SubscriptionRow,
+)
+
+
+def to_list(row: MailingListRow) -> MailingList:
+    """The typed list of a row."""
+    return MailingList(row.id, row.slug, row.name, Frequency(row.frequency), row.language,
+                       tuple(row.categories or ()), bool(row.custom_frequency))
+
+
+def to_subscriber(row: SubscriberRow) -> Subscriber:
+    """The typed subscriber of a row."""
+    return Subscriber(row.id, row.email, row.name, row.language, SubscriberStatus(row.status),
+                      row.status_reason, row.confirmed_at)
+
+
+def to_subscription(row: SubscriptionRow) -> Subscription:
+    """The typed subscription of a row."""
+    return Subscription(row.subscriber_id, row.list_id, SubscriptionStatus(row.status),
+                        Frequency(row.frequency) if row.frequency else None)
+
+
+class SqlListStore:
+    """ListStore on one session (the unit of work's)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self, *, slug: str, name: str, frequency: Frequency, language: str | None,
+        categories: Sequence[str], custom_frequency: bool, now: datetime,
+    ) -> MailingList:
+        """See ListStore.add."""
+        row = MailingListRow(slug=slug, name=name, frequency=str(frequency), language=language,
+                             categories=list(categories), custom_frequency=custom_frequency,
+                             created_at=now)
+        self.session.add(row)
+        self.session.flush()
+        return to_list(row)
+
+    def get(self, list_id: int) -> MailingList | None:
+        """See ListStore.get."""
+        row = self.session.get(MailingListRow, list_id)
+        return None if row is None else to_list(row)
+
+    def by_slug(self, slug: str) -> MailingList | None:
+        """See ListStore.by_slug."""
+        row = self.session.scalar(select(MailingListRow).where(MailingListRow.slug == slug))
+        return None if row is None else to_list(row)
+
+    def by_slugs(self, slugs: Sequence[str]) -> list[MailingList]:
+        """See ListStore.by_slugs."""
+        rows = self.session.scalars(select(MailingListRow).where(MailingListRow.slug.in_(slugs))
+                                    .order_by(MailingListRow.id))
+        return [to_list(r) for r in rows]
+
+    def all(self) -> list[MailingList]:
+        """See ListStore.all."""
+        return [to_list(r) for r in self.session.scalars(select(MailingListRow).order_by(MailingListRow.id))]
+
+
+class SqlSubscriberStore:
+    """SubscriberStore on one session (the unit of work's)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, subscriber_id: int) -> Subscriber | None:
+        """See SubscriberStore.get."""
+        row = self.session.get(SubscriberRow, subscriber_id)
+        return None if row is None else to_subscriber(row)
+
+    def by_email(self, email: str) -> Subscriber | None:
+        """See SubscriberStore.by_email."""
+        row = self.session.scalar(select(SubscriberRow).where(SubscriberRow.email == email))
+        return None if row is None else to_subscriber(row)
+
+    def add(self, *, email: str, name: str, language: str, now: datetime) -> Subscriber:
+        """See SubscriberStore.add."""
+        row = SubscriberRow(email=email, name=name, language=language,
+                            status=str(SubscriberStatus.PENDING), created_at=now)
+        self.session.add(row)
+        self.session.flush()
+        return to_subscriber(row)
+
+    def save(self, subscriber: Subscriber) -> None:
+        """See SubscriberStore.save."""
+        row = self.session.get(SubscriberRow, subscriber.id)
+        if row is None:
+            return
+        row.name, row.language = subscriber.name, subscriber.language
+        row.status, row.status_reason = str(subscriber.status), subscriber.status_reason
+        row.confirmed_at = subscriber.confirmed_at
+
+    def subscriptions(self, subscriber_id: int) -> dict[int, Subscription]:
+        """See SubscriberStore.subscriptions."""
+        rows = self.session.scalars(select(SubscriptionRow).where(
+            SubscriptionRow.subscriber_id == subscriber_id))
+        return {r.list_id: to_subscription(r) for r in rows}
+
+    def save_subscription(self, subscription: Subscription, *, now: datetime) -> None:
+        """See SubscriberStore.save_subscription."""
+        key = (subscription.subscriber_id, subscription.list_id)
+        row = self.session.get(SubscriptionRow, key)
+        frequency = str(subscription.frequency) if subscription.frequency else None
+        if row is None:
+            self.session.add(SubscriptionRow(
+                subscriber_id=subscription.subscriber_id, list_id=subscription.list_id,
+                status=str(subscription.status), frequency=frequency, created_at=now))
+        else:
+            row.status, row.frequency = str(subscription.status), frequency
+        self.session.flush()
+
+    def set_subscription_status(
+        self, subscriber_id: int, list_ids: Sequence[int] | None, status: SubscriptionStatus
+    ) -> None:
+        """See SubscriberStore.set_subscription_status."""
+        stmt = update(SubscriptionRow).where(SubscriptionRow.subscriber_id == subscriber_id)
+        if list_ids is not None:
+            stmt = stmt.where(SubscriptionRow.list_id.in_(list_ids))
+        self.session.execute(stmt.values(status=str(status)))
+
+    def members(self, list_id: int) -> list[tuple[Subscriber, Subscription]]:
+        """See SubscriberStore.members."""
+        stmt = (
+            select(SubscriberRow, SubscriptionRow)
+            .join(SubscriptionRow, SubscriptionRow.subscriber_id == SubscriberRow.id)
+            .where(SubscriptionRow.list_id == list_id)
+            .order_by(SubscriberRow.id)
+        )
+        return [(to_subscriber(s), to_subscription(sub)) for s, sub in self.session.execute(stmt)]
+
+    def skip_queued_deliveries(self, subscriber_id: int, *, reply: str, now: datetime) -> int:
+        """See SubscriberStore.skip_queued_deliveries."""
+        result = self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.subscriber_id == subscriber_id, DeliveryRow.state == DeliveryState.QUEUED)
+            .values(state=str(DeliveryState.SKIPPED), last_reply=reply, updated_at=now)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SqlDigestUnitOfWork:
+    """DigestUnitOfWork over SQLAlchemy; not re-entrant, make one per use."""
+
+    lists: SqlListStore
+    subscribers: SqlSubscriberStore
+    session: Session
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+
+    def __enter__(self) -> SqlDigestUnitOfWork:
+        self.session = self._factory()
+        self.lists = SqlListStore(self.session)
+        self.subscribers = SqlSubscriberStore(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        self.session.commit()
