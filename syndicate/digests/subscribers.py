@@ -20,7 +20,8 @@ from syndicate.digests.states import (
     SubscriberStatus,
     SubscriptionStatus,
 )
-from syndicate.domain.languages import is_language_tag
+from syndicate.domain.languages import parse_language
+from syndicate.domain.slugs import SLUG_RULE, parse_slug
 from syndicate.errors import InvalidDigestInput, NotFound
 from syndicate.mail.strings import mail_language
 
@@ -45,13 +46,22 @@ def create_list(
         raise InvalidDigestInput(f"list slug must be 1-63 of a-z 0-9 - _, got {slug!r}")
     if not name.strip():
         raise InvalidDigestInput("list name must not be empty")
-    if language and not is_language_tag(language):
-        raise InvalidDigestInput(f"--language: {language!r} is not a language tag such as en or ru-RU")
+    if language:
+        tag = parse_language(language)
+        if tag is None:
+            raise InvalidDigestInput(f"--language: {language!r} is not a language tag such as en or ru-RU")
+        language = tag
+    category_slugs = []
+    for raw in categories:
+        category = parse_slug(raw)
+        if category is None:
+            raise InvalidDigestInput(f"--category: {raw!r} is not a category slug ({SLUG_RULE})")
+        category_slugs.append(category)
     with uow() as work:
         if work.lists.by_slug(slug) is not None:
             raise InvalidDigestInput(f"list slug {slug!r} is already taken")
         created = work.lists.add(slug=slug, name=name.strip(), frequency=check_frequency(frequency),
-                                 language=language or None, categories=list(dict.fromkeys(categories)),
+                                 language=language or None, categories=list(dict.fromkeys(category_slugs)),
                                  custom_frequency=custom_frequency, now=now)
         work.commit()
     return created

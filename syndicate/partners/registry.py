@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from syndicate.domain.languages import is_language_tag
+from syndicate.domain.languages import parse_language
+from syndicate.domain.slugs import SLUG_RULE, parse_slug
 from syndicate.errors import InvalidPartner
 from syndicate.partners.guard import check_url
 from syndicate.partners.ports import Partner, PartnerInput, PartnerStore, SigningKeys
@@ -17,7 +17,6 @@ from syndicate.partners.service import PartnerPushes
 
 __all__ = ["NewSecret", "PartnerInput", "PartnerRegistry", "Replay"]
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,14 @@ class PartnerRegistry:
 
     def _validate(self, data: PartnerInput) -> PartnerInput:
         if data.categories is not None:
-            # Article categories are stored lowercased; filters must compare equal.
-            data = dataclasses.replace(data, categories=[c.strip().lower() for c in data.categories])
+            # Article categories are stored as slugs; filters must compare equal.
+            slugs = []
+            for raw in data.categories:
+                slug = parse_slug(raw)
+                if slug is None:
+                    raise InvalidPartner("categories", f"{raw!r} is not a category slug ({SLUG_RULE})")
+                slugs.append(slug)
+            data = dataclasses.replace(data, categories=slugs)
         if data.name is not None:
             if not data.name.strip():
                 raise InvalidPartner("name", "must not be empty")
@@ -62,11 +67,11 @@ class PartnerRegistry:
             data = dataclasses.replace(data, name=data.name.strip())
         if data.url is not None:
             check_url(data.url, allow_private=self.allow_private)
-        for slug in data.categories or ():
-            if not _SLUG.match(slug):
-                raise InvalidPartner("categories", f"{slug!r} is not a category slug")
-        if data.language and not is_language_tag(data.language):
-            raise InvalidPartner("language", f"{data.language!r} is not a BCP 47 language tag")
+        if data.language:
+            language = parse_language(data.language)
+            if language is None:
+                raise InvalidPartner("language", f"{data.language!r} is not a BCP 47 language tag")
+            data = dataclasses.replace(data, language=language)
         if data.rate_limit_per_minute is not None and data.rate_limit_per_minute < 0:
             raise InvalidPartner("rate_limit_per_minute", f"{data.rate_limit_per_minute} is negative")
         return data

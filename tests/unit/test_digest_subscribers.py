@@ -111,3 +111,15 @@ def test_suppressing_stops_all_mail_and_skips_queued_deliveries(db: FakeDigestDb
                         now=NOW) is None
     with pytest.raises(NotFound, match="subscriber 999"):
         subs.suppress(FakeDigestUnitOfWork(db), 999, now=NOW)
+
+
+def test_list_filters_use_the_importers_slug_and_language_rules(db: FakeDigestDb) -> None:
+    uow = FakeDigestUnitOfWork(db)
+    made = subs.create_list(uow, slug="ru-news", name="RU", frequency="daily", language="RU_ru",
+                            categories=[" World ", "world"], custom_frequency=False, now=NOW)
+    # Stored as the articles store them, so the list's filters match the articles they mean.
+    assert (made.language, made.categories) == ("ru-RU", ("world",))
+    with pytest.raises(InvalidDigestInput, match="--category: 'not a slug' is not a category slug"):
+        subs.create_list(uow, slug="x", name="X", frequency="daily", language=None,
+                         categories=["not a slug"], custom_frequency=False, now=NOW)
+    assert [lst.slug for lst in subs.all_lists(uow)] == ["ru-news"]

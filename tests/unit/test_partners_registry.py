@@ -20,11 +20,11 @@ def world() -> World:
 
 def test_add_returns_the_partner_and_its_secret_once(world: World) -> None:
     partner, secret = world.registry.add(
-        PartnerInput(name="  Agency ", url=URL, categories=[" World", "POLITICS"], language="en")
+        PartnerInput(name="  Agency ", url=URL, categories=[" World", "POLITICS"], language="EN_us")
     )
     assert secret.startswith("whsec_") and world.store.keys(partner.id).secret == secret
     assert partner.name == "Agency" and partner.categories == ("world", "politics")
-    assert partner.active and partner.language == "en" and partner.created_at == T0
+    assert partner.active and partner.language == "en-US" and partner.created_at == T0
 
 
 @pytest.mark.parametrize(("fields", "field", "message"), [
