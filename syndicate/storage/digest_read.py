@@ -192,7 +192,7 @@ class DigestReads:
         """Subscribers by id; `q` matches the start of the address or part of the name."""
         stmt = select(SubscriberRow).where(SubscriberRow.id > after_id)
         if q and q.strip():
-            stmt = stmt.where(or_(SubscriberRow.email.startswith(q.strip().lower()),
+            stmt = stmt.where(or_(SubscriberRow.email_key.startswith(q.strip().lower()),
                                   SubscriberRow.name.contains(q.strip())))
         if status:
             stmt = stmt.where(SubscriberRow.status == status)

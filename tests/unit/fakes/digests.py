@@ -312,7 +312,7 @@ class FakeSubscriberStore:
         return self.db.subscribers.get(subscriber_id)
 
     def by_email(self, email: str) -> Subscriber | None:
-        return next((s for s in self.db.subscribers.values() if s.email == email), None)
+        return next((s for s in self.db.subscribers.values() if s.email.lower() == email.lower()), None)
 
     def add(self, *, email: str, name: str, language: str, now: datetime) -> Subscriber:
         reader = Subscriber(next(self.db.ids), email, name, language, SubscriberStatus.PENDING)
