@@ -33,7 +33,8 @@ def test_addresses_that_differ_only_in_case_become_one_reader(
 
     from syndicate.storage import db
 
-    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path}/m.db"
+    sqlite_url = f"sqlite:///{tmp_path}/m.db"
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else sqlite_url
     engine = db.make_engine(url)
     db.upgrade(engine, "0006")
     now = "2026-11-01 10:00:00+00:00"

@@ -35,11 +35,13 @@ def _merge_case_duplicates() -> None:
         for other in others:
             params = {"keep": keep, "other": other}
             conn.execute(sa.text(
-                "UPDATE subscriptions SET subscriber_id = :keep WHERE subscriber_id = :other AND list_id NOT IN "
-                "(SELECT list_id FROM subscriptions WHERE subscriber_id = :keep)"), params)
+                "UPDATE subscriptions SET subscriber_id = :keep WHERE subscriber_id = :other"
+                " AND list_id NOT IN (SELECT list_id FROM subscriptions WHERE subscriber_id = :keep)"),
+                params)
             conn.execute(sa.text(
-                "UPDATE deliveries SET subscriber_id = :keep WHERE subscriber_id = :other AND edition_id NOT IN "
-                "(SELECT edition_id FROM deliveries WHERE subscriber_id = :keep)"), params)
+                "UPDATE deliveries SET subscriber_id = :keep WHERE subscriber_id = :other"
+                " AND edition_id NOT IN (SELECT edition_id FROM deliveries WHERE subscriber_id = :keep)"),
+                params)
             conn.execute(sa.text("DELETE FROM deliveries WHERE subscriber_id = :other"), params)
             conn.execute(sa.text("DELETE FROM subscriptions WHERE subscriber_id = :other"), params)
             conn.execute(sa.text("DELETE FROM subscribers WHERE id = :other"), params)
