@@ -39,8 +39,8 @@ def test_addresses_that_differ_only_in_case_become_one_reader(
     db.upgrade(engine, "0006")
     now = "2026-11-01 10:00:00+00:00"
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO mailing_lists (id, slug, name, frequency, categories, custom_frequency,"
-                          " created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t), "
+        conn.execute(text("INSERT INTO mailing_lists (id, slug, name, frequency, categories,"
+                          " custom_frequency, created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t), "
                           "(2, 'b', 'B', 'daily', '[]', false, :t)"), {"t": now})
         conn.execute(text("INSERT INTO subscribers (id, email, name, language, status, created_at) VALUES "
                           "(1, 'Alice@example.org', 'Alice', 'en', 'active', :t), "
