@@ -59,7 +59,6 @@ class PartnerDeliveryRow(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    enqueued_epoch: Mapped[str | None] = mapped_column(String(40))
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,9 +1,9 @@
-"""Exact under faults: attempt history, broker epochs, one subscriber per address.
+"""Exact under faults: attempt history, the broker epoch of queued batches, one reader per address.
 
 - `delivery_attempts`: one row per tried send, never updated (a resend adds rows; history stays).
-- `deliveries.enqueued_epoch`, `partner_deliveries.enqueued_epoch`, `outbox.dispatched_epoch`:
-  which life of the broker a task was handed to, so work handed to a broker that has since lost
-  its queue (Redis restarted without persistence) is handed over again at once.
+- `deliveries.enqueued_epoch`: which life of the broker a batch task was handed to, so batches
+  handed to a broker that has since lost its queue (Redis restarted without persistence) are
+  handed over again at once, however long a healthy queue may hold them.
 - `subscribers.email_key`: the address folded to lower case, unique. Subscribers whose addresses
   differ only in case are merged first into the oldest one: its history is kept, the others'
   subscriptions and deliveries move to it unless it already has one for that list or edition.
@@ -59,10 +59,6 @@ def upgrade() -> None:
     op.create_index("ix_delivery_attempts_delivery", "delivery_attempts", ["delivery_id", "id"])
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("enqueued_epoch", sa.String(40)))
-    with op.batch_alter_table("partner_deliveries") as batch:
-        batch.add_column(sa.Column("enqueued_epoch", sa.String(40)))
-    with op.batch_alter_table("outbox") as batch:
-        batch.add_column(sa.Column("dispatched_epoch", sa.String(40)))
     _merge_case_duplicates()
     # A plain ADD COLUMN and a unique index: never a table rebuild of `subscribers`, whose drop
     # would cascade to every subscription and delivery on SQLite.
@@ -75,10 +71,6 @@ def downgrade() -> None:
     op.drop_index("uq_subscribers_email_key", "subscribers")
     with op.batch_alter_table("subscribers") as batch:
         batch.drop_column("email_key")
-    with op.batch_alter_table("outbox") as batch:
-        batch.drop_column("dispatched_epoch")
-    with op.batch_alter_table("partner_deliveries") as batch:
-        batch.drop_column("enqueued_epoch")
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_column("enqueued_epoch")
     op.drop_index("ix_delivery_attempts_delivery", "delivery_attempts")
