@@ -45,6 +45,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+def make_recording_engine(engine: Engine) -> Engine | None:
+    """For PostgreSQL, a second small pool for the ledger's per-message writes, else None.
+
+    Its connections autocommit (one statement is one transaction, one round trip) and commit
+    without waiting for the disk (`synchronous_commit = off`): a dead worker loses nothing the
+    server has; only a crash of the database server can lose its last few hundred milliseconds.
+    The setting stays on these connections, never on the pool the rest of syndicate uses.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    return create_engine(engine.url, pool_size=2, max_overflow=4, isolation_level="AUTOCOMMIT",
+                         connect_args={"options": "-c synchronous_commit=off"})
+
+
 def engine_of(bind: Engine | Connection) -> Engine:
     """The engine behind a session's bind (an engine, or a connection of one)."""
     return bind if isinstance(bind, Engine) else bind.engine
