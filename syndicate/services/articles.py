@@ -33,6 +33,8 @@ class ArticleLimits:
     max_body_bytes: int
     media_base_url: str
     media_dir: Path
+    # The RFC 4151 tagging authority (BASE_URL's host) of guids made for articles without one.
+    tag_authority: str
 
 
 class ArticleService:
@@ -56,7 +58,8 @@ class ArticleService:
             raise InvalidArticle("(document)", f"must be a JSON object, got {type(data).__name__}")
         merged = {**data, **{k: v for k, v in overrides.items() if v not in (None, [], ())}}
         draft = draft_from_mapping(merged, now=self.now(), max_body_bytes=self.limits.max_body_bytes)
-        result = publish_article(self.uow(), draft, now=self.now)
+        result = publish_article(self.uow(), draft, now=self.now,
+                                 authority=self.limits.tag_authority)
         self._dispatch(result)
         return result
 

@@ -18,6 +18,10 @@ class ArticleStore(Protocol):
     def find_by_guid(self, guid: str) -> tuple[Article, str] | None:
         """The article with this guid and its content hash, or None."""
 
+    def find_by_slug_guid(self, authority: str, slug: str) -> tuple[Article, str] | None:
+        """The article whose guid was made from this slug (a tag URI of `authority`, any year,
+        or the legacy `syndicate:article:` form) and its content hash, or None."""
+
     def get(self, article_id: int) -> Article | None:
         """The article with this id, published or not, or None."""
 

@@ -43,20 +43,28 @@ def _unique_slug(uow: UnitOfWork, wanted: str) -> str:
 
 
 def publish_article(
-    uow: UnitOfWork, draft: ArticleDraft, *, now: Callable[[], datetime]
+    uow: UnitOfWork, draft: ArticleDraft, *, now: Callable[[], datetime], authority: str
 ) -> PublishResult:
     """Store the draft; the same guid again updates in place. Idempotent for identical input.
 
     The article row and its outbox event commit together, so an event exists if and only if the
     change does; handing the event to the broker happens after commit (see services.outbox).
+    An article without guid or URL is found again by its slug, whatever id it was given then
+    (`syndicate:article:…` before tag URIs): a stored id never changes.
     """
     with uow:
         wanted_slug = draft.slug or slugify(draft.title, max_length=MAX_SLUG) or "article"
-        guid = draft.guid or default_guid(draft.url, wanted_slug)
-        found = uow.articles.find_by_guid(guid)
+        brought = draft.guid or draft.url
+        if brought:
+            found = uow.articles.find_by_guid(brought)
+        else:
+            found = uow.articles.find_by_slug_guid(authority, wanted_slug)
         if draft.published_at is None:
             published_at = found[0].published_at if found else now()
             draft = dataclasses.replace(draft, published_at=published_at)
+        assert draft.published_at is not None  # resolved just above
+        guid = found[0].guid if found else default_guid(
+            brought, wanted_slug, authority=authority, first_published=draft.published_at)
         if found is None:
             article = uow.articles.add(
                 draft, guid=guid, slug=_unique_slug(uow, wanted_slug), now=now()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from syndicate.domain.articles import Article, ArticleDraft, Image
+from syndicate.domain.articles import Article, ArticleDraft, Image, legacy_guid, slug_tag
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow
 
 
@@ -31,6 +31,10 @@ def to_article(row: ArticleRow) -> Article:
         translation_of=row.translation_of,
         unpublished_at=row.unpublished_at,
     )
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _fill(row: ArticleRow, draft: ArticleDraft) -> None:
@@ -67,6 +71,19 @@ class SqlArticleStore:
 
     def find_by_guid(self, guid: str) -> tuple[Article, str] | None:
         row = self._row_by_guid(guid)
+        return None if row is None else (to_article(row), row.content_hash)
+
+    def find_by_slug_guid(self, authority: str, slug: str) -> tuple[Article, str] | None:
+        pattern = _like_escape(slug_tag(authority, 0, slug)).replace(",0000:", ",%:", 1)
+        stmt = (
+            select(ArticleRow)
+            .where(or_(ArticleRow.guid == legacy_guid(slug),
+                       ArticleRow.guid.like(pattern, escape="\\")))
+            .order_by(ArticleRow.id)
+            .limit(1)
+            .options(selectinload(ArticleRow.categories))
+        )
+        row = self.session.scalars(stmt).one_or_none()
         return None if row is None else (to_article(row), row.content_hash)
 
     def get(self, article_id: int) -> Article | None:

@@ -30,6 +30,9 @@ UNUSUAL: list[dict[str, Any]] = [
     {"guid": "u-cdata", "title": "Breaking ]]> <script>alert(1)</script>",
      "body_html": "<p>a ]]> b</p><script>alert(1)</script><p>c</p>",
      "published_at": "2026-03-01T13:00:00Z"},
+    # No guid: its id is a tag URI; markup and entities in its title are stored as text.
+    {"title": "Statement <b>on</b> the &lt;i&gt;exercise&lt;/i&gt; &amp; R&amp;D",
+     "body_text": "Plain.", "published_at": "2026-03-01T13:30:00Z"},
     {"guid": "u-ctrl", "title": "Control\x01 chars\x0b here", "body_html": "<p>x\x08y</p>",
      "published_at": "2026-03-01T14:00:00Z"},
     {"guid": "u-long", "title": "Long " + "title " * 80, "body_html": "<p>long</p>",
@@ -90,6 +93,9 @@ def test_every_built_feed_is_valid_and_equals_the_stored_articles(loaded: Contai
     atom = parse_ok(files["atom.xml"])
     cdata = next(e for e in atom.entries if e.id == "u-cdata")
     assert "<script>" not in cdata.content[0].value and "]]" in cdata.content[0].value
+    tagged = next(e for e in atom.entries if e.id.endswith("/statement-on-the-exercise-r-d"))
+    assert tagged.id == "tag:news.example,2026:article/statement-on-the-exercise-r-d"
+    assert tagged.title == "Statement on the exercise & R&D"
     ctrl = next(e for e in atom.entries if e.id == "u-ctrl")
     assert ctrl.title == "Control chars here"
     assert next(e for e in atom.entries if e.id == "u-cyr").updated == "2026-03-01T07:00:00+00:00"
