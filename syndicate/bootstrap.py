@@ -187,7 +187,7 @@ def _wire_articles(c: Container) -> None:
 def _wire_feeds(c: Container) -> None:
     # A factory, not one service: `feeds build --out DIR` writes elsewhere than PUBLIC_DIR.
     c.feed_service = partial(FeedService, c.settings, partial(SqlFeedUnitOfWork, c.session_factory),
-                             AdvisoryLocks(c.engine))
+                             AdvisoryLocks(c.engine), now=c.clock)
 
 
 def _wire_partners(c: Container) -> None:

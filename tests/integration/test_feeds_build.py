@@ -340,3 +340,40 @@ def test_a_build_waits_for_a_builder_on_another_host(make_container: Any, pg_url
     assert built.wait(30)
     builder.join(10)
     assert b"Locked story" in read(container, "atom.xml")
+
+
+def test_sitemaps_are_built_with_the_feeds_served_and_listed_in_robots(loaded: Container) -> None:
+    from tests.unit.test_feeds_sitemaps import NEWS, SM, assert_valid
+
+    fresh = loaded.articles.ingest({"guid": "urn:t:fresh", "title": "Fresh statement",
+                                    "body_text": "x", "language": "ru"}).article
+    service_of(loaded).rebuild_article(fresh.id)
+    client = TestClient(create_app(loaded))
+    robots = client.get("/robots.txt")
+    assert robots.status_code == 200
+    assert "Sitemap: https://news.example/sitemap.xml" in robots.text
+    assert "Sitemap: https://news.example/sitemap-news.xml" in robots.text
+    sitemap = client.get("/sitemap.xml")
+    assert sitemap.status_code == 200 and sitemap.headers["content-type"].startswith("application/xml")
+    locs = {u.findtext(f"{SM}loc") for u in assert_valid(sitemap.content, "sitemap.xsd")}
+    assert {"https://news.example/news/fresh-statement",
+            "https://news.example/news/csto-anniversary"} <= locs
+    news = client.get("/sitemap-news.xml")
+    root = assert_valid(news.content)
+    # Articles of the last 48 hours (undated examples were published at import); March's are out.
+    recent = [u.findtext(f"{SM}loc") for u in root]
+    assert recent[0] == "https://news.example/news/fresh-statement"
+    assert "https://news.example/news/many-categories" not in recent and len(recent) < len(locs) - 2
+    assert root.findtext(f".//{NEWS}language") == "ru"
+    assert root.findtext(f".//{NEWS}name") == loaded.settings.site_title
+    again = client.get("/sitemap.xml", headers={"If-None-Match": sitemap.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_sitemaps_are_built_on_request_on_a_fresh_install(make_container: Callable[..., Any]) -> None:
+    from tests.unit.test_feeds_sitemaps import assert_valid
+
+    container: Container = make_container(base_url="https://news.example")
+    client = TestClient(create_app(container))
+    assert_valid(client.get("/sitemap.xml").content, "sitemap.xsd")
+    assert_valid(client.get("/sitemap-news.xml").content)
