@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from syndicate.domain.articles import Article, ArticleDraft, Image, legacy_guid, slug_tag
@@ -31,6 +31,11 @@ def to_article(row: ArticleRow) -> Article:
         translation_of=row.translation_of,
         unpublished_at=row.unpublished_at,
     )
+
+
+def public_now() -> ColumnElement[bool]:
+    """The condition "released": published_at has come (scheduled articles are hidden until then)."""
+    return ArticleRow.published_at <= datetime.now(UTC)
 
 
 def _like_escape(text: str) -> str:
@@ -131,9 +136,9 @@ class ArticleQueries:
 
     def by_slug(self, slug: str) -> Article | None:
         """The published article with this slug, or None."""
-        stmt = select(ArticleRow).where(ArticleRow.slug == slug, ArticleRow.unpublished_at.is_(None)).options(
-            selectinload(ArticleRow.categories)
-        )
+        stmt = select(ArticleRow).where(
+            ArticleRow.slug == slug, ArticleRow.unpublished_at.is_(None), public_now()
+        ).options(selectinload(ArticleRow.categories))
         row = self.session.scalars(stmt).one_or_none()
         return None if row is None else to_article(row)
 
@@ -148,7 +153,7 @@ class ArticleQueries:
         """Published articles newest first (publication time, then id); admins see all."""
         stmt = select(ArticleRow)
         if not include_unpublished:
-            stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
+            stmt = stmt.where(ArticleRow.unpublished_at.is_(None), public_now())
         stmt = (
             stmt.order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
             .limit(limit)
@@ -161,7 +166,7 @@ class ArticleQueries:
         """How many published (or, for admins, stored) articles there are."""
         stmt = select(func.count()).select_from(ArticleRow)
         if not include_unpublished:
-            stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
+            stmt = stmt.where(ArticleRow.unpublished_at.is_(None), public_now())
         return int(self.session.scalar(stmt) or 0)
 
 
