@@ -24,6 +24,7 @@ from syndicate.digests.ports import DeliveryStore
 from syndicate.digests.ratelimit import SendPace, make_counter
 from syndicate.digests.service import DigestService
 from syndicate.digests.tokens import Signer
+from syndicate.domain.articles import tag_authority
 from syndicate.errors import ConfigError
 from syndicate.feeds.service import FeedService
 from syndicate.mail.mailer import Mailer, build_mailer
@@ -177,7 +178,7 @@ def _wire_articles(c: Container) -> None:
     c.articles = ArticleService(
         c.uow, c.tasks, c.clock,
         ArticleLimits(max_body_bytes=s.max_body_bytes, media_base_url=s.public_media_url,
-                      media_dir=s.var_dir / "media"),
+                      media_dir=s.var_dir / "media", tag_authority=tag_authority(s.base_url)),
     )
     c.article_reader = SqlArticleReader(c.session_factory)
     c.event_log = SqlEventLog(c.session_factory)
@@ -186,7 +187,7 @@ def _wire_articles(c: Container) -> None:
 def _wire_feeds(c: Container) -> None:
     # A factory, not one service: `feeds build --out DIR` writes elsewhere than PUBLIC_DIR.
     c.feed_service = partial(FeedService, c.settings, partial(SqlFeedUnitOfWork, c.session_factory),
-                             AdvisoryLocks(c.engine))
+                             AdvisoryLocks(c.engine), now=c.clock)
 
 
 def _wire_partners(c: Container) -> None:

@@ -157,10 +157,18 @@ def articles_import(
     category: Annotated[
         list[str] | None, typer.Option("--category", help="Category slug (repeatable).")
     ] = None,
+    release_at: Annotated[
+        str | None, typer.Option("--release-at", help="ISO 8601 release time (embargo): the "
+                                 "articles stay scheduled, in the admin only, until then.")
+    ] = None,
 ) -> None:
     """Import article files, one transaction each; prints ID, slug and URL per article."""
     container = bootstrap(migrate=_embedded(), check_schema=True)
-    overrides = {"published_at": published_at, "language": language, "categories": category}
+    if release_at and published_at and release_at != published_at:
+        raise typer.BadParameter(f"--release-at {release_at!r} and --published-at {published_at!r} "
+                                 "disagree; give one (the release time is the publication time)")
+    overrides = {"published_at": release_at or published_at, "language": language,
+                 "categories": category}
     counts = dict.fromkeys(Outcome, 0)
     failures: list[str] = []
     with Progress(console=err, transient=True, disable=len(paths) < 5) as progress:

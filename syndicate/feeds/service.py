@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicate.domain.articles import Article
@@ -26,6 +27,13 @@ from syndicate.feeds.model import (
     specs_of,
 )
 from syndicate.feeds.ports import ArchivePage, FeedUnitOfWork, Locks
+from syndicate.feeds.sitemaps import (
+    MAX_URLS,
+    NEWS_SITEMAP_FILE,
+    SITEMAP_FILE,
+    render_news_sitemap,
+    render_sitemap,
+)
 from syndicate.services.ports import TaskQueue
 from syndicate.settings import Settings
 
@@ -63,7 +71,8 @@ class FeedService:
     """Builds the feeds of one output folder from the stored articles."""
 
     def __init__(
-        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path
+        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path,
+        *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if settings.feed_items < 1:
             raise ConfigError(f"FEED_ITEMS must be at least 1, got {settings.feed_items}")
@@ -73,6 +82,7 @@ class FeedService:
         self.uow = uow
         self.locks = locks
         self.folder = FeedFolder(root)
+        self.now = now
         # A page never holds more than the subscription feed, so the feed covers everything after it.
         self.page_size = min(settings.feed_archive_size, settings.feed_items)
 
@@ -185,6 +195,23 @@ class FeedService:
         with self.uow() as uow:
             uow.memberships.replace(article_id, specs_of(article) if article and article.is_published else [])
             uow.commit()
+        self.write_sitemaps()  # not in the result: no feed URL, nothing to ping
+        return result
+
+    def write_sitemaps(self) -> BuildResult:
+        """Write sitemap.xml and sitemap-news.xml next to the feeds (served at the site root)."""
+        with self.locks.hold("feed-build:sitemaps"), self.uow() as uow:
+            articles = uow.articles.newest(SITE, MAX_URLS)
+            s, now = self.settings, self.now()
+            documents = {
+                SITEMAP_FILE: render_sitemap(s.base_url, articles),
+                NEWS_SITEMAP_FILE: render_news_sitemap(s.base_url, s.site_title, articles, now=now),
+            }
+            result = BuildResult()
+            for name, data in documents.items():
+                result.paths.append(self.folder.path(name))
+                if self.folder.write(name, data, now):
+                    result.changed.append(self.folder.path(name))
         return result
 
     def all_specs(self) -> list[FeedSpec]:
@@ -217,6 +244,7 @@ class FeedService:
             result.merge(self.build(spec, all_pages=all_pages))
             if progress:
                 progress(spec)
+        self.write_sitemaps()  # not in the result: no feed URL, nothing to ping
         return result
 
     def exists(self, spec: FeedSpec) -> bool:

@@ -109,8 +109,13 @@ class OutboxRow(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A scheduled release: the relay hands the event over only from this time on (None: at once).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_outbox_pending", "handled_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "handled_at", "id"),
+        Index("ix_outbox_not_before", "not_before"),
+    )
 
 
 class AdminSessionRow(Base):
