@@ -16,7 +16,7 @@ from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
 from syndicate.digests import subscribers as subs
 from syndicate.digests.optin import PendingConfirmation
-from syndicate.digests.states import DeliveryState
+from syndicate.digests.states import DeliveryState, parse_state
 from syndicate.errors import InvalidDigestInput
 from syndicate.ingest.subscribers_csv import import_subscribers
 from syndicate.mail.transport import SendResult
@@ -280,8 +280,9 @@ def deliveries_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Email deliveries: ID, edition, address, state, attempts, last SMTP reply."""
+    state = parse_state(status) if status is not None else None
     c = _container()
-    for row in c.digest_reads.deliveries(state=status, edition_id=edition):
+    for row in c.digest_reads.deliveries(state=state, edition_id=edition):
         if as_json:
             typer.echo(json.dumps(_jsonable(asdict(row)), ensure_ascii=False))
         else:

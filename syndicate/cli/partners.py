@@ -109,11 +109,17 @@ def resend(
     partner_id: Annotated[int, typer.Argument(help="Partner ID.")],
     article: Annotated[int | None, typer.Option("--article", help="Resend this article.")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Resend every dead delivery.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --article: send it even if outside the partner's filters.")] = False,
 ) -> None:
-    """Queue again exactly the named deliveries, with their original webhook-ids."""
+    """Queue again exactly the named deliveries, with their original webhook-ids.
+
+    An article outside the partner's category/language filters is refused unless --force.
+    """
     if (article is None) == (not failed):
         raise fail("give exactly one of --article ID or --failed")
-    replay = _container().partner_registry.resend(partner_id, article_id=article, failed=failed)
+    replay = _container().partner_registry.resend(partner_id, article_id=article, failed=failed,
+                                                  force=force)
     for delivery_id in replay.ids:
         typer.echo(str(delivery_id))
     if replay.paused:
