@@ -52,10 +52,15 @@ def embedded() -> bool:
     return load_settings().is_embedded
 
 
+#: Loggers that warn, per command or per edition, that the broker refused work.
+_BROKER_WARNINGS = ("syndicate.broker.taskqueue", "syndicate.digests.service")
+
+
 def report_broker_myself() -> None:
     """This command says itself when the broker refused its work (`check_broker`): silence the
-    task queue's per-command warning so the user reads one line."""
-    logging.getLogger("syndicate.broker.taskqueue").setLevel(logging.ERROR)
+    per-command warnings about it so the user reads one line."""
+    for name in _BROKER_WARNINGS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def check_broker(c: Container, waiting: str) -> None:

@@ -7,7 +7,7 @@
   admin"; they become `suppressed`, which is what they are.
 
 Revision ID: 0008
-Revises: 0006 (re-point to 0007 once the lead's 0007 is on main)
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 from syndicate.storage.models import UTCDateTime
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
