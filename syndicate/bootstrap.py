@@ -44,9 +44,11 @@ from syndicate.storage.edition_store import SqlEditionStore
 from syndicate.storage.event_log import SqlEventLog
 from syndicate.storage.feed_store import SqlFeedUnitOfWork
 from syndicate.storage.locks import AdvisoryLocks
+from syndicate.storage.metrics_read import SqlMetricsReads
 from syndicate.storage.partner_push_store import SqlPushStore
 from syndicate.storage.partner_read import SqlPartnerReads
 from syndicate.storage.partner_store import SqlPartnerStore
+from syndicate.storage.runtime_stats import SqlTelemetry
 from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
 from syndicate.storage.uow import SqlUnitOfWork
 
@@ -90,6 +92,9 @@ class Container:
     optin: OptIn = field(init=False)
     bounce_reports: BounceReports = field(init=False)
     digest_reads: DigestReads = field(init=False)
+    # Operators: counters and heartbeats in the database, and the /metrics read model
+    telemetry: SqlTelemetry = field(init=False)
+    metrics_reads: SqlMetricsReads = field(init=False)
 
     def clock(self) -> datetime:
         """The current time as `now` gives it."""
@@ -113,6 +118,7 @@ class Container:
             "articles": self.article_reader,
             "partner_pushes": self.partner_pushes,
             "digests": self.digests,
+            "telemetry": self.telemetry,
         }
 
     def close(self) -> None:
@@ -160,6 +166,7 @@ def bootstrap(
         settings=settings, engine=engine, session_factory=db.make_session_factory(engine),
         celery=celery, tasks=CeleryTaskQueue(celery, settings.celery_queue, settings.redis_url),
     )
+    _wire_telemetry(container)
     _wire_articles(container)
     _wire_feeds(container)
     _wire_partners(container)
@@ -171,6 +178,12 @@ def bootstrap(
     }
     celery.container = container
     return container
+
+
+def _wire_telemetry(c: Container) -> None:
+    """First, so every feature may record into it: one Telemetry on `runtime_stats`."""
+    c.telemetry = SqlTelemetry(c.session_factory, c.clock)
+    c.metrics_reads = SqlMetricsReads(c.session_factory)
 
 
 def _wire_articles(c: Container) -> None:
@@ -220,7 +233,7 @@ def _wire_digests(c: Container) -> None:
     ledger = SqlDeliveryStore(c.session_factory, c.recording_engine)
     fanout = Fanout(ledger, c.mailer, TemplateCache(), signer, s, c.clock)
     c.digests = DigestService(ledger, SqlEditionStore(c.session_factory), c.digest_uow, tasks=c.tasks,
-                              fanout=fanout, settings=s, now=c.clock)
+                              fanout=fanout, settings=s, now=c.clock, telemetry=c.telemetry)
     c.optin = OptIn(c.digest_uow, c.mailer, counter, signer, s, c.clock)
     c.bounce_reports = BounceReports(SqlBounceStore(c.session_factory), s.resolved_secret_key,
                                      s.mail_domain, c.clock)

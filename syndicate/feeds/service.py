@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from syndicate.feeds.sitemaps import (
     render_news_sitemap,
     render_sitemap,
 )
-from syndicate.services.ports import TaskQueue
+from syndicate.services.ports import TaskQueue, Telemetry
 from syndicate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -263,12 +264,18 @@ class FeedService:
         return True
 
 
-def rebuild_article_feeds(service: FeedService, article_id: int, *, tasks: TaskQueue) -> BuildResult:
-    """Rebuild the article's feeds, then queue one WebSub ping per hub and per feed URL that changed.
+def rebuild_article_feeds(
+    service: FeedService, article_id: int, *, tasks: TaskQueue, telemetry: Telemetry | None = None,
+) -> BuildResult:
+    """Rebuild the article's feeds, then queue one WebSub ping per hub and per feed URL that changed;
+    the rebuild's duration goes to `telemetry` as the gauge `feed_build_seconds`.
 
     Identical bytes change no URL, so a repeated rebuild pings nobody.
     """
+    started = time.monotonic()
     result = service.rebuild_article(article_id)
+    if telemetry is not None:
+        telemetry.gauge("feed_build_seconds", time.monotonic() - started)
     for url in result.changed_urls:
         for hub in service.settings.websub_hubs:
             tasks.submit(PingHub(hub, url))

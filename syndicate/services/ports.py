@@ -141,3 +141,19 @@ class TaskQueue(Protocol):
         Work recorded as enqueued under an older epoch was lost and must be submitted again.
         Raises BrokerUnavailable when the broker cannot be asked.
         """
+
+
+class Telemetry(Protocol):
+    """What operators see in /metrics and /healthz, recorded by whichever process did the work.
+
+    Recording never raises: a number that could not be stored must not fail the work it counts.
+    """
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add `n` to the counter `name` (e.g. "lease_takeovers")."""
+
+    def gauge(self, name: str, value: float) -> None:
+        """Set the gauge `name` to `value` (e.g. "feed_build_seconds")."""
+
+    def seen(self, component: str) -> None:
+        """Record that `component` (e.g. "scheduler") ran just now."""

@@ -149,4 +149,5 @@ def as_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
     if isinstance(exc, sa_exc.OperationalError) and "database is locked" in detail:
         return None  # SQLite contention after its busy timeout: not an outage
-    return DatabaseUnavailable(f"the database is unreachable ({detail}); try again once it is back")
+    return DatabaseUnavailable(f"the database is unreachable ({detail}); try again once it is back",
+                               detail=detail)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -130,3 +131,16 @@ class AdminSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RuntimeStatRow(Base):
+    """A counter, gauge or heartbeat a process recorded for /metrics and /healthz (`Telemetry`).
+
+    Kept in the database, not in process memory, so every process scraped reports the same numbers.
+    """
+
+    __tablename__ = "runtime_stats"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[float] = mapped_column(Double())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

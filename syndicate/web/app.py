@@ -18,6 +18,7 @@ from syndicate.web import (
     articles_api,
     feeds,
     imports_api,
+    metrics,
     openapi,
     partners_api,
     public,
@@ -86,6 +87,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.templates = make_templates()
     app.include_router(public.router)
     app.include_router(sitemaps.router)
+    app.include_router(metrics.router)
     app.include_router(subscribe_routes.router)
     app.include_router(articles_api.router)
     app.include_router(imports_api.router)
