@@ -216,10 +216,10 @@ class MailScenario:
     def kill_group(self, proc: subprocess.Popen[bytes]) -> int:
         """`kill -9` a worker and every process of its group; returns how many of them could send.
 
-        The senders are the worker's pool processes (prefork children) or, with the solo pool, the
-        worker itself.
+        The senders are the worker's pool processes (its other child is the embedded scheduler) or,
+        with the solo pool, the worker itself.
         """
-        senders = len(children(proc.pid)) if not self.embedded else 1
+        senders = 1 if self.embedded else self.concurrency
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=20)
