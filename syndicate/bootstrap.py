@@ -153,7 +153,7 @@ def bootstrap(
     celery = make_celery(settings)
     container = Container(
         settings=settings, engine=engine, session_factory=db.make_session_factory(engine),
-        celery=celery, tasks=CeleryTaskQueue(celery, settings.celery_queue),
+        celery=celery, tasks=CeleryTaskQueue(celery, settings.celery_queue, settings.redis_url),
     )
     _wire_articles(container)
     _wire_feeds(container)

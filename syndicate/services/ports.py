@@ -111,3 +111,10 @@ class TaskQueue(Protocol):
 
     def ping(self) -> None:
         """Open and close a broker connection; raises BrokerUnavailable when that fails."""
+
+    def epoch(self) -> str:
+        """The broker's current life: it changes when the broker lost its queued messages.
+
+        Work recorded as enqueued under an older epoch was lost and must be submitted again.
+        Raises BrokerUnavailable when the broker cannot be asked.
+        """

@@ -61,14 +61,14 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> list[str]:
-    """Apply every migration not yet applied; returns the revisions applied, oldest first."""
+def upgrade(engine: Engine, target: str = "head") -> list[str]:
+    """Apply every migration not yet applied (up to `target`); returns those applied, oldest first."""
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     with engine.begin() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, target)
         after = MigrationContext.configure(conn).get_current_revision()
     if before == after:
         return []

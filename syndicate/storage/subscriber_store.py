@@ -93,8 +93,8 @@ class SqlSubscriberStore:
         return None if row is None else to_subscriber(row)
 
     def by_email(self, email: str) -> Subscriber | None:
-        """See SubscriberStore.by_email."""
-        row = self.session.scalar(select(SubscriberRow).where(SubscriberRow.email == email))
+        """See SubscriberStore.by_email (any case: one reader per address)."""
+        row = self.session.scalar(select(SubscriberRow).where(SubscriberRow.email_key == email.lower()))
         return None if row is None else to_subscriber(row)
 
     def add(self, *, email: str, name: str, language: str, now: datetime) -> Subscriber:
