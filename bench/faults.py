@@ -26,8 +26,11 @@ from tests.faults import scenario as sc  # noqa: E402
 FAULTS: dict[str, tuple[str, dict[str, object], Callable[[argparse.Namespace], object]]] = {
     "none": ("no fault (baseline)", {}, lambda a: None),
     "kill": ("`kill -9` of the worker, new worker started", {}, lambda a: sc.kill_worker),
-    "pg-down": ("PostgreSQL stopped {pg}s, then started", {}, lambda a: sc.postgres_down(a.pg)),
-    "pg-restart": ("PostgreSQL restarted quickly", {}, lambda a: sc.postgres_down(0)),
+    "pg-down": ("PostgreSQL stopped (immediate) {pg}s, then started", {},
+                lambda a: sc.postgres_down(a.pg, "immediate")),
+    "pg-restart": ("PostgreSQL restarted quickly (fast)", {}, lambda a: sc.postgres_down(0, "fast")),
+    "pg-crash-restart": ("PostgreSQL restarted quickly (immediate)", {},
+                         lambda a: sc.postgres_down(0, "immediate")),
     "redis-down": ("Redis stopped {redis}s, no persistence", {}, lambda a: sc.redis_down(a.redis)),
     "redis-aof": ("Redis stopped {redis}s, append-only file", {"appendonly": True},
                   lambda a: sc.redis_down(a.redis)),

@@ -9,11 +9,12 @@ import glob
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.faults.scenario import MailScenario, Outcome, describe, scenario_dir
+from tests.faults.scenario import MailScenario, Outcome, describe
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -36,14 +37,18 @@ def _require_servers() -> None:
 
 
 @pytest.fixture
-def scenario() -> Iterator[Callable[..., MailScenario]]:
-    """Build and start a MailScenario (keyword arguments as MailScenario's); closed after the test."""
+def scenario(tmp_path: Path) -> Iterator[Callable[..., MailScenario]]:
+    """Build and start a MailScenario (keyword arguments as MailScenario's); closed after the test.
+
+    Its processes' logs stay in the test's tmp_path (pytest keeps the last three runs).
+    """
     built: list[MailScenario] = []
 
     def make(**kw: Any) -> MailScenario:
         if not kw.get("embedded"):
             _require_servers()
-        s = MailScenario(scenario_dir("fault"), **kw)
+        s = MailScenario(tmp_path / f"scenario-{len(built)}", **kw)
+        s.workdir.mkdir()
         built.append(s)
         s.start()
         return s
@@ -51,7 +56,6 @@ def scenario() -> Iterator[Callable[..., MailScenario]]:
     yield make
     for s in built:
         s.close()
-        shutil.rmtree(s.workdir, ignore_errors=True)
 
 
 def assert_exact(outcome: Outcome, *, extra_allowed: int) -> None:

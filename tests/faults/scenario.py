@@ -333,11 +333,15 @@ def kill_worker(s: MailScenario) -> int:
     return killed
 
 
-def postgres_down(seconds: float) -> Callable[[MailScenario], int]:
-    """PostgreSQL stopped (immediate: every connection cut) for `seconds`, then started."""
+def postgres_down(seconds: float, mode: str = "immediate") -> Callable[[MailScenario], int]:
+    """PostgreSQL stopped for `seconds`, then started.
+
+    `immediate` is a crash (every connection cut, no shutdown checkpoint: commits made with
+    `synchronous_commit = off` in the last few hundred ms are lost); `fast` is an operator's stop.
+    """
     def fault(s: MailScenario) -> int:
         assert s.pg is not None
-        s.pg.stop(mode="immediate")
+        s.pg.stop(mode=mode)
         time.sleep(seconds)
         s.pg.start()
         return 0

@@ -22,14 +22,7 @@ from tests.faults.scenario import (
 )
 
 N = 1000
-#: Until issue 10 item 1 lands on main (outcomes recorded before the next message on a connection),
-#: a sender that dies or cannot commit leaves up to a whole flush recorded as `sending`.
-FLUSHED_EVERY_500_ROWS = pytest.mark.xfail(
-    strict=True, reason="issue 10 item 1: outcomes are flushed every 500 rows / 2 s, so a killed "
-    "worker or a failed commit mails up to a flush of addresses twice")
 
-
-@FLUSHED_EVERY_500_ROWS
 def test_killed_worker_costs_at_most_one_copy_per_sender(scenario: Callable[..., MailScenario]) -> None:
     s = scenario(n=N)
     s.start_worker()
@@ -38,17 +31,21 @@ def test_killed_worker_costs_at_most_one_copy_per_sender(scenario: Callable[...,
     assert_exact(outcome, extra_allowed=outcome.killed_senders)
 
 
-@FLUSHED_EVERY_500_ROWS
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 10 item 1 on main records each message with `SET LOCAL synchronous_commit = off`: an "
+    "immediate stop (a crash to PostgreSQL) loses the last commits, and those readers are mailed "
+    "again after the lease (3-7 extra copies per run here); the issue asks for none"))
 def test_postgres_down_20s_during_a_send_mails_nobody_twice(scenario: Callable[..., MailScenario]) -> None:
     s = scenario(n=N)
     s.start_worker()
-    assert_exact(s.run(postgres_down(20)), extra_allowed=0)
+    assert_exact(s.run(postgres_down(20, "immediate")), extra_allowed=0)
 
 
 def test_postgres_restarted_quickly(scenario: Callable[..., MailScenario]) -> None:
+    """An operator's restart (`pg_ctl restart`, fast mode): every connection cut, nothing lost."""
     s = scenario(n=N)
     s.start_worker()
-    assert_exact(s.run(postgres_down(0)), extra_allowed=0)
+    assert_exact(s.run(postgres_down(0, "fast")), extra_allowed=0)
 
 
 @pytest.mark.parametrize("appendonly", [False, True], ids=["no-persistence", "append-only-file"])

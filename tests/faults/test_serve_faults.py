@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from tests.faults.conftest import assert_exact
 from tests.faults.scenario import MailScenario, kill_serve_worker
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 1: outcomes are flushed every 500 rows / 2 s, "
-                   "so the killed worker's unflushed rows are mailed again")
 def test_killed_embedded_worker_is_replaced_and_mails_nobody_twice(
     scenario: Callable[..., MailScenario],
 ) -> None:
