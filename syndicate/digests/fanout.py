@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -174,9 +175,12 @@ class Fanout:
         beat = _Heartbeat(self, [r.delivery_id for r in rows], run.done)
         beat.start()
         try:
-            with self.mailer.open() as out:
-                for row in rows:
-                    run.send(row, out)
+            try:
+                with self.mailer.open() as out:
+                    for row in rows:
+                        run.send(row, out)
+            finally:
+                run.close()
         finally:
             beat.stop()
             # Never tried: released now. A message sent but not recorded (the database stayed away)
@@ -242,31 +246,56 @@ class _Heartbeat:
 
 
 class _BatchRun:
-    """One batch's sending state: each outcome is recorded before the next message goes out."""
+    """One batch's sending state.
+
+    Each outcome is written by a recorder thread while the next message is being built (the
+    database round trip overlaps the CPU work), and waited for before that next message is sent:
+    the ledger never lags the mail server by more than the one message in flight.
+    """
 
     def __init__(self, engine: Fanout, edition: EditionMail) -> None:
         self.engine = engine
         self.edition = edition
         self.result = BatchResult()
         self.done: set[int] = set()
-        self.in_flight: int | None = None  # sent, its outcome not yet recorded
+        self.in_flight: int | None = None  # answered by the server, its outcome not yet recorded
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-recorder")
+        self._pending: tuple[Future[None], Outcome] | None = None
 
     def send(self, row: ClaimedDelivery, out: Outgoing) -> None:
-        """Mail one claimed row (or skip it) and record the outcome before returning."""
+        """Mail one claimed row (or skip it); its outcome is recorded before the next send."""
         e = self.engine
         now = e.now()
-        suppress: list[int] = []
         if not row.receiving:
-            outcome = Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more")
-        else:
-            template = e.cache.template(e.settings, self.edition, row.language)
-            recipient = recipient_for(e.settings, e.signer, self.edition, row, now)
-            reply = out.send_template(template, recipient)
-            self.in_flight = row.delivery_id
-            outcome = outcome_of(e.settings, reply, row, now)
-            if outcome.state == DeliveryState.BOUNCED:
-                suppress.append(row.subscriber_id)
-        e.record(outcome, suppress)
+            self.wait_recorded()
+            self._record(Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more"), [])
+            return
+        template = e.cache.template(e.settings, self.edition, row.language)
+        data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
+        self.wait_recorded()
+        reply = out.send_prepared(row.email, data)
+        self.in_flight = row.delivery_id
+        outcome = outcome_of(e.settings, reply, row, now)
+        self._record(outcome, [row.subscriber_id] if outcome.state == DeliveryState.BOUNCED else [])
+
+    def _record(self, outcome: Outcome, suppress: list[int]) -> None:
+        future = self._recorder.submit(self.engine.record, outcome, suppress)
+        self._pending = (future, outcome)
+
+    def wait_recorded(self) -> None:
+        """Block until the last outcome is in the ledger; raises what recording raised."""
+        if self._pending is None:
+            return
+        future, outcome = self._pending
+        self._pending = None
+        future.result()
         self.in_flight = None
-        self.done.add(row.delivery_id)
+        self.done.add(outcome.delivery_id)
         self.result.add(outcome.state)
+
+    def close(self) -> None:
+        """Wait for the last outcome (best effort when unwinding) and stop the recorder thread."""
+        try:
+            self.wait_recorded()
+        finally:
+            self._recorder.shutdown(wait=True)

@@ -75,16 +75,9 @@ class EventStore(Protocol):
         """Count a failed handling attempt; returns the attempts so far."""
 
 
-class UnitOfWork(Protocol):
-    """One transaction over the stores; leaving without commit() rolls back."""
-
-    @property
-    def articles(self) -> ArticleStore:
-        """The article store inside this transaction."""
-
-    @property
-    def events(self) -> EventStore:
-        """The outbox inside this transaction."""
+class Transaction(Protocol):
+    """`with` one transaction: leaving without commit() rolls back. Each feature's unit of work
+    is one of these with the stores it needs on it."""
 
     def __enter__(self) -> Self: ...
 
@@ -97,6 +90,18 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Make the work durable."""
+
+
+class UnitOfWork(Transaction, Protocol):
+    """One transaction over the article stores; leaving without commit() rolls back."""
+
+    @property
+    def articles(self) -> ArticleStore:
+        """The article store inside this transaction."""
+
+    @property
+    def events(self) -> EventStore:
+        """The outbox inside this transaction."""
 
 
 class TaskQueue(Protocol):

@@ -22,7 +22,20 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    DateTime,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import ClaimedDelivery, Outcome
@@ -154,6 +167,37 @@ def record(session: Session, outcomes: Sequence[Outcome], suppress: Iterable[int
                         .execution_options(synchronize_session=False))
     suppress_bounced(session, suppress, reason=reason)
     session.commit()
+
+
+#: One outcome in one statement, on PostgreSQL: the row's new state, its attempt row, and the
+#: suppression of a bounced reader, atomically and in a single round trip (run in autocommit).
+_RECORD_ONE_PG = text("""
+WITH d AS (
+    UPDATE deliveries SET state = CAST(:state AS VARCHAR(10)), last_reply = :reply, claim = NULL,
+        updated_at = :now,
+        sent_at = CASE WHEN CAST(:state AS VARCHAR(10)) = 'sent' THEN :now ELSE sent_at END,
+        next_attempt_at = COALESCE(:retry_at, next_attempt_at),
+        enqueued_at = CASE WHEN :retry_at IS NULL THEN enqueued_at END,
+        enqueued_epoch = CASE WHEN :retry_at IS NULL THEN enqueued_epoch END
+    WHERE id = :id RETURNING id
+), s AS (
+    UPDATE subscribers SET status = 'bounced', status_reason = :reason
+    WHERE id = :suppress AND status IN ('active', 'pending') RETURNING id
+)
+INSERT INTO delivery_attempts (delivery_id, state, reply, at)
+SELECT id, CAST(:state AS VARCHAR(10)), :reply, :now FROM d WHERE CAST(:state AS VARCHAR(10)) <> 'skipped'
+""").bindparams(bindparam("retry_at", type_=DateTime(timezone=True)),
+                bindparam("now", type_=DateTime(timezone=True)),
+                bindparam("suppress", type_=BigInteger))
+
+
+def record_one_pg(conn: Connection, outcome: Outcome, suppress: int | None, *, now: datetime,
+                  reason: str = "bounced") -> None:
+    """`record` of one outcome on PostgreSQL, as one statement on an autocommit connection."""
+    conn.execute(_RECORD_ONE_PG, {
+        "id": outcome.delivery_id, "state": str(outcome.state), "reply": outcome.last_reply,
+        "retry_at": outcome.retry_at, "now": now, "suppress": suppress, "reason": reason,
+    })
 
 
 def suppress_bounced(session: Session, subscriber_ids: Iterable[int], *, reason: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.digests.ports import ClaimedDelivery, EditionContent, Outcome, ReportTarget
@@ -33,10 +33,15 @@ def _outage_named() -> Iterator[None]:
 
 
 class SqlDeliveryStore:
-    """DeliveryStore over SQLAlchemy sessions from `session_factory`."""
+    """DeliveryStore over SQLAlchemy sessions from `session_factory`.
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    With a `recording` engine (PostgreSQL, see db.make_recording_engine) a single outcome is
+    written as one autocommitted statement: the per-message write of the sending loop.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], recording: Engine | None = None) -> None:
         self.session_factory = session_factory
+        self.recording = recording
 
     def edition_content(self, edition_id: int) -> EditionContent:
         """See DeliveryStore.edition_content."""
@@ -54,6 +59,10 @@ class SqlDeliveryStore:
 
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
         """See DeliveryStore.record (committed; an outage raises DatabaseUnavailable)."""
+        if self.recording is not None and len(outcomes) == 1 and len(suppress) <= 1:
+            with _outage_named(), self.recording.connect() as conn:
+                ledger.record_one_pg(conn, outcomes[0], suppress[0] if suppress else None, now=now)
+            return
         with _outage_named(), self.session_factory() as session:
             ledger.record(session, outcomes, suppress, now=now)
 
