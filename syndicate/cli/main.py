@@ -130,6 +130,8 @@ def worker(
     elif concurrency:
         argv += [f"--concurrency={concurrency}"]
     if with_beat:
+        # Production mode writes nothing else under VAR_DIR: the schedule's folder may not exist.
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
         argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
     prepare_worker_process(container)
     container.celery.worker_main(argv)
