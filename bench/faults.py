@@ -26,8 +26,10 @@ from tests.faults import scenario as sc  # noqa: E402
 FAULTS: dict[str, tuple[str, dict[str, object], Callable[[argparse.Namespace], object]]] = {
     "none": ("no fault (baseline)", {}, lambda a: None),
     "kill": ("`kill -9` of the worker, new worker started", {}, lambda a: sc.kill_worker),
-    "pg-down": ("PostgreSQL stopped (immediate) {pg}s, then started", {},
-                lambda a: sc.postgres_down(a.pg, "immediate")),
+    "pg-down": ("PostgreSQL stopped {pg}s (fast), then started", {},
+                lambda a: sc.postgres_down(a.pg, "fast")),
+    "pg-crash": ("PostgreSQL crashed (immediate stop) {pg}s, then started", {},
+                 lambda a: sc.postgres_down(a.pg, "immediate")),
     "pg-restart": ("PostgreSQL restarted quickly (fast)", {}, lambda a: sc.postgres_down(0, "fast")),
     "pg-crash-restart": ("PostgreSQL restarted quickly (immediate)", {},
                          lambda a: sc.postgres_down(0, "immediate")),
