@@ -60,7 +60,8 @@ class OptIn:
         if self.counter.hit(address_key, HOUR) > s.subscribe_limit_per_hour:
             raise RateLimited("too many subscribe requests for this address; try again within the hour")
         with self.uow() as work:
-            lists = work.lists.by_slugs(slugs)
+            # A private list is joined only through an admin: to the public it does not exist.
+            lists = [lst for lst in work.lists.by_slugs(slugs) if lst.is_public]
             unknown = sorted(set(slugs) - {lst.slug for lst in lists})
             if unknown:
                 raise InvalidDigestInput(f"field 'lists': no list named {', '.join(map(repr, unknown))}")
@@ -132,6 +133,13 @@ class OptIn:
             names = [lst.name for lst in work.lists.all() if lst.id in data.list_ids]
             work.commit()
         return names
+
+    def unsubscribe_all(self, token: str) -> None:
+        """Leave every list, whichever lists the manage link names (the preferences page's button)."""
+        data = self.read_token(token, MANAGE)
+        with self.uow() as work:
+            subs.unsubscribe(work, data.subscriber_id, [])
+            work.commit()
 
     def preferences(self, token: str) -> subs.Preferences:
         """What the preferences page of a manage link shows; raises InvalidToken / NotFound."""

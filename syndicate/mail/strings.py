@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from babel import Locale, UnknownLocaleError
+
 STRINGS: Final[dict[str, dict[str, str]]] = {
     "en": {
         "hello_name": "Hello, {name}!",
@@ -46,6 +48,15 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
 }
 
 LANGUAGES: Final = tuple(STRINGS)
+
+
+def language_name(language: str) -> str:
+    """The language's own name for itself, capitalized ("Русский", "English"); the tag if unknown."""
+    try:
+        name = Locale.parse(language.replace("-", "_")).get_display_name(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return language
+    return (name[:1].upper() + name[1:]) if name else language
 
 
 def strings_for(language: str) -> dict[str, str]:

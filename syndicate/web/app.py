@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from syndicate.bootstrap import Container
 from syndicate.errors import SyndicateError, http_status
@@ -16,6 +18,7 @@ from syndicate.storage.db import as_unavailable
 from syndicate.web import (
     admin_api,
     articles_api,
+    error_pages,
     feeds,
     imports_api,
     openapi,
@@ -30,6 +33,7 @@ from syndicate.web.admin import partners as admin_partners
 from syndicate.web.admin import subscribers as admin_subscribers
 from syndicate.web.admin import views as admin_views
 from syndicate.web.admin.session import CsrfRejected, NeedsLogin
+from syndicate.web.error_pages import error_page, wants_html
 from syndicate.web.jobs import JobRegistry
 from syndicate.web.security import AdminHeaders
 from syndicate.web.templating import make_templates
@@ -45,6 +49,8 @@ def _needs_login(request: Request, exc: Exception) -> Response:
 
 
 def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    if wants_html(request):
+        return error_page(request, 403, str(exc))
     return JSONResponse({"detail": str(exc)}, status_code=403)
 
 
@@ -53,6 +59,8 @@ def _named_error(request: Request, exc: Exception) -> Response:
     # when the error names one.
     if not isinstance(exc, SyndicateError):  # registered for SyndicateError only
         raise exc
+    if wants_html(request):
+        return error_page(request, http_status(exc), str(exc))
     body: dict[str, object] = {"detail": str(exc)}
     field = getattr(exc, "field", None)
     if field is not None:
@@ -83,6 +91,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.jobs = jobs
     app.state.templates = make_templates()
+    app.state.templates.env.globals["site_title"] = container.settings.site_title
     app.include_router(public.router)
     app.include_router(subscribe_routes.router)
     app.include_router(articles_api.router)
@@ -94,6 +103,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(admin_editions.router)
     app.include_router(admin_partners.router)
     app.include_router(admin_subscribers.router)
+    app.add_exception_handler(StarletteHTTPException, error_pages.http_error)
+    app.add_exception_handler(RequestValidationError, error_pages.validation_error)
     app.add_exception_handler(NeedsLogin, _needs_login)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.add_exception_handler(SyndicateError, _named_error)

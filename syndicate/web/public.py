@@ -37,9 +37,11 @@ def news_list(
 @router.get("/news/{slug}", response_class=HTMLResponse)
 def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLResponse:
     """One article's public page: what every feed item and email links to."""
-    article = container.article_reader.by_slug(slug)
+    article = container.article_reader.by_slug(slug, include_unpublished=True)
     if article is None:
         raise HTTPException(404, f"no article with slug {slug!r}")
+    if not article.is_published:
+        raise HTTPException(410, f"the article {slug!r} was unpublished")
     settings = container.settings
     # Photos named in a pasted .txt whose files were never uploaded get a placeholder, not a
     # broken image.

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from syndicate.digests import subscribers as subs
 from syndicate.digests.states import FREQUENCIES
 from syndicate.digests.subscribers import Preferences
 from syndicate.digests.tokens import MANAGE
 from syndicate.errors import InvalidDigestInput, InvalidEmail, InvalidToken, NotFound, RateLimited
 from syndicate.ingest.limits import json_depth_exceeds
-from syndicate.mail.strings import LANGUAGES
+from syndicate.mail.strings import LANGUAGES, language_name
 from syndicate.web.deps import ContainerDep
 from syndicate.web.openapi import SUBSCRIBE_BODY
 from syndicate.web.security import client_address
@@ -60,11 +62,42 @@ async def _subscribe_input(request: Request) -> tuple[str, list[str], str]:
     return str(form.get("email") or ""), lists, str(form.get("language") or "en")
 
 
+def reader_language(request: Request) -> str:
+    """The first language of Accept-Language we have words for, else English."""
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().split("-")[0].lower()
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def _form_page(
+    request: Request, container: Any, *, status: int = 200, email: str = "", chosen: Sequence[str] = (),
+    language: str | None = None, errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The sign-up form: public lists, the address, the language, and errors next to their field."""
+    offers = subs.public_lists(container.digest_uow)
+    if not chosen and len(offers) == 1:
+        chosen = [offers[0].slug]
+    return _page(request, container, "form.html", status, lists=offers, email=email, chosen=set(chosen),
+                 language=language or reader_language(request), errors=errors or {},
+                 languages={code: language_name(code) for code in LANGUAGES}, language_name=language_name)
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_page(
+    request: Request, container: ContainerDep, email: str = Query("", max_length=320),
+) -> HTMLResponse:
+    """The public sign-up page: every public list, an address field, double opt-in."""
+    return _form_page(request, container, email=email)
+
+
 @router.post("/subscribe", openapi_extra={"requestBody": SUBSCRIBE_BODY})
 async def subscribe(request: Request, container: ContainerDep, background: BackgroundTasks) -> Response:
     """202 for every valid request, whether or not the address was known; mails a confirm link."""
     wants_json = not request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data"))
+    email, language, lists = "", "en", list[str]()
     try:
         email, lists, language = await _subscribe_input(request)
         client = client_address(request, container.settings)
@@ -75,8 +108,16 @@ async def subscribe(request: Request, container: ContainerDep, background: Backg
                               language=language, client=client))
     except (InvalidEmail, InvalidDigestInput) as exc:
         field = "email" if isinstance(exc, InvalidEmail) else "lists"
+        if not wants_json:
+            return _form_page(request, container, status=422, email=email, chosen=lists, language=language,
+                              errors={field: str(exc)})
         return JSONResponse({"detail": str(exc), "field": field}, status_code=422)
     except RateLimited as exc:
+        if not wants_json:
+            page = _form_page(request, container, status=429, email=email, chosen=lists, language=language,
+                              errors={"form": str(exc)})
+            page.headers["Retry-After"] = "3600"
+            return page
         return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "3600"})
     if pending is not None:
         background.add_task(optin.send_confirmation, pending)
@@ -128,7 +169,7 @@ def unsubscribe(request: Request, token: str, container: ContainerDep) -> HTMLRe
 
 def _preferences_context(found: Preferences) -> dict[str, Any]:
     return {"email": found.email, "language": found.language, "lists": found.lists,
-            "languages": LANGUAGES, "frequencies": FREQUENCIES}
+            "languages": {code: language_name(code) for code in LANGUAGES}, "frequencies": FREQUENCIES}
 
 
 @router.get("/preferences/{token}", response_class=HTMLResponse)
@@ -159,3 +200,15 @@ async def preferences_save(request: Request, token: str, container: ContainerDep
     except (InvalidDigestInput, ValueError) as exc:
         return _page(request, container, "message.html", 422, title="Not saved", message=str(exc))
     return _page(request, container, "preferences.html", token=token, saved=True, **context)
+
+
+@router.post("/preferences/{token}/unsubscribe-all", response_class=HTMLResponse)
+def unsubscribe_everything(request: Request, token: str, container: ContainerDep) -> HTMLResponse:
+    """The preferences page's "unsubscribe from everything": leaves every list at once."""
+    try:
+        container.optin.unsubscribe_all(token)
+    except (InvalidToken, NotFound) as exc:
+        return _bad_link(request, container, exc)
+    return _page(request, container, "message.html", title="You are unsubscribed",
+                 message="You will receive no more mail from any of our newsletters.",
+                 link=f"{container.settings.base_url}/preferences/{token}", link_text="Change your mind")
