@@ -14,7 +14,7 @@ from syndicate.digests.states import SUPPRESSED
 from syndicate.digests.tokens import CONFIRM, MANAGE, Signer, TokenData
 from syndicate.errors import InvalidDigestInput, RateLimited
 from syndicate.mail.mailer import Mailer, Outgoing
-from syndicate.mail.render import render_confirmation
+from syndicate.mail.render import Masthead, render_confirmation
 from syndicate.mail.transport import SendResult
 from syndicate.settings import Settings
 
@@ -102,10 +102,12 @@ class OptIn:
                 return (subscriber.email if subscriber else ""), None
             names = [lst.name for lst in work.lists.all() if lst.id in pending.list_ids]
         base = self.settings.base_url
-        token = self.signer.make(CONFIRM, pending.subscriber_id, pending.list_ids, self.now())
+        issued = self.now()
+        token = self.signer.make(CONFIRM, pending.subscriber_id, pending.list_ids, issued)
         subject, html_body, text = render_confirmation(
             list_names=names, language=subscriber.language, confirm_url=f"{base}/confirm/{token}",
-            base_url=base)
+            base_url=base, masthead=Masthead(self.settings.site_title, self.settings.site_logo_url),
+            expires_at=issued + timedelta(hours=self.settings.confirm_token_hours))
         result = out.send_simple(to=subscriber.email, subject=subject, text=text, html_body=html_body)
         if not result.ok:
             log.warning("confirmation to subscriber %s refused: %s", pending.subscriber_id,

@@ -25,6 +25,9 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "confirm_button": "Confirm my subscription",
         "confirm_ignore": "If it was not you, ignore this email: nothing will be sent to you.",
         "image": "Image",
+        "view_in_browser": "View in your browser",
+        "subscribe": "Subscribe",
+        "confirm_expires": "This link works until {when}.",
     },
     "ru": {
         "hello_name": "Здравствуйте, {name}!",
@@ -44,6 +47,9 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "confirm_button": "Подтвердить подписку",
         "confirm_ignore": "Если это были не вы, просто проигнорируйте письмо: мы ничего не пришлём.",
         "image": "Изображение",
+        "view_in_browser": "Открыть в браузере",
+        "subscribe": "Подписаться",
+        "confirm_expires": "Ссылка действует до {when}.",
     },
 }
 

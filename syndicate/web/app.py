@@ -18,6 +18,7 @@ from syndicate.storage.db import as_unavailable
 from syndicate.web import (
     admin_api,
     articles_api,
+    editions_page,
     error_pages,
     feeds,
     imports_api,
@@ -94,6 +95,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.templates.env.globals["site_title"] = container.settings.site_title
     app.include_router(public.router)
     app.include_router(subscribe_routes.router)
+    app.include_router(editions_page.router)
     app.include_router(articles_api.router)
     app.include_router(imports_api.router)
     app.include_router(admin_api.router)
