@@ -5,18 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import jinja2
-from babel.dates import format_datetime
 from premailer import Premailer
 
 from syndicate.domain.articles import Article
 from syndicate.domain.articles import excerpt as article_excerpt
+from syndicate.i18n import format_when
 from syndicate.mail.message import body_placeholders
-from syndicate.mail.strings import mail_language, strings_for
+from syndicate.mail.strings import mail_language, plural, strings_for
 from syndicate.resources import templates_dir
 
 EXCERPT_CHARS = 400
@@ -67,9 +67,8 @@ def excerpt(article: Article, limit: int = EXCERPT_CHARS) -> str:
 
 
 def mail_date(when: datetime, language: str) -> str:
-    """A date and time as a reader of `language` writes it, in UTC ("5 декабря 2026 г., 18:00 UTC")."""
-    return format_datetime(when.astimezone(UTC), "d MMMM y, HH:mm", tzinfo=UTC,
-                           locale=mail_language(language)) + " UTC"
+    """A date and time as a reader of `language` writes it, in UTC ("5 декабря 2026, 18:00 UTC")."""
+    return format_when(when, language)
 
 
 def email_article(article: Article, base_url: str, *, full_body: bool, language: str = "en") -> EmailArticle:
@@ -151,7 +150,7 @@ def _render(
     if len(articles) == 1:
         subject = t["subject_digest_one"].format(list=list_name, title=articles[0].title)
     else:
-        subject = t["subject_digest"].format(list=list_name, count=len(articles))
+        subject = plural(lang, "subject_digest", len(articles), list=list_name)
     more = len(articles) - shown
     context = {
         "lang": lang,
@@ -164,7 +163,7 @@ def _render(
             list=list_name),
         "articles": views,
         "more_count": more,
-        "more_text": t["more_articles"].format(count=more),
+        "more_text": plural(lang, "more_articles", more),
         "more_url": f"{base_url}/news",
         "news_url": f"{base_url}/news",
         "why": t["why"].format(list=list_name, site=site),

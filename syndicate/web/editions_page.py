@@ -7,8 +7,8 @@ from fastapi.responses import Response
 
 from syndicate.digests.tokens import Signer
 from syndicate.errors import InvalidToken
+from syndicate.i18n import pick
 from syndicate.mail.render import Masthead, render_edition
-from syndicate.mail.strings import LANGUAGES
 from syndicate.services.media import with_available_images
 from syndicate.web.deps import ContainerDep
 from syndicate.web.security import DbId
@@ -38,7 +38,7 @@ def edition_page(
     articles = with_available_images(reads.edition_articles(found), settings)
     rendered = render_edition(
         list_name=found.list_name, frequency=found.frequency, articles=articles,
-        language=lang if lang in LANGUAGES else "en", base_url=settings.base_url,
+        language=pick(lang), base_url=settings.base_url,
         max_html_bytes=WEB_MAX_BYTES, masthead=Masthead(settings.site_title, settings.site_logo_url),
         web_view=True,
     )

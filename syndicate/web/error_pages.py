@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from syndicate.web.templating import i18n_context, request_language
+
 PAGE_PREFIXES = ("/news", "/subscribe", "/preferences/", "/admin", "/editions/", "/unsubscribe/", "/confirm/")
 
 TITLES = {
@@ -46,9 +48,12 @@ def error_page(
     request: Request, status: int, message: str, headers: dict[str, str] | None = None
 ) -> HTMLResponse:
     """The site's error page with `status`, a title for it and the message saying what went wrong."""
+    page = i18n_context(request_language(request))
+    _ = page["_"]
     context: dict[str, Any] = {
-        "status": status, "title": TITLES.get(status, "Something went wrong"), "message": message,
-        "hint": HINTS.get(status, ""), "base_url": request.app.state.container.settings.base_url,
+        **page, "status": status, "title": _(TITLES.get(status, "Something went wrong")), "message": message,
+        "hint": _(HINTS[status]) if status in HINTS else "",
+        "base_url": request.app.state.container.settings.base_url,
     }
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, "errors/error.html", context, status_code=status, headers=headers)

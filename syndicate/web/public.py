@@ -11,6 +11,7 @@ from syndicate.errors import BrokerUnavailable
 from syndicate.services.media import missing_images
 from syndicate.storage import db
 from syndicate.web.deps import ContainerDep
+from syndicate.web.templating import i18n_context, request_language
 
 router = APIRouter()
 
@@ -30,7 +31,8 @@ def news_list(
     return request.app.state.templates.TemplateResponse(
         request,
         "news/list.html",
-        {"articles": articles, "page": page, "pages": pages, "base_url": container.settings.base_url},
+        {"articles": articles, "page": page, "pages": pages, "base_url": container.settings.base_url,
+         **i18n_context(request_language(request))},
     )
 
 
@@ -49,7 +51,8 @@ def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLRe
     return request.app.state.templates.TemplateResponse(
         request,
         "news/article.html",
-        {"article": article, "base_url": settings.base_url, "missing_images": missing},
+        {"article": article, "base_url": settings.base_url, "missing_images": missing,
+         **i18n_context(request_language(request))},
     )
 
 

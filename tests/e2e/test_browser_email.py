@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from syndicate.web.app import create_app
+from tests.conftest import EXAMPLES
 from tests.e2e.browser import screenshot
 from tests.integration.digest_helpers import SmtpSink, add_active, make_list, publish_sample
 
@@ -99,3 +100,24 @@ def test_confirmation_mail_fits_a_phone_and_says_when_it_expires(
     page.emulate_media(color_scheme="dark")
     assert card_look(page)[1] == DARK_CARD
     screenshot(page, "email-confirm-dark")
+
+
+def test_a_russian_reader_gets_a_russian_subject_with_the_right_plural(
+    make_container: Callable[..., Any], smtp_sink: SmtpSink
+) -> None:
+    c = make_container(smtp_url=smtp_sink.url, base_url=BASE)
+    lst = make_list(c, "world", name="Мир")
+    add_active(c, lst, ["ivan@example.com"], language="ru")
+    add_active(c, lst, ["ann@example.com"], language="en")
+    publish_sample(c)
+    c.articles.import_file(EXAMPLES / "peacekeeping-exercise.json",
+                           overrides={"published_at": c.now().isoformat()})
+    edition_id = c.digests.send_now("world")
+    assert edition_id is not None
+    c.digests.send_batch(edition_id, 0, 2**62)
+    mails = {m["To"]: m for m in smtp_sink.messages()}
+    assert mails["ivan@example.com"]["Subject"] == "Мир: 2 новые статьи"
+    assert mails["ann@example.com"]["Subject"] == "Мир: 2 new articles"
+    text = mails["ivan@example.com"].get_body(("plain",)).get_content()
+    months = "января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+    assert re.search(rf"\n\d{{1,2}} ({months}) \d{{4}}, \d\d:\d\d UTC", text), text

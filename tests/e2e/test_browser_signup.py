@@ -93,11 +93,13 @@ def test_reader_subscribes_confirms_changes_and_leaves(
     assert page.is_checked("input[name=lists]") and "Staff memo" not in page.inner_text("main")
     page.select_option("#language", label="Русский")
     page.click("form.stack button[type=submit]")
-    assert page.inner_text("[role=status]") == "Saved."
+    # Saved in the language just chosen.
+    assert page.inner_text("[role=status]") == "Сохранено."
     assert page.locator("#language option:checked").inner_text() == "Русский"
+    assert page.get_attribute("html", "lang") == "ru"
     fits(page, width, "public-preferences")
-    page.click("text=Unsubscribe from everything")
-    assert page.inner_text("h1") == "You are unsubscribed"
+    page.click("text=Отписаться от всего")
+    assert page.inner_text("h1") == "Вы отписались"
     fits(page, width, "public-unsubscribed")
 
     page.goto(f"{server.url}/news/no-such-article")

@@ -103,3 +103,29 @@ def test_preferences_show_joinable_lists_and_leave_everything(
     left = client.post(f"/preferences/{token}/unsubscribe-all")
     assert left.status_code == 200 and "You are unsubscribed" in left.text
     assert subscriber(c, "r@example.com").status == "unsubscribed"
+
+
+def test_a_russian_reader_reads_russian(web: tuple[Any, TestClient], smtp_sink: SmtpSink) -> None:
+    c, client = web
+    publish_sample(c)
+    ru = {"Accept": "text/html", "Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}
+    news = client.get("/news", headers=ru)
+    assert "<h1>Новости</h1>" in news.text and "Новости на почту" in news.text
+    months = "января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|ноября|декабря"
+    assert re.search(rf"\d{{1,2}} ({months}) \d{{4}}, \d\d:\d\d UTC", news.text)
+    bad = client.post("/subscribe", data={"email": "нет", "lists": "world"}, headers=ru)
+    assert bad.status_code == 422 and "«нет» — не адрес электронной почты." in bad.text
+    missing = client.get("/news/nope", headers=ru)
+    assert missing.status_code == 404 and "Страница не найдена" in missing.text
+    assert client.post("/subscribe", json={"email": "ivan@example.com", "lists": ["world"],
+                                           "language": "ru"}).status_code == 202
+    [confirmation] = smtp_sink.messages()
+    assert confirmation["Subject"] == "Подтвердите подписку"
+    link = re.search(rf"{BASE}(/confirm/\S+)", confirmation.get_body(("plain",)).get_content())
+    assert link is not None and "Ссылка действует до" in confirmation.get_body(("plain",)).get_content()
+    confirmed = client.get(link.group(1))
+    assert "Подписка подтверждена" in confirmed.text
+    manage = re.search(r'href="https://news.example.com(/preferences/[^"]+)"', confirmed.text)
+    assert manage is not None
+    page = client.get(manage.group(1))  # no Accept-Language: the reader's own language decides
+    assert "<h1>Ваша подписка</h1>" in page.text and "Отписаться от всего" in page.text

@@ -39,7 +39,8 @@ def test_digest_has_titles_links_alt_text_and_inlined_css() -> None:
 def test_russian_subscribers_get_russian_strings() -> None:
     r = render([article(1), article(2)], language="ru-RU")
     assert "Отписаться" in r.html and "Отписаться" in r.text
-    assert r.subject == "World: новых статей — 2"
+    assert r.subject == "World: 2 новые статьи"
+    assert render([article(n) for n in range(5)], language="ru").subject == "World: 5 новых статей"
     assert 'lang="ru"' in r.html
 
 
