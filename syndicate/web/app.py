@@ -10,10 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from syndicate.bootstrap import Container
 from syndicate.errors import SyndicateError, http_status
+from syndicate.resources import static_dir
 from syndicate.storage.db import as_unavailable
 from syndicate.web import (
     admin_api,
@@ -88,7 +90,9 @@ def create_app(container: Container) -> FastAPI:
         yield
         jobs.stop_all()  # background imports stop at their next chunk; SIGTERM is not held up
 
-    app = FastAPI(title="syndicate", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's files under /docs-assets:
+    # the API documentation works without a CDN (offline, or behind a strict proxy).
+    app = FastAPIOffline(title="syndicate", version="0.1.0", lifespan=lifespan, static_url="/docs-assets")
     app.state.container = container
     app.state.jobs = jobs
     app.state.templates = make_templates()
@@ -116,6 +120,7 @@ def create_app(container: Container) -> FastAPI:
     media.mkdir(parents=True, exist_ok=True)
     app.add_middleware(feeds.FeedsFirst, files=feeds.make_feed_app(container))
     app.mount("/media", StaticFiles(directory=media), name="media")
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     app.add_middleware(AdminHeaders)
     openapi.install(app)
     return app
