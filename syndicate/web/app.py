@@ -31,6 +31,7 @@ from syndicate.web import (
 )
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
+from syndicate.web.admin import lists as admin_lists
 from syndicate.web.admin import outbox as admin_outbox
 from syndicate.web.admin import partners as admin_partners
 from syndicate.web.admin import subscribers as admin_subscribers
@@ -109,6 +110,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(admin_editions.router)
     app.include_router(admin_partners.router)
     app.include_router(admin_subscribers.router)
+    app.include_router(admin_lists.router)
     app.add_exception_handler(StarletteHTTPException, error_pages.http_error)
     app.add_exception_handler(RequestValidationError, error_pages.validation_error)
     app.add_exception_handler(NeedsLogin, _needs_login)

@@ -14,7 +14,8 @@ from tests.e2e.browser import screenshot
 
 ADMIN_PAGES = {"admin-overview": "/admin", "admin-articles": "/admin/articles",
                "admin-editions": "/admin/editions", "admin-subscribers": "/admin/subscribers",
-               "admin-partners": "/admin/partners", "admin-outbox": "/admin/outbox"}
+               "admin-partners": "/admin/partners", "admin-outbox": "/admin/outbox",
+               "admin-lists": "/admin/lists"}
 
 
 def sign_in(page: Any, server: Any) -> None:
