@@ -20,6 +20,7 @@ from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_ce
 from syndicate.digests.bounces import BounceReports
 from syndicate.digests.fanout import Fanout, TemplateCache
 from syndicate.digests.optin import OptIn
+from syndicate.digests.ports import DeliveryStore
 from syndicate.digests.ratelimit import SendPace, make_counter
 from syndicate.digests.service import DigestService
 from syndicate.digests.tokens import Signer
@@ -81,6 +82,7 @@ class Container:
     partner_registry: PartnerRegistry = field(init=False)
     partner_reads: SqlPartnerReads = field(init=False)
     # Digests
+    recording_engine: Engine | None = field(init=False)  # the ledger's per-message writes
     mailer: Mailer = field(init=False)
     digest_uow: Callable[[], SqlDigestUnitOfWork] = field(init=False)
     digests: DigestService = field(init=False)
@@ -96,9 +98,9 @@ class Container:
         """A new unit of work on articles and the outbox (one transaction)."""
         return SqlUnitOfWork(self.session_factory)
 
-    def deliveries(self) -> SqlDeliveryStore:
-        """The delivery ledger as the digest sending engine uses it."""
-        return SqlDeliveryStore(self.session_factory)
+    def deliveries(self) -> DeliveryStore:
+        """The delivery ledger as the digest sending engine uses it (one per process)."""
+        return self.digests.deliveries
 
     def dependencies(self) -> dict[str, Any]:
         """What handlers may ask for, by parameter name."""
@@ -116,6 +118,8 @@ class Container:
         """Release pooled connections."""
         self.partner_client.close()
         self.engine.dispose()
+        if self.recording_engine is not None:
+            self.recording_engine.dispose()
 
 
 def inject_dependencies(handler: Handler, dependencies: Mapping[str, Any]) -> BoundHandler:
@@ -153,7 +157,7 @@ def bootstrap(
     celery = make_celery(settings)
     container = Container(
         settings=settings, engine=engine, session_factory=db.make_session_factory(engine),
-        celery=celery, tasks=CeleryTaskQueue(celery, settings.celery_queue),
+        celery=celery, tasks=CeleryTaskQueue(celery, settings.celery_queue, settings.redis_url),
     )
     _wire_articles(container)
     _wire_feeds(container)
@@ -211,7 +215,8 @@ def _wire_digests(c: Container) -> None:
     signer = Signer(s.resolved_secret_key)
     c.mailer = build_mailer(s, SendPace(counter, s.mail_send_rate))
     c.digest_uow = partial(SqlDigestUnitOfWork, c.session_factory)
-    ledger = c.deliveries()
+    c.recording_engine = db.make_recording_engine(c.engine)
+    ledger = SqlDeliveryStore(c.session_factory, c.recording_engine)
     fanout = Fanout(ledger, c.mailer, TemplateCache(), signer, s, c.clock)
     c.digests = DigestService(ledger, SqlEditionStore(c.session_factory), c.digest_uow, tasks=c.tasks,
                               fanout=fanout, settings=s, now=c.clock)
@@ -226,6 +231,8 @@ def prepare_worker_process(container: Container) -> None:
     from celery.signals import worker_process_init
 
     def after_fork(**_: Any) -> None:
-        container.engine.dispose(close=False)
+        for engine in (container.engine, container.recording_engine):
+            if engine is not None:
+                engine.dispose(close=False)
 
     worker_process_init.connect(after_fork, weak=False)

@@ -59,8 +59,9 @@ class Settings(BaseSettings):
     mail_batch_size: int = 500
     mail_retry_seconds: float = 60.0  # first 4xx backoff; multiplied by 5 per further attempt
     mail_max_attempts: int = 5
-    mail_lease_seconds: float = 600.0  # a queued/sending row untouched this long is re-enqueued
-    mail_sweep_seconds: float = 30.0
+    mail_lease_seconds: float = 30.0  # a sending row whose sender stopped renewing is taken over
+    mail_sweep_seconds: float = 10.0
+    mail_enqueue_timeout_seconds: float = 3600.0  # a batch still in a healthy broker's queue
     mail_max_html_bytes: int = 100_000
     dkim_selector: str | None = None
     dkim_private_key_path: Path | None = None

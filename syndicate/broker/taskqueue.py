@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+import redis
 from celery import Celery
 from kombu.exceptions import KombuError, OperationalError
 
@@ -59,12 +61,37 @@ class SyndicateCelery(Celery):
     container: Container | None = None
 
 
+#: Key of the broker epoch in Redis. Redis without persistence loses it together with the queues.
+EPOCH_KEY: Final = "syndicate:broker-epoch"
+#: The file broker keeps its queue on disk across restarts: one epoch forever.
+FILES_EPOCH: Final = "files"
+
+
 class CeleryTaskQueue:
     """TaskQueue on a Celery app: one task per command, never blocking on a broker that is down."""
 
-    def __init__(self, app: Celery, queue: str) -> None:
+    def __init__(self, app: Celery, queue: str, redis_url: str | None = None) -> None:
         self.app = app
         self.queue = queue
+        self.redis_url = redis_url
+        self._redis: Any = None
+
+    def epoch(self) -> str:
+        """The broker epoch: a random id kept in Redis next to the queues (set on first use).
+
+        When Redis restarts without its data, the id is gone with the queued messages, and the
+        next caller sets a new one. Raises BrokerUnavailable when Redis does not answer.
+        """
+        if self.redis_url is None:
+            return FILES_EPOCH
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            self._redis.set(EPOCH_KEY, uuid.uuid4().hex, nx=True)
+            value = self._redis.get(EPOCH_KEY)
+        except (redis.RedisError, OSError) as exc:
+            raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     def submit(self, command: c.Command) -> bool:
         """Enqueue the command's task; False (logged) when the broker refused it."""

@@ -8,9 +8,11 @@ mail server only through the `Mailer` (mail/mailer.py): listmonk's manager, stor
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -18,6 +20,7 @@ from syndicate.digests.msgids import delivery_message_id
 from syndicate.digests.ports import ClaimedDelivery, DeliveryStore, EditionContent, Outcome
 from syndicate.digests.states import DeliveryState
 from syndicate.digests.tokens import MANAGE, Signer, edition_view_url
+from syndicate.errors import DatabaseUnavailable
 from syndicate.mail.mailer import Mailer, Outgoing
 from syndicate.mail.message import MessageTemplate, Recipient, build_template
 from syndicate.mail.render import Masthead, render_edition
@@ -27,8 +30,6 @@ from syndicate.services.media import with_available_images
 from syndicate.settings import Settings
 
 log = logging.getLogger(__name__)
-FLUSH_ROWS = 500
-FLUSH_SECONDS = 2.0
 
 
 @dataclass
@@ -144,7 +145,15 @@ class BatchResult:
 
 @dataclass
 class Fanout:
-    """The sending engine: one batch of one edition at a time, from the ledger to the mail server."""
+    """The sending engine: one batch of one edition at a time, from the ledger to the mail server.
+
+    Invariants (what makes a crash cost at most one duplicate per sender):
+    - each accepted message is recorded in the ledger before the next is sent on the connection;
+    - while the database cannot be reached nothing more is sent: the engine waits for it, up to
+      `outage_wait_s`, then stops and leaves its rows to the sweep;
+    - a heartbeat renews the lease of the batch's rows every `lease / 6` seconds, so the sweep
+      takes rows over only from a sender that died.
+    """
 
     store: DeliveryStore
     mailer: Mailer
@@ -152,66 +161,144 @@ class Fanout:
     signer: Signer
     settings: Settings
     now: Callable[[], datetime]
+    sleep: Callable[[float], None] = time.sleep
+    outage_wait_s: float = 600.0
 
     def send_batch(self, edition_id: int, lo: int, hi: int) -> BatchResult:
         """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice.
 
-        Outcomes are recorded every FLUSH_ROWS rows or FLUSH_SECONDS, and at the end even when
-        the connection fails; rows claimed but never tried are released to `queued` at once.
+        Rows claimed but never tried (the connection failed, the database stayed away) are
+        released to `queued` at once when the database lets us, else by the sweep after the lease.
         """
         edition = self.cache.edition(self.store, edition_id)
         rows = self.store.claim(edition_id, edition.list_id, lo, hi, now=self.now())
         run = _BatchRun(self, edition)
         if not rows:
             return run.result
+        beat = _Heartbeat(self, [r.delivery_id for r in rows], run.done)
+        beat.start()
         try:
-            with self.mailer.open() as out:
-                for row in rows:
-                    run.send(row, out)
+            try:
+                with self.mailer.open() as out:
+                    for row in rows:
+                        run.send(row, out)
+            finally:
+                run.close()
         finally:
-            run.flush()
-            # Rows this run claimed but never tried (an error stopped it) go back to the queue now.
-            left = [r.delivery_id for r in rows if r.delivery_id not in run.done]
+            beat.stop()
+            # Never tried: released now. A message sent but not recorded (the database stayed away)
+            # is not released: the sweep takes it over after the lease, as after a crash.
+            left = [r.delivery_id for r in rows
+                    if r.delivery_id not in run.done and r.delivery_id != run.in_flight]
             if left:
-                self.store.release(left, now=self.now())
+                try:
+                    self.store.release(left, now=self.now())
+                except DatabaseUnavailable:
+                    log.warning("edition %s: %s unsent rows left to the sweep (database away)",
+                                edition_id, len(left))
         log.info("edition %s batch %s-%s: %s", edition_id, lo, hi, run.result.counts)
         return run.result
 
+    def record(self, outcome: Outcome, suppress: list[int]) -> None:
+        """Write one outcome, waiting out a database outage; raises DatabaseUnavailable when the
+        database stayed away longer than `outage_wait_s` (the row is then left to the sweep)."""
+        waited, pause = 0.0, 0.5
+        while True:
+            try:
+                self.store.record([outcome], suppress, now=self.now())
+                if waited:
+                    log.warning("database back after %.0f s; sending resumes", waited)
+                return
+            except DatabaseUnavailable:
+                if waited >= self.outage_wait_s:
+                    raise
+                if not waited:
+                    log.warning("database unreachable; sending stops until it is back")
+                self.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 5.0)
+
+
+class _Heartbeat:
+    """Renews the lease of a batch's unfinished rows from a thread, every `lease / 6` seconds."""
+
+    def __init__(self, engine: Fanout, ids: list[int], done: set[int]) -> None:
+        self.engine = engine
+        self.ids = ids
+        self.done = done
+        self.every = max(0.5, engine.settings.mail_lease_seconds / 6)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.every):
+            pending = [i for i in self.ids if i not in self.done]
+            if not pending:
+                return
+            try:
+                self.engine.store.heartbeat(pending, now=self.engine.now())
+            except Exception as exc:  # a missed renewal only shortens the lease; never stop sending for it
+                log.warning("lease renewal failed (%s); retrying in %.0f s", exc, self.every)
+
 
 class _BatchRun:
-    """One batch's sending state: outcomes are written to the ledger every few hundred rows."""
+    """One batch's sending state.
+
+    Each outcome is written by a recorder thread while the next message is being built (the
+    database round trip overlaps the CPU work), and waited for before that next message is sent:
+    the ledger never lags the mail server by more than the one message in flight.
+    """
 
     def __init__(self, engine: Fanout, edition: EditionMail) -> None:
         self.engine = engine
         self.edition = edition
         self.result = BatchResult()
         self.done: set[int] = set()
-        self.outcomes: list[Outcome] = []
-        self.suppress: list[int] = []
-        self.last_flush = time.monotonic()
+        self.in_flight: int | None = None  # answered by the server, its outcome not yet recorded
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-recorder")
+        self._pending: tuple[Future[None], Outcome] | None = None
 
     def send(self, row: ClaimedDelivery, out: Outgoing) -> None:
-        """Mail one claimed row (or skip it) and remember the outcome."""
+        """Mail one claimed row (or skip it); its outcome is recorded before the next send."""
         e = self.engine
         now = e.now()
         if not row.receiving:
-            outcome = Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more")
-        else:
-            template = e.cache.template(e.settings, self.edition, row.language)
-            recipient = recipient_for(e.settings, e.signer, self.edition, row, now)
-            outcome = outcome_of(e.settings, out.send_template(template, recipient), row, now)
-            if outcome.state == DeliveryState.BOUNCED:
-                self.suppress.append(row.subscriber_id)
-        self.outcomes.append(outcome)
-        self.done.add(row.delivery_id)
-        self.result.add(outcome.state)
-        if len(self.outcomes) >= FLUSH_ROWS or time.monotonic() - self.last_flush > FLUSH_SECONDS:
-            self.flush()
+            self.wait_recorded()
+            self._record(Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more"), [])
+            return
+        template = e.cache.template(e.settings, self.edition, row.language)
+        data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
+        self.wait_recorded()
+        reply = out.send_prepared(row.email, data)
+        self.in_flight = row.delivery_id
+        outcome = outcome_of(e.settings, reply, row, now)
+        self._record(outcome, [row.subscriber_id] if outcome.state == DeliveryState.BOUNCED else [])
 
-    def flush(self) -> None:
-        """Write the outcomes gathered so far."""
-        if self.outcomes or self.suppress:
-            self.engine.store.record(self.outcomes, self.suppress, now=self.engine.now())
-        self.outcomes.clear()
-        self.suppress.clear()
-        self.last_flush = time.monotonic()
+    def _record(self, outcome: Outcome, suppress: list[int]) -> None:
+        future = self._recorder.submit(self.engine.record, outcome, suppress)
+        self._pending = (future, outcome)
+
+    def wait_recorded(self) -> None:
+        """Block until the last outcome is in the ledger; raises what recording raised."""
+        if self._pending is None:
+            return
+        future, outcome = self._pending
+        self._pending = None
+        future.result()
+        self.in_flight = None
+        self.done.add(outcome.delivery_id)
+        self.result.add(outcome.state)
+
+    def close(self) -> None:
+        """Wait for the last outcome (best effort when unwinding) and stop the recorder thread."""
+        try:
+            self.wait_recorded()
+        finally:
+            self._recorder.shutdown(wait=True)

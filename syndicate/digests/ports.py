@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, Protocol
 
 from syndicate.digests.states import (
     DeliveryState,
@@ -20,6 +19,7 @@ from syndicate.digests.states import (
     SubscriptionStatus,
 )
 from syndicate.domain.articles import Article
+from syndicate.services.ports import Transaction
 
 #: Who may join a list: anyone from the public pages, or only through an admin.
 Visibility = Literal["public", "private"]
@@ -149,26 +149,44 @@ class DeliveryStore(Protocol):
         """
 
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
-        """Write each row's outcome and mark these subscribers `bounced` (if active or pending)."""
+        """Write each row's outcome, add it to the row's attempt history (unless skipped), and mark
+        these subscribers `bounced` (if active or pending). One transaction; raises
+        DatabaseUnavailable when the database cannot be reached (nothing written then)."""
+
+    def heartbeat(self, delivery_ids: Sequence[int], *, now: datetime) -> int:
+        """Renew the lease of these rows while they are still `sending`; returns how many.
+
+        Raises DatabaseUnavailable when the database cannot be reached.
+        """
 
     def release(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
         """Put claimed rows that were never tried back to `queued`."""
 
     def cut_batches(
-        self, edition_id: int, *, size: int, now: datetime, lease: timedelta, after: int,
-        max_ranges: int,
+        self, edition_id: int, *, size: int, now: datetime, stale_before: datetime, epoch: str | None,
+        after: int, max_ranges: int,
     ) -> list[tuple[int, int]]:
-        """Id ranges (ids > after) of due rows not enqueued within the lease, at most `size` each.
+        """Id ranges (ids > after) of due rows, at most `size` each, marked enqueued under `epoch`.
 
-        The rows are marked enqueued: the caller then submits one batch per range; if that is
-        lost, the sweep finds them again once the lease has passed.
+        Due: queued, past `next_attempt_at`, and never enqueued, or enqueued under another broker
+        epoch (that broker lost its queue), or enqueued before `stale_before`. The caller submits
+        one batch per range and calls `forget_enqueued` for a range the broker refused.
         """
 
-    def release_stale(self, *, now: datetime, lease: timedelta) -> int:
-        """Queue again rows stuck in `sending` longer than the lease (their worker died)."""
+    def forget_enqueued(self, edition_id: int, lo: int, hi: int) -> None:
+        """Mark the queued rows of a range as never enqueued (their batch was refused)."""
 
-    def editions_with_due_rows(self, *, now: datetime, lease: timedelta) -> list[int]:
-        """Editions that have queued rows due and not enqueued within the lease."""
+    def release_stale(self, *, now: datetime, lease: timedelta) -> int:
+        """Queue again rows in `sending` whose lease was not renewed for `lease` (their sender died).
+
+        After a database restart nothing is taken over until the database has been up for one
+        lease, so live senders, whose renewals failed while it was down, renew first.
+        """
+
+    def editions_with_due_rows(
+        self, *, now: datetime, stale_before: datetime, epoch: str | None
+    ) -> list[int]:
+        """Editions that have rows due as `cut_batches` defines it."""
 
     def requeue(
         self, edition_id: int, *, states: Sequence[DeliveryState] | None, subscriber_id: int | None,
@@ -271,7 +289,7 @@ class SubscriberStore(Protocol):
         """Mark the subscriber's `queued` deliveries `skipped` with this reply; returns how many."""
 
 
-class DigestUnitOfWork(Protocol):
+class DigestUnitOfWork(Transaction, Protocol):
     """One transaction over lists and subscribers; leaving without commit() rolls back."""
 
     @property
@@ -281,15 +299,6 @@ class DigestUnitOfWork(Protocol):
     @property
     def subscribers(self) -> SubscriberStore:
         """The subscribers inside this transaction."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None:
-        """Make the work durable."""
 
 
 class BounceStore(Protocol):

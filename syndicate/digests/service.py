@@ -18,10 +18,10 @@ from syndicate.digests import subscribers as subs
 from syndicate.digests.editions import article_matches, create_edition
 from syndicate.digests.fanout import BatchResult, Fanout
 from syndicate.digests.ports import DeliveryStore, EditionStore
-from syndicate.digests.states import DeliveryState, Frequency
+from syndicate.digests.states import DeliveryState, Frequency, SubscriberStatus
 from syndicate.domain.commands import SendBatch
 from syndicate.domain.events import ArticleEvent
-from syndicate.errors import ConfigError, InvalidDigestInput, NotFound
+from syndicate.errors import BrokerUnavailable, ConfigError, InvalidDigestInput, NotFound
 from syndicate.services.ports import TaskQueue
 from syndicate.settings import Settings
 
@@ -61,23 +61,37 @@ class DigestService:
 
     @property
     def lease(self) -> timedelta:
-        """How long an enqueued or claimed row may sit before the sweep takes it up again."""
+        """How long a `sending` row's lease lasts without a renewal from its sender."""
         return timedelta(seconds=self.settings.mail_lease_seconds)
 
-    def enqueue_edition(self, edition_id: int) -> int:
+    def _stale_before(self, now: datetime) -> datetime:
+        # A batch handed to a broker that still has its queue may wait this long before we
+        # assume it lost (Redis's own redelivery of unacknowledged tasks takes an hour).
+        return now - timedelta(seconds=self.settings.mail_enqueue_timeout_seconds)
+
+    def _epoch(self) -> str | None:
+        try:
+            return self.tasks.epoch()
+        except BrokerUnavailable as exc:
+            log.warning("broker unreachable (%s); batches wait in the database for the sweep", exc)
+            return None
+
+    def enqueue_edition(self, edition_id: int, *, epoch: str | None = None) -> int:
         """Cut the edition's due rows into batches and submit one SendBatch each; returns how many.
 
-        A refused submit is not retried here: the rows stay queued and the sweep submits them
-        again once the lease has passed.
+        A refused submit is not retried here: its rows are marked never enqueued, and the sweep
+        submits them again once the broker is back.
         """
         total, last, now = 0, 0, self.now()
+        epoch = epoch or self._epoch()
         while True:
             # A few ranges per transaction: workers start on the first batches while the rest are cut.
             ranges = self.deliveries.cut_batches(edition_id, size=self.settings.mail_batch_size,
-                                                 now=now, lease=self.lease, after=last,
-                                                 max_ranges=ENQUEUE_CHUNK)
+                                                 now=now, stale_before=self._stale_before(now),
+                                                 epoch=epoch, after=last, max_ranges=ENQUEUE_CHUNK)
             for lo, hi in ranges:
-                self.tasks.submit(SendBatch(edition_id, lo, hi))
+                if not self.tasks.submit(SendBatch(edition_id, lo, hi)):
+                    self.deliveries.forget_enqueued(edition_id, lo, hi)
             total += len(ranges)
             if len(ranges) < ENQUEUE_CHUNK:
                 return total
@@ -97,13 +111,16 @@ class DigestService:
         return edition_id
 
     def sweep(self) -> int:
-        """Beat: queue rows of dead workers again and enqueue every due row (4xx retries, lost tasks)."""
+        """Beat: take over rows of dead senders and enqueue every due row (4xx retries, batches a
+        broker lost); returns how many batches were submitted."""
         now = self.now()
         released = self.deliveries.release_stale(now=now, lease=self.lease)
         if released:
-            log.warning("released %s deliveries stuck in 'sending'", released)
-        editions = self.deliveries.editions_with_due_rows(now=now, lease=self.lease)
-        return sum(self.enqueue_edition(e) for e in editions)
+            log.warning("took over %s deliveries whose sender stopped renewing its lease", released)
+        epoch = self._epoch()
+        editions = self.deliveries.editions_with_due_rows(
+            now=now, stale_before=self._stale_before(now), epoch=epoch)
+        return sum(self.enqueue_edition(e, epoch=epoch) for e in editions)
 
     def build_due(self) -> list[int]:
         """Beat: build and fan out every daily/weekly edition due now (once per day/week per list)."""
@@ -160,6 +177,10 @@ class DigestService:
                 found = work.subscribers.by_email(email or "")
             if found is None:
                 raise InvalidDigestInput(f"--to: no subscriber has the address {email!r}")
+            if found.status not in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+                raise InvalidDigestInput(
+                    f"--to: {found.email} is {found.status}; a reader who left or was suppressed is "
+                    "never mailed again")
             subscriber_id = found.id
         states = [DeliveryState.FAILED] if mode == "failed-only" else None
         count = self.deliveries.requeue(edition_id, states=states, subscriber_id=subscriber_id,

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from syndicate.domain.articles import Article
 from syndicate.feeds.model import FeedSpec, Key
+from syndicate.services.ports import Transaction
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Memberships(Protocol):
         """Record the feeds the article is in now, replacing the previous record."""
 
 
-class FeedUnitOfWork(Protocol):
+class FeedUnitOfWork(Transaction, Protocol):
     """One transaction over the feed stores; leaving without commit() rolls back."""
 
     @property
@@ -100,18 +100,6 @@ class FeedUnitOfWork(Protocol):
     @property
     def memberships(self) -> Memberships:
         """The feed memberships inside this transaction."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None:
-        """Make the work durable."""
 
 
 class Locks(Protocol):

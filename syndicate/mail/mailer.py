@@ -62,8 +62,18 @@ class Outgoing:
 
     def send(self, recipient: str, data: bytes) -> SendResult:
         """Sign and send serialized bytes to one recipient; never raises for a refusal."""
-        if self.mailer.dkim is not None:
-            data = self.mailer.dkim.sign(data)
+        return self.send_prepared(recipient, self.sign(data))
+
+    def prepare(self, template: MessageTemplate, recipient: Recipient) -> bytes:
+        """The signed bytes of one recipient's message, ready for `send_prepared`."""
+        return self.sign(template.for_recipient(recipient))
+
+    def sign(self, data: bytes) -> bytes:
+        """`data` with a DKIM signature when DKIM is configured, else as it is."""
+        return self.mailer.dkim.sign(data) if self.mailer.dkim is not None else data
+
+    def send_prepared(self, recipient: str, data: bytes) -> SendResult:
+        """Wait for the send pace, then send signed bytes; never raises for a refusal."""
         self.mailer.pace.wait()
         return self.transport.send(self.sender, recipient, data)
 

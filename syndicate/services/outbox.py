@@ -12,9 +12,11 @@ from syndicate.services.ports import TaskQueue, UnitOfWork
 log = logging.getLogger(__name__)
 
 # A dispatched event still unhandled after this long is assumed lost (a broker restart without
-# persistence, a worker killed mid-task) and is dispatched again. Handlers are idempotent, so a
-# second delivery of an event that was merely slow is harmless.
-REDELIVER_AFTER_S = 600.0
+# persistence, a worker killed mid-task: Redis would hold its unacknowledged message for an hour)
+# and is dispatched again. Handlers only write rows and submit commands, so they finish in well
+# under this; they are idempotent, so a second delivery of an event that was merely slow (a long
+# queue) is harmless.
+REDELIVER_AFTER_S = 60.0
 
 
 def dispatch(

@@ -75,16 +75,9 @@ class EventStore(Protocol):
         """Count a failed handling attempt; returns the attempts so far."""
 
 
-class UnitOfWork(Protocol):
-    """One transaction over the stores; leaving without commit() rolls back."""
-
-    @property
-    def articles(self) -> ArticleStore:
-        """The article store inside this transaction."""
-
-    @property
-    def events(self) -> EventStore:
-        """The outbox inside this transaction."""
+class Transaction(Protocol):
+    """`with` one transaction: leaving without commit() rolls back. Each feature's unit of work
+    is one of these with the stores it needs on it."""
 
     def __enter__(self) -> Self: ...
 
@@ -99,6 +92,18 @@ class UnitOfWork(Protocol):
         """Make the work durable."""
 
 
+class UnitOfWork(Transaction, Protocol):
+    """One transaction over the article stores; leaving without commit() rolls back."""
+
+    @property
+    def articles(self) -> ArticleStore:
+        """The article store inside this transaction."""
+
+    @property
+    def events(self) -> EventStore:
+        """The outbox inside this transaction."""
+
+
 class TaskQueue(Protocol):
     """Hands commands to workers; the one way feature code asks for work to be done later."""
 
@@ -111,3 +116,10 @@ class TaskQueue(Protocol):
 
     def ping(self) -> None:
         """Open and close a broker connection; raises BrokerUnavailable when that fails."""
+
+    def epoch(self) -> str:
+        """The broker's current life: it changes when the broker lost its queued messages.
+
+        Work recorded as enqueued under an older epoch was lost and must be submitted again.
+        Raises BrokerUnavailable when the broker cannot be asked.
+        """

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from alembic import command
 from alembic.config import Config
@@ -45,6 +46,50 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+def make_recording_engine(engine: Engine) -> Engine | None:
+    """For PostgreSQL, a second small pool for the ledger's per-message writes, else None.
+
+    Its connections autocommit (one statement is one transaction, one round trip) and commit
+    without waiting for the disk (`synchronous_commit = off`): a dead worker loses nothing the
+    server has; only a crash of the database server can lose its last few hundred milliseconds.
+    The setting stays on these connections, never on the pool the rest of syndicate uses.
+    """
+    if engine.dialect.name != "postgresql":
+        return None
+    return create_engine(engine.url, pool_size=2, max_overflow=4, isolation_level="AUTOCOMMIT",
+                         connect_args={"options": "-c synchronous_commit=off"})
+
+
+class SessionUnitOfWork:
+    """One session, one transaction, the stores a subclass puts on it (`_open`).
+
+    Not re-entrant: make one per use. Leaving without `commit()` rolls back.
+    """
+
+    session: Session
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+
+    def _open(self, session: Session) -> None:
+        """Build the stores on `session` (subclasses)."""
+
+    def __enter__(self) -> Self:
+        self.session = self._factory()
+        self._open(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        self.session.commit()
+
+
 def engine_of(bind: Engine | Connection) -> Engine:
     """The engine behind a session's bind (an engine, or a connection of one)."""
     return bind if isinstance(bind, Engine) else bind.engine
@@ -61,14 +106,14 @@ def _alembic_config() -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> list[str]:
-    """Apply every migration not yet applied; returns the revisions applied, oldest first."""
+def upgrade(engine: Engine, target: str = "head") -> list[str]:
+    """Apply every migration not yet applied (up to `target`); returns those applied, oldest first."""
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     with engine.begin() as conn:
         before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, target)
         after = MigrationContext.configure(conn).get_current_revision()
     if before == after:
         return []

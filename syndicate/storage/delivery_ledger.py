@@ -6,8 +6,13 @@ Invariants:
 - A row is sent only by the batch run that moved it from `queued` to `sending` with its own claim
   token (one UPDATE ... WHERE state='queued'), so running a batch twice never re-mails a sent row.
 - Rows are cut into batches by id ranges (keyset), never by loading every id.
-- A crash between the SMTP reply and the ledger write leaves the row `sending`; after the lease
-  the sweep queues it again, so such a message may arrive twice (SMTP offers no exactly-once).
+- An accepted message is recorded (one short transaction) before the next one is sent on that
+  connection, so a sender that dies leaves at most one row that was accepted but not recorded:
+  after its lease (renewed every few seconds while the sender lives) the sweep queues the rows
+  of the dead sender again, and only that one message may arrive twice (SMTP offers no
+  exactly-once).
+- Attempt history is append-only: every tried send adds a `delivery_attempts` row; a resend
+  queues the delivery again and adds rows, never rewriting the old ones.
 """
 
 from __future__ import annotations
@@ -17,39 +22,60 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    DateTime,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import ClaimedDelivery, Outcome
 from syndicate.digests.states import STATES, DeliveryState, SubscriberStatus, SubscriptionStatus
 from syndicate.storage.counts import grouped_counts
 from syndicate.storage.db import engine_of
-from syndicate.storage.digest_models import DeliveryRow, EditionRow, SubscriberRow, SubscriptionRow
+from syndicate.storage.digest_models import (
+    DeliveryAttemptRow,
+    DeliveryRow,
+    EditionRow,
+    SubscriberRow,
+    SubscriptionRow,
+)
 
 QUEUED, SENDING, SENT, BOUNCED = (
     DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.BOUNCED)
 ACTIVE = SubscriberStatus.ACTIVE
 
 
-def _due(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+def _due(now: datetime, stale_before: datetime, epoch: str | None) -> ColumnElement[bool]:
     return and_(
         DeliveryRow.state == QUEUED,
         DeliveryRow.next_attempt_at <= now,
-        or_(DeliveryRow.enqueued_at.is_(None), DeliveryRow.enqueued_at < now - lease),
+        or_(DeliveryRow.enqueued_at.is_(None), DeliveryRow.enqueued_at < stale_before,
+            DeliveryRow.enqueued_epoch.is_(None), DeliveryRow.enqueued_epoch != (epoch or "")),
     )
 
 
 def cut_batches(
-    session: Session, edition_id: int, *, size: int, now: datetime, lease: timedelta,
-    after: int = 0, max_ranges: int | None = None,
+    session: Session, edition_id: int, *, size: int, now: datetime, stale_before: datetime,
+    epoch: str | None, after: int = 0, max_ranges: int | None = None,
 ) -> list[tuple[int, int]]:
-    """Id ranges (ids > after) of due, not-yet-enqueued rows, each of at most `size` rows.
+    """Id ranges (ids > after) of due rows (see `_due`), each of at most `size` rows.
 
-    Marks them enqueued; the caller commits, then hands one task per range to the broker; if
-    that is lost, the sweep finds the rows again once the lease has passed.
+    Marks them enqueued under `epoch`; the caller commits, then hands one task per range to the
+    broker; if that broker loses it, the sweep finds the rows again under the new epoch.
     """
     ranges: list[tuple[int, int]] = []
-    base = select(DeliveryRow.id).where(DeliveryRow.edition_id == edition_id, _due(now, lease))
+    due = _due(now, stale_before, epoch)
+    base = select(DeliveryRow.id).where(DeliveryRow.edition_id == edition_id, due)
     last = after
     while max_ranges is None or len(ranges) < max_ranges:
         lo = session.scalar(base.where(DeliveryRow.id > last).order_by(DeliveryRow.id).limit(1))
@@ -59,15 +85,22 @@ def cut_batches(
                             .offset(size - 1).limit(1))
         if hi is None:
             hi = session.scalar(select(func.max(DeliveryRow.id)).where(
-                DeliveryRow.edition_id == edition_id, DeliveryRow.id >= lo, _due(now, lease)))
+                DeliveryRow.edition_id == edition_id, DeliveryRow.id >= lo, due))
         assert hi is not None
         ranges.append((lo, hi))
         last = hi
     for lo, hi in ranges:
         session.execute(update(DeliveryRow).where(
-            DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi), _due(now, lease)
-        ).values(enqueued_at=now))
+            DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi), due
+        ).values(enqueued_at=now, enqueued_epoch=epoch))
     return ranges
+
+
+def forget_enqueued(session: Session, edition_id: int, lo: int, hi: int) -> None:
+    """Mark the queued rows of a range never enqueued (the broker refused their batch)."""
+    session.execute(update(DeliveryRow).where(
+        DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi), DeliveryRow.state == QUEUED
+    ).values(enqueued_at=None, enqueued_epoch=None))
 
 
 def claim(
@@ -104,10 +137,20 @@ def claim(
 
 def record(session: Session, outcomes: Sequence[Outcome], suppress: Iterable[int],
            *, now: datetime, reason: str = "bounced") -> None:
-    """Write each row's outcome and suppress bounced subscribers; commits.
+    """Write each row's outcome, its attempt history, and suppress bounced subscribers; commits.
 
     Rows with equal outcomes (most often '250 ok') are written by one UPDATE ... WHERE id IN.
+    On PostgreSQL the commit does not wait for the disk (`synchronous_commit = off`): a dead
+    worker loses nothing the server has; only a crash of the database server itself can lose its
+    last few hundred milliseconds of outcomes.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+    tried = [o for o in outcomes if o.state != DeliveryState.SKIPPED]
+    if tried:
+        session.execute(insert(DeliveryAttemptRow), [
+            {"delivery_id": o.delivery_id, "state": str(o.state), "reply": o.last_reply, "at": now}
+            for o in tried])
     groups: dict[tuple[DeliveryState, str, datetime | None], list[int]] = {}
     for outcome in outcomes:
         key = (outcome.state, outcome.last_reply, outcome.retry_at)
@@ -124,6 +167,37 @@ def record(session: Session, outcomes: Sequence[Outcome], suppress: Iterable[int
                         .execution_options(synchronize_session=False))
     suppress_bounced(session, suppress, reason=reason)
     session.commit()
+
+
+#: One outcome in one statement, on PostgreSQL: the row's new state, its attempt row, and the
+#: suppression of a bounced reader, atomically and in a single round trip (run in autocommit).
+_RECORD_ONE_PG = text("""
+WITH d AS (
+    UPDATE deliveries SET state = CAST(:state AS VARCHAR(10)), last_reply = :reply, claim = NULL,
+        updated_at = :now,
+        sent_at = CASE WHEN CAST(:state AS VARCHAR(10)) = 'sent' THEN :now ELSE sent_at END,
+        next_attempt_at = COALESCE(:retry_at, next_attempt_at),
+        enqueued_at = CASE WHEN :retry_at IS NULL THEN enqueued_at END,
+        enqueued_epoch = CASE WHEN :retry_at IS NULL THEN enqueued_epoch END
+    WHERE id = :id RETURNING id
+), s AS (
+    UPDATE subscribers SET status = 'bounced', status_reason = :reason
+    WHERE id = :suppress AND status IN ('active', 'pending') RETURNING id
+)
+INSERT INTO delivery_attempts (delivery_id, state, reply, at)
+SELECT id, CAST(:state AS VARCHAR(10)), :reply, :now FROM d WHERE CAST(:state AS VARCHAR(10)) <> 'skipped'
+""").bindparams(bindparam("retry_at", type_=DateTime(timezone=True)),
+                bindparam("now", type_=DateTime(timezone=True)),
+                bindparam("suppress", type_=BigInteger))
+
+
+def record_one_pg(conn: Connection, outcome: Outcome, suppress: int | None, *, now: datetime,
+                  reason: str = "bounced") -> None:
+    """`record` of one outcome on PostgreSQL, as one statement on an autocommit connection."""
+    conn.execute(_RECORD_ONE_PG, {
+        "id": outcome.delivery_id, "state": str(outcome.state), "reply": outcome.last_reply,
+        "retry_at": outcome.retry_at, "now": now, "suppress": suppress, "reason": reason,
+    })
 
 
 def suppress_bounced(session: Session, subscriber_ids: Iterable[int], *, reason: str) -> None:
@@ -206,13 +280,39 @@ def bounce_after_send(session: Session, edition_id: int, delivery_id: int, *, re
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def editions_with_due_rows(session: Session, *, now: datetime, lease: timedelta) -> list[int]:
-    """Editions that have queued rows due and not enqueued within the lease."""
-    return list(session.scalars(select(DeliveryRow.edition_id).where(_due(now, lease)).distinct()))
+def editions_with_due_rows(
+    session: Session, *, now: datetime, stale_before: datetime, epoch: str | None
+) -> list[int]:
+    """Editions that have rows due as `cut_batches` defines it."""
+    due = _due(now, stale_before, epoch)
+    return list(session.scalars(select(DeliveryRow.edition_id).where(due).distinct()))
+
+
+def heartbeat(session: Session, delivery_ids: Sequence[int], *, now: datetime) -> int:
+    """Renew the lease of rows still `sending`; the caller commits."""
+    result = session.execute(
+        update(DeliveryRow).where(DeliveryRow.id.in_(delivery_ids), DeliveryRow.state == SENDING)
+        .values(claimed_at=now).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _database_uptime(session: Session) -> timedelta | None:
+    """How long the database server has been up (PostgreSQL), None where it cannot say."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    seconds = session.scalar(text("SELECT extract(epoch FROM now() - pg_postmaster_start_time())"))
+    return timedelta(seconds=float(seconds or 0))
 
 
 def release_stale(session: Session, *, now: datetime, lease: timedelta) -> int:
-    """Queue again rows stuck in `sending` longer than the lease (their worker died)."""
+    """Queue again rows whose lease was not renewed for `lease` (their sender died).
+
+    Nothing is taken over while the database has been up for less than a lease: the renewals of
+    live senders failed while it was down, and they renew within seconds of it coming back.
+    """
+    uptime = _database_uptime(session)
+    if uptime is not None and uptime < lease:
+        return 0
     result = session.execute(
         update(DeliveryRow)
         .where(DeliveryRow.state == SENDING, DeliveryRow.claimed_at < now - lease)

@@ -5,24 +5,43 @@ Each method is one short transaction; the SQL itself is in `delivery_ledger`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.digests.ports import ClaimedDelivery, EditionContent, Outcome, ReportTarget
 from syndicate.digests.states import DeliveryState, SubscriberStatus
 from syndicate.storage import delivery_ledger as ledger
+from syndicate.storage.db import as_unavailable
 from syndicate.storage.digest_models import DeliveryRow, SubscriberRow
 from syndicate.storage.edition_store import edition_and_list, edition_articles
 
 
-class SqlDeliveryStore:
-    """DeliveryStore over SQLAlchemy sessions from `session_factory`."""
+@contextmanager
+def _outage_named() -> Iterator[None]:
+    """Raise DatabaseUnavailable for a database that cannot be reached; other errors as they are."""
+    try:
+        yield
+    except Exception as exc:
+        outage = as_unavailable(exc)
+        if outage is None:
+            raise
+        raise outage from exc
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+
+class SqlDeliveryStore:
+    """DeliveryStore over SQLAlchemy sessions from `session_factory`.
+
+    With a `recording` engine (PostgreSQL, see db.make_recording_engine) a single outcome is
+    written as one autocommitted statement: the per-message write of the sending loop.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], recording: Engine | None = None) -> None:
         self.session_factory = session_factory
+        self.recording = recording
 
     def edition_content(self, edition_id: int) -> EditionContent:
         """See DeliveryStore.edition_content."""
@@ -39,9 +58,26 @@ class SqlDeliveryStore:
             return ledger.claim(session, edition_id, list_id, lo, hi, now=now)
 
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
-        """See DeliveryStore.record (committed)."""
-        with self.session_factory() as session:
+        """See DeliveryStore.record (committed; an outage raises DatabaseUnavailable)."""
+        if self.recording is not None and len(outcomes) == 1 and len(suppress) <= 1:
+            with _outage_named(), self.recording.connect() as conn:
+                ledger.record_one_pg(conn, outcomes[0], suppress[0] if suppress else None, now=now)
+            return
+        with _outage_named(), self.session_factory() as session:
             ledger.record(session, outcomes, suppress, now=now)
+
+    def heartbeat(self, delivery_ids: Sequence[int], *, now: datetime) -> int:
+        """See DeliveryStore.heartbeat (committed; an outage raises DatabaseUnavailable)."""
+        with _outage_named(), self.session_factory() as session:
+            renewed = ledger.heartbeat(session, delivery_ids, now=now)
+            session.commit()
+            return renewed
+
+    def forget_enqueued(self, edition_id: int, lo: int, hi: int) -> None:
+        """See DeliveryStore.forget_enqueued (committed)."""
+        with self.session_factory() as session:
+            ledger.forget_enqueued(session, edition_id, lo, hi)
+            session.commit()
 
     def release(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
         """See DeliveryStore.release (committed)."""
@@ -49,13 +85,13 @@ class SqlDeliveryStore:
             ledger.release(session, delivery_ids, now=now)
 
     def cut_batches(
-        self, edition_id: int, *, size: int, now: datetime, lease: timedelta, after: int,
-        max_ranges: int,
+        self, edition_id: int, *, size: int, now: datetime, stale_before: datetime, epoch: str | None,
+        after: int, max_ranges: int,
     ) -> list[tuple[int, int]]:
         """See DeliveryStore.cut_batches (committed)."""
         with self.session_factory() as session:
-            ranges = ledger.cut_batches(session, edition_id, size=size, now=now, lease=lease,
-                                        after=after, max_ranges=max_ranges)
+            ranges = ledger.cut_batches(session, edition_id, size=size, now=now, stale_before=stale_before,
+                                        epoch=epoch, after=after, max_ranges=max_ranges)
             session.commit()
             return ranges
 
@@ -66,10 +102,12 @@ class SqlDeliveryStore:
             session.commit()
             return released
 
-    def editions_with_due_rows(self, *, now: datetime, lease: timedelta) -> list[int]:
+    def editions_with_due_rows(
+        self, *, now: datetime, stale_before: datetime, epoch: str | None
+    ) -> list[int]:
         """See DeliveryStore.editions_with_due_rows."""
         with self.session_factory() as session:
-            return ledger.editions_with_due_rows(session, now=now, lease=lease)
+            return ledger.editions_with_due_rows(session, now=now, stale_before=stale_before, epoch=epoch)
 
     def requeue(
         self, edition_id: int, *, states: Sequence[DeliveryState] | None, subscriber_id: int | None,

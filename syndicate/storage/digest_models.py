@@ -37,17 +37,27 @@ class MailingListRow(Base):
     visibility: Mapped[str] = mapped_column(String(10), default="public", server_default="public")
 
 
+def _email_key(context: Any) -> str:
+    # Filled on every insert, bulk ones included, from the row's own address.
+    return str(context.get_current_parameters()["email"]).lower()
+
+
 class SubscriberRow(Base):
     __tablename__ = "subscribers"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # As first given (RFC 5321 keeps the local part's case)...
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # ...but one reader per address whatever its case: the unique key is the lower-cased address.
+    email_key: Mapped[str | None] = mapped_column(String(320), default=_email_key)
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(35), default="en")
     status: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("uq_subscribers_email_key", "email_key", unique=True),)
 
 
 class SubscriptionRow(Base):
@@ -107,7 +117,10 @@ class DeliveryRow(Base):
     # When a batch task covering this row was last handed to the broker; the sweep re-enqueues
     # queued rows whose task seems lost.
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The broker's epoch at that time (TaskQueue.epoch): a task handed to an earlier epoch is lost.
+    enqueued_epoch: Mapped[str | None] = mapped_column(String(40))
     claim: Mapped[str | None] = mapped_column(String(32))
+    # When the batch sending this row claimed it or last renewed its lease (its heartbeat).
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -124,6 +137,20 @@ class DeliveryRow(Base):
               sqlite_where=text("state IN ('failed', 'bounced')"),
               postgresql_where=text("state IN ('failed', 'bounced')")),
     )
+
+
+class DeliveryAttemptRow(Base):
+    """One tried send of a delivery and what came of it; written once, never updated."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(BigId, ForeignKey("deliveries.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(10))
+    reply: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
 
 
 def row_dict(row: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ delivery rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +20,7 @@ from syndicate.domain.articles import Article
 from syndicate.errors import NotFound
 from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.digest_models import (
+    DeliveryAttemptRow,
     DeliveryRow,
     EditionRow,
     MailingListRow,
@@ -69,6 +70,22 @@ class DeliveryView:
     sent_at: datetime | None
     updated_at: datetime
     email: str
+    reader_status: SubscriberStatus = SubscriberStatus.ACTIVE
+
+    @property
+    def resendable(self) -> bool:
+        """Whether "resend to this subscriber" may be offered: never to a reader who left or was
+        suppressed (bounced, complained, suppressed by an admin)."""
+        return self.reader_status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    """One tried send of a delivery, as the attempt history keeps it."""
+
+    state: DeliveryState
+    reply: str | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -85,10 +102,10 @@ class SubscriberView:
     confirmed_at: datetime | None
 
 
-def _delivery(row: DeliveryRow, email: str) -> DeliveryView:
+def _delivery(row: DeliveryRow, email: str, status: str = SubscriberStatus.ACTIVE) -> DeliveryView:
     return DeliveryView(row.id, row.edition_id, row.subscriber_id, DeliveryState(row.state), row.attempts,
                         row.last_reply, row.next_attempt_at, row.enqueued_at, row.claimed_at, row.sent_at,
-                        row.updated_at, email)
+                        row.updated_at, email, SubscriberStatus(status))
 
 
 def _subscriber(row: SubscriberRow) -> SubscriberView:
@@ -173,7 +190,7 @@ class DigestReads:
         after_id: int = 0, limit: int | None = None, offset: int = 0,
     ) -> Iterator[DeliveryView]:
         """Deliveries by id matching every filter given, streamed (keyset: `after_id`)."""
-        stmt = select(DeliveryRow, SubscriberRow.email).join(
+        stmt = select(DeliveryRow, SubscriberRow.email, SubscriberRow.status).join(
             SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id).where(DeliveryRow.id > after_id)
         if state:
             stmt = stmt.where(DeliveryRow.state == state)
@@ -183,8 +200,8 @@ class DigestReads:
             stmt = stmt.where(DeliveryRow.subscriber_id == subscriber_id)
         stmt = stmt.order_by(DeliveryRow.id).offset(offset).limit(limit)
         with self.session_factory() as session:
-            for row, email in session.execute(stmt.execution_options(yield_per=1000)):
-                yield _delivery(row, email)
+            for row, email, status in session.execute(stmt.execution_options(yield_per=1000)):
+                yield _delivery(row, email, status)
 
     def subscribers(
         self, *, q: str | None = None, status: str | None = None, after_id: int = 0, limit: int
@@ -192,7 +209,7 @@ class DigestReads:
         """Subscribers by id; `q` matches the start of the address or part of the name."""
         stmt = select(SubscriberRow).where(SubscriberRow.id > after_id)
         if q and q.strip():
-            stmt = stmt.where(or_(SubscriberRow.email.startswith(q.strip().lower()),
+            stmt = stmt.where(or_(SubscriberRow.email_key.startswith(q.strip().lower()),
                                   SubscriberRow.name.contains(q.strip())))
         if status:
             stmt = stmt.where(SubscriberRow.status == status)
@@ -217,11 +234,24 @@ class DigestReads:
 
     def history(self, subscriber_id: int, *, limit: int = 100) -> list[tuple[DeliveryView, str]]:
         """The subscriber's newest deliveries with their edition's subject."""
-        stmt = (select(DeliveryRow, SubscriberRow.email, EditionRow.subject)
+        stmt = (select(DeliveryRow, SubscriberRow.email, SubscriberRow.status, EditionRow.subject)
                 .join(EditionRow, EditionRow.id == DeliveryRow.edition_id)
                 .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
                 .where(DeliveryRow.subscriber_id == subscriber_id)
                 .order_by(DeliveryRow.id.desc()).limit(limit))
         with self.session_factory() as session:
-            return [(_delivery(d, email), subject) for d, email, subject in session.execute(stmt)]
+            return [(_delivery(d, email, status), subject)
+                    for d, email, status, subject in session.execute(stmt)]
+
+    def attempts_of(self, delivery_ids: Sequence[int]) -> dict[int, list[AttemptView]]:
+        """Each delivery's attempt history, oldest first (every id present, [] when none)."""
+        found: dict[int, list[AttemptView]] = {i: [] for i in delivery_ids}
+        if not found:
+            return found
+        stmt = (select(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id.in_(list(found)))
+                .order_by(DeliveryAttemptRow.id))
+        with self.session_factory() as session:
+            for a in session.scalars(stmt):
+                found[a.delivery_id].append(AttemptView(DeliveryState(a.state), a.reply, a.at))
+        return found
 

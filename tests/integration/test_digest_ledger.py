@@ -54,14 +54,19 @@ def test_planner_cuts_keyset_batches_of_the_configured_size(mail_container: Any)
     editions = SqlEditionStore(mail_container.session_factory)
     edition_id = create_edition(editions, lst, frequency=Frequency.DAILY, now=mail_container.now())
     assert edition_id is not None
+    now = mail_container.now()
+    hour_ago = now - timedelta(hours=1)
     with mail_container.session_factory() as session:
-        ranges = ledger.cut_batches(session, edition_id, size=4, now=mail_container.now(),
-                                    lease=timedelta(minutes=10))
+        ranges = ledger.cut_batches(session, edition_id, size=4, now=now, stale_before=hour_ago,
+                                    epoch="e1")
         ids = list(session.scalars(select(DeliveryRow.id).order_by(DeliveryRow.id)))
-        again = ledger.cut_batches(session, edition_id, size=4, now=mail_container.now(),
-                                   lease=timedelta(minutes=10))
+        again = ledger.cut_batches(session, edition_id, size=4, now=now, stale_before=hour_ago,
+                                   epoch="e1")
+        lost = ledger.cut_batches(session, edition_id, size=4, now=now, stale_before=hour_ago,
+                                  epoch="e2")
     assert [sum(lo <= i <= hi for i in ids) for lo, hi in ranges] == [4, 4, 2]
-    assert again == []  # enqueued rows are not cut again within the lease
+    assert again == []  # handed to this broker already: its queue still holds them
+    assert lost == ranges  # that broker lost its queue (a new epoch): cut and handed over again
 
 
 def test_each_subscriber_gets_one_message_and_a_second_run_sends_nothing(
@@ -363,3 +368,34 @@ def test_counts_taken_before_a_resend_are_not_stored_after_it(
     assert stored_counts(c, edition_id) is None
     with c.session_factory() as session:
         assert ledger.counts_many(session, [edition_id])[edition_id]["queued"] == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_history_is_append_only_and_readers_who_left_are_never_offered_again(
+    backend: str, make_container: Callable[..., Any], smtp_sink: SmtpSink, request: pytest.FixtureRequest
+) -> None:
+    options = {"database_url": request.getfixturevalue("pg_url")} if backend == "postgresql" else {}
+    c = make_container(smtp_url=smtp_sink.url, mail_retry_seconds=0.0, mail_max_attempts=2, **options)
+    add_active(c, make_list(c), ["busy@example.com", "Gone@example.com"])
+    smtp_sink.replies = {"busy@example.com": ["452 full", "452 still full"],
+                         "Gone@example.com": ["550 5.1.1 no such user"]}
+    publish_sample(c)
+    edition_id = c.digests.send_now("world")
+    assert edition_id is not None
+    run_all(c, edition_id)
+    assert run_all(c, edition_id)["failed"] == 1
+    assert c.digests.resend(edition_id, mode="failed-only") == 1
+    counts = run_all(c, edition_id)
+    assert (counts["sent"], counts["bounced"]) == (1, 1)
+    rows = {d.email: d for d in c.digest_reads.deliveries(edition_id=edition_id)}
+    history = c.digest_reads.attempts_of([d.id for d in rows.values()])
+    # The resend added an attempt; the two failures before it are still there, in order.
+    assert [(a.state, (a.reply or "")[:3]) for a in history[rows["busy@example.com"].id]] == [
+        ("queued", "452"), ("failed", "452"), ("sent", "250")]
+    assert [a.state for a in history[rows["Gone@example.com"].id]] == ["bounced"]
+    # The bounced reader is suppressed: the admin offers no resend, and the use case refuses it,
+    # whatever the case of the address given.
+    assert rows["busy@example.com"].resendable and not rows["Gone@example.com"].resendable
+    with pytest.raises(InvalidDigestInput, match="is bounced; a reader who left or was suppressed"):
+        c.digests.resend(edition_id, mode="to", email="gone@EXAMPLE.com")
+    assert c.digests.resend(edition_id, mode="to", email="BUSY@example.com") == 1

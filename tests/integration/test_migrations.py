@@ -23,3 +23,46 @@ def test_migrated_schema_matches_the_models(
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_addresses_that_differ_only_in_case_become_one_reader(
+    backend: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    from sqlalchemy import text
+
+    from syndicate.storage import db
+
+    sqlite_url = f"sqlite:///{tmp_path}/m.db"
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else sqlite_url
+    engine = db.make_engine(url)
+    db.upgrade(engine, "0006")
+    now = "2026-11-01 10:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO mailing_lists (id, slug, name, frequency, categories,"
+                          " custom_frequency, created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t), "
+                          "(2, 'b', 'B', 'daily', '[]', false, :t)"), {"t": now})
+        conn.execute(text("INSERT INTO subscribers (id, email, name, language, status, created_at) VALUES "
+                          "(1, 'Alice@example.org', 'Alice', 'en', 'active', :t), "
+                          "(2, 'alice@example.org', '', 'en', 'active', :t), "
+                          "(3, 'bob@example.org', '', 'en', 'active', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO subscriptions (subscriber_id, list_id, status, created_at) VALUES "
+                          "(1, 1, 'active', :t), (2, 1, 'pending', :t), (2, 2, 'active', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO editions (id, list_id, frequency, since, until, article_ids, subject,"
+                          " created_at) VALUES (1, 1, 'daily', :t, :t, '[]', 'S', :t), "
+                          "(2, 2, 'daily', :t, :t, '[]', 'S', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO deliveries (id, edition_id, subscriber_id, state, attempts, "
+                          "next_attempt_at, updated_at) VALUES (1, 1, 1, 'sent', 1, :t, :t), "
+                          "(2, 1, 2, 'sent', 1, :t, :t), (3, 2, 2, 'bounced', 1, :t, :t)"), {"t": now})
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        readers = conn.execute(text("SELECT id, email, email_key FROM subscribers ORDER BY id")).all()
+        subs = conn.execute(text("SELECT subscriber_id, list_id, status FROM subscriptions "
+                                 "ORDER BY list_id")).all()
+        deliveries = conn.execute(text("SELECT id, subscriber_id, state FROM deliveries ORDER BY id")).all()
+    engine.dispose()
+    # The oldest reader stays, as first written; the other's list B and edition 2 move to it.
+    assert [tuple(r) for r in readers] == [(1, "Alice@example.org", "alice@example.org"),
+                                           (3, "bob@example.org", "bob@example.org")]
+    assert [tuple(s) for s in subs] == [(1, 1, "active"), (1, 2, "active")]
+    assert [tuple(d) for d in deliveries] == [(1, 1, "sent"), (3, 1, "bounced")]

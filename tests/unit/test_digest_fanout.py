@@ -113,7 +113,7 @@ def test_a_second_run_of_the_same_batch_sends_nothing(settings: Settings) -> Non
     fanout, store = engine(db, settings, transport)
     fanout.send_batch(edition_id, 0, 10**9)
     again = fanout.send_batch(edition_id, 0, 10**9)
-    assert again.counts == {} and len(transport.sent) == 2 and store.records == 1
+    assert again.counts == {} and len(transport.sent) == 2 and store.records == 2  # one per message
 
 
 def test_each_language_is_rendered_once_per_process(settings: Settings) -> None:
@@ -134,3 +134,85 @@ def test_each_language_is_rendered_once_per_process(settings: Settings) -> None:
     ru = next(data for _, rcpt, data in transport.sent if rcpt == "ru0@example.org")
     body = message_from_bytes(ru, policy=policy.default).get_body(("plain",))
     assert body is not None and "Здравствуйте, Иван!" in body.get_content()
+
+
+class RecordingOrder(FakeTransport):
+    """Notes, at each send, how many outcomes the ledger already held."""
+
+    def __init__(self, store_of: list[FakeDeliveryStore]) -> None:
+        super().__init__()
+        self.store_of = store_of
+        self.recorded_before_send: list[int] = []
+
+    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+        self.recorded_before_send.append(len(self.store_of[0].recorded))
+        return super().send(sender, recipient, data)
+
+
+def test_each_accepted_message_is_recorded_before_the_next_is_sent(settings: Settings) -> None:
+    # A sender killed between two messages leaves at most the one in flight unrecorded.
+    db = FakeDigestDb()
+    edition_id = edition_for(db, [f"r{n}@example.org" for n in range(4)])
+    holder: list[FakeDeliveryStore] = []
+    transport = RecordingOrder(holder)
+    fanout, store = engine(db, settings, transport)
+    holder.append(store)
+    fanout.send_batch(edition_id, 0, 10**9)
+    assert transport.recorded_before_send == [0, 1, 2, 3]
+    assert [a[1] for a in store.attempts] == [SENT] * 4  # the attempt history, one row each
+
+
+def test_a_database_outage_stops_sending_until_it_is_back(settings: Settings) -> None:
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["a@example.org", "b@example.org", "c@example.org"])
+    holder: list[FakeDeliveryStore] = []
+    transport = RecordingOrder(holder)
+    fanout, store = engine(db, settings, transport)
+    holder.append(store)
+    waits: list[float] = []
+    fanout.sleep = waits.append
+    store.down_for = 4  # the first message's outcome cannot be written four times in a row
+    fanout.send_batch(edition_id, 0, 10**9)
+    # Nothing more was sent while the first outcome waited; then every message went, once.
+    assert transport.recorded_before_send == [0, 1, 2] and len(transport.sent) == 3
+    assert len(waits) == 4 and db.states(edition_id) == dict.fromkeys(
+        ["a@example.org", "b@example.org", "c@example.org"], SENT)
+
+
+def test_a_database_that_stays_away_leaves_the_rows_to_the_sweep(settings: Settings) -> None:
+    from syndicate.errors import DatabaseUnavailable
+
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["a@example.org", "b@example.org"])
+    transport = FakeTransport()
+    fanout, store = engine(db, settings, transport)
+    fanout.sleep = lambda s: None
+    fanout.outage_wait_s = 3.0
+    store.down_for = 10**6
+    with pytest.raises(DatabaseUnavailable):
+        fanout.send_batch(edition_id, 0, 10**9)
+    # One message went out and could not be recorded: the only one that may arrive twice.
+    assert len(transport.sent) == 1
+    assert set(db.states(edition_id).values()) == {DeliveryState.SENDING}
+
+
+def test_a_live_sender_renews_the_lease_of_its_unfinished_rows(tmp_path: Path) -> None:
+    import threading
+
+    fast = load_settings(var_dir=tmp_path, secret_key="fanout-secret-0123456789", admin_token="t" * 24,
+                         mail_lease_seconds=3)  # a renewal every 0.5 s
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["a@example.org", "b@example.org"])
+    gate = threading.Event()
+
+    class Slow(FakeTransport):
+        def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+            gate.wait(5)
+            return super().send(sender, recipient, data)
+
+    fanout, store = engine(db, fast, Slow())
+    timer = threading.Timer(1.6, gate.set)
+    timer.start()
+    fanout.send_batch(edition_id, 0, 10**9)
+    timer.join()
+    assert store.heartbeats and all(len(ids) == 2 for ids in store.heartbeats)

@@ -35,7 +35,7 @@ class Clock:
 def settings(tmp_path: Path) -> Settings:
     return load_settings(var_dir=tmp_path, secret_key="service-secret-0123456789", admin_token="t" * 24,
                          base_url="https://news.example.com", mail_batch_size=2, mail_retry_seconds=0.0,
-                         mail_lease_seconds=600, digest_hour=8, digest_weekday=0)
+                         mail_lease_seconds=30, digest_hour=8, digest_weekday=0)
 
 
 class World:
@@ -119,13 +119,17 @@ def test_sweep_resubmits_lost_batches_and_rows_of_dead_workers(settings: Setting
     edition_id = world.digests.send_now("world")
     assert edition_id is not None and world.tasks.submitted == []
     world.tasks.down = False
-    assert world.digests.sweep() == 0  # enqueued within the lease: the task may still come
-    world.clock.at += timedelta(minutes=11)
+    assert world.digests.sweep() == 1  # the refused batch goes at once, not after a lease
+    assert world.digests.sweep() == 0  # handed to this broker: a healthy queue may still hold it
+    world.tasks.current_epoch = "epoch-2"  # Redis restarted without its data: the batch is gone
     assert world.digests.sweep() == 1
-    # A worker claims the row and dies before sending: after the lease the row is queued again.
+    # A worker claims the row and dies before sending: once its lease is not renewed for
+    # MAIL_LEASE_SECONDS (30 s), the row is queued again.
     world.digests.deliveries.claim(edition_id, lst.id, 0, 10**9, now=world.clock.at)
     world.tasks.submitted.clear()
-    world.clock.at += timedelta(minutes=11)
+    world.clock.at += timedelta(seconds=20)
+    assert world.digests.sweep() == 0  # within the lease: its sender may be alive
+    world.clock.at += timedelta(seconds=11)
     assert world.digests.sweep() == 1
     world.run_batches()
     assert world.transport.recipients == ["a@example.org"]

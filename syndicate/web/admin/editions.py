@@ -53,9 +53,11 @@ def edition(
     found = reads.edition(edition_id)
     rows = [(d, d.email) for d in reads.deliveries(
         state=state, edition_id=edition_id, limit=ROWS_PAGE_SIZE, offset=(page - 1) * ROWS_PAGE_SIZE)]
+    attempts = reads.attempts_of([d.id for d, _ in rows])
     return render(request, "admin/edition.html", {
         "edition": found, "list": reads.edition_list(found), "counts": found.counts, "states": STATES,
-        "state": state, "rows": rows, "articles": reads.edition_articles(found), "page": page,
+        "state": state, "rows": rows, "attempts": attempts, "articles": reads.edition_articles(found),
+        "page": page,
         "pages": max(1, math.ceil(found.counts[DeliveryState(state)] / ROWS_PAGE_SIZE)),
         "flash": queued_again(resent),
         "languages": PREVIEW_LANGUAGES,

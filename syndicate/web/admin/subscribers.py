@@ -36,9 +36,10 @@ def subscriber(request: Request, subscriber_id: DbId, container: ContainerDep, _
     reads = container.digest_reads
     with not_found_404():
         row = reads.subscriber(subscriber_id)
+    history = reads.history(subscriber_id)
     return render(request, "admin/subscriber.html", {
         "subscriber": row, "subscriptions": reads.subscriptions(subscriber_id),
-        "history": reads.history(subscriber_id),
+        "history": history, "attempts": reads.attempts_of([d.id for d, _ in history]),
     })
 
 

@@ -37,7 +37,7 @@ from syndicate.digests.states import (
 from syndicate.digests.tokens import Signer
 from syndicate.domain.articles import Article
 from syndicate.domain.languages import in_language_range
-from syndicate.errors import NotFound
+from syndicate.errors import DatabaseUnavailable, NotFound
 from syndicate.mail.mailer import Mailer
 from syndicate.settings import Settings
 from tests.unit.fakes.tasks import FakeTaskQueue
@@ -57,6 +57,7 @@ class FakeDelivery:
     last_reply: str | None = None
     next_attempt_at: datetime = EPOCH
     enqueued_at: datetime | None = None
+    enqueued_epoch: str | None = None
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
 
@@ -122,19 +123,48 @@ class FakeDigestDb:
                 for d in self.deliveries.values() if d.edition_id == edition_id}
 
 
-def _due(row: FakeDelivery, now: datetime, lease: timedelta) -> bool:
+def _due(row: FakeDelivery, now: datetime, stale_before: datetime, epoch: str | None) -> bool:
     return (row.state == DeliveryState.QUEUED and row.next_attempt_at <= now
-            and (row.enqueued_at is None or row.enqueued_at < now - lease))
+            and (row.enqueued_at is None or row.enqueued_at < stale_before
+                 or row.enqueued_epoch != epoch or epoch is None))
 
 
 class FakeDeliveryStore:
-    """DeliveryStore on a FakeDigestDb; `recorded` keeps every outcome written, in order."""
+    """DeliveryStore on a FakeDigestDb; `recorded` keeps every outcome written, in order.
+
+    `down_for` makes the next N calls of record/heartbeat raise DatabaseUnavailable, as a
+    database that is away would; `attempts` is the append-only attempt history.
+    """
 
     def __init__(self, db: FakeDigestDb) -> None:
         self.db = db
         self.recorded: list[Outcome] = []
         self.records = 0
         self.released: list[int] = []
+        self.down_for = 0
+        self.heartbeats: list[list[int]] = []
+        self.attempts: list[tuple[int, DeliveryState, str]] = []
+
+    def _maybe_down(self) -> None:
+        if self.down_for > 0:
+            self.down_for -= 1
+            raise DatabaseUnavailable("the database is unreachable (fake)")
+
+    def heartbeat(self, delivery_ids: Sequence[int], *, now: datetime) -> int:
+        self._maybe_down()
+        self.heartbeats.append(list(delivery_ids))
+        renewed = 0
+        for i in delivery_ids:
+            row = self.db.deliveries[i]
+            if row.state == DeliveryState.SENDING:
+                row.claimed_at = now
+                renewed += 1
+        return renewed
+
+    def forget_enqueued(self, edition_id: int, lo: int, hi: int) -> None:
+        for row in self.db.deliveries.values():
+            if row.edition_id == edition_id and lo <= row.id <= hi and row.state == DeliveryState.QUEUED:
+                row.enqueued_at, row.enqueued_epoch = None, None
 
     def edition_content(self, edition_id: int) -> EditionContent:
         found = self.db.editions.get(edition_id)
@@ -162,9 +192,12 @@ class FakeDeliveryStore:
         return got
 
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
+        self._maybe_down()
         self.records += 1
         for outcome in outcomes:
             self.recorded.append(outcome)
+            if outcome.state != DeliveryState.SKIPPED:
+                self.attempts.append((outcome.delivery_id, outcome.state, outcome.last_reply))
             row = self.db.deliveries[outcome.delivery_id]
             row.state, row.last_reply = outcome.state, outcome.last_reply
             if outcome.state == DeliveryState.SENT:
@@ -178,22 +211,24 @@ class FakeDeliveryStore:
                                                              status_reason="bounced")
 
     def release(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
+        self._maybe_down()
         self.released += list(delivery_ids)
         for i in delivery_ids:
             row = self.db.deliveries[i]
             if row.state == DeliveryState.SENDING:
                 row.state, row.enqueued_at = DeliveryState.QUEUED, None
 
-    def cut_batches(self, edition_id: int, *, size: int, now: datetime, lease: timedelta, after: int,
-                    max_ranges: int) -> list[tuple[int, int]]:
+    def cut_batches(self, edition_id: int, *, size: int, now: datetime, stale_before: datetime,
+                    epoch: str | None, after: int, max_ranges: int) -> list[tuple[int, int]]:
         due = sorted(r.id for r in self.db.deliveries.values()
-                     if r.edition_id == edition_id and r.id > after and _due(r, now, lease))
+                     if r.edition_id == edition_id and r.id > after and _due(r, now, stale_before, epoch))
         ranges = [(chunk[0], chunk[-1]) for chunk in (due[i:i + size] for i in range(0, len(due), size))]
         ranges = ranges[:max_ranges]
         for lo, hi in ranges:
             for i in due:
                 if lo <= i <= hi:
                     self.db.deliveries[i].enqueued_at = now
+                    self.db.deliveries[i].enqueued_epoch = epoch
         return ranges
 
     def release_stale(self, *, now: datetime, lease: timedelta) -> int:
@@ -203,8 +238,11 @@ class FakeDeliveryStore:
             row.state, row.enqueued_at, row.next_attempt_at = DeliveryState.QUEUED, None, now
         return len(stale)
 
-    def editions_with_due_rows(self, *, now: datetime, lease: timedelta) -> list[int]:
-        return sorted({r.edition_id for r in self.db.deliveries.values() if _due(r, now, lease)})
+    def editions_with_due_rows(
+        self, *, now: datetime, stale_before: datetime, epoch: str | None
+    ) -> list[int]:
+        return sorted({r.edition_id for r in self.db.deliveries.values()
+                       if _due(r, now, stale_before, epoch)})
 
     def requeue(self, edition_id: int, *, states: Sequence[DeliveryState] | None, subscriber_id: int | None,
                 now: datetime) -> int:
@@ -317,7 +355,7 @@ class FakeSubscriberStore:
         return self.db.subscribers.get(subscriber_id)
 
     def by_email(self, email: str) -> Subscriber | None:
-        return next((s for s in self.db.subscribers.values() if s.email == email), None)
+        return next((s for s in self.db.subscribers.values() if s.email.lower() == email.lower()), None)
 
     def add(self, *, email: str, name: str, language: str, now: datetime) -> Subscriber:
         reader = Subscriber(next(self.db.ids), email, name, language, SubscriberStatus.PENDING)

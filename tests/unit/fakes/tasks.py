@@ -12,6 +12,7 @@ class FakeTaskQueue:
     def __init__(self, *, down: bool = False) -> None:
         self.down = down
         self.submitted: list[Command] = []
+        self.current_epoch = "epoch-1"
 
     def submit(self, command: Command) -> bool:
         """Record the command; False while down."""
@@ -24,3 +25,9 @@ class FakeTaskQueue:
         """Raise BrokerUnavailable while down."""
         if self.down:
             raise BrokerUnavailable("fake broker is down")
+
+    def epoch(self) -> str:
+        """`current_epoch`; BrokerUnavailable while down. Set a new one to play a lost queue."""
+        if self.down:
+            raise BrokerUnavailable("fake broker is down")
+        return self.current_epoch
