@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from syndicate.storage.metrics_read import OperatorMetrics
-from syndicate.web.deps import ContainerDep
+from syndicate.web.deps import AdminDep, ContainerDep
 
 router = APIRouter(include_in_schema=False)
 SCHEDULER = "scheduler"
@@ -90,9 +90,13 @@ class _Scrape:
         return self.families
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[AdminDep])
 def metrics(container: ContainerDep) -> Response:
-    """Operator metrics, computed from the database now, in the Prometheus text format."""
+    """Operator metrics, computed from the database now, in the Prometheus text format.
+
+    Behind the admin bearer token (Prometheus: `authorization: {credentials: ADMIN_TOKEN}`):
+    delivery counts and failure rates are not for the public.
+    """
     now = container.now()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Scrape(metric_families(container.metrics_reads.snapshot(now=now), now=now)))

@@ -67,7 +67,8 @@ def test_serve_shows_examples_and_runs_its_worker(
         # Its scheduler runs the outbox relay: /healthz and /metrics say it is alive.
         wait_for(lambda: httpx.get(f"{base}/healthz", timeout=5).json().get("scheduler") == "ok", 60,
                  "the scheduler's first heartbeat")
-        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        metrics = httpx.get(f"{base}/metrics", timeout=5,
+                            headers={"Authorization": f"Bearer {token}"}).text
         assert "syndicate_scheduler_last_seen_seconds " in metrics
         assert "syndicate_feed_build_seconds " in metrics  # the worker rebuilt the feeds
         assert "syndicate_outbox_pending 0.0" in metrics

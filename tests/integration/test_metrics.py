@@ -18,7 +18,8 @@ pytest_plugins = ["tests.integration.conftest_digests"]
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of /metrics by (name, labels)."""
-    answer = client.get("/metrics")
+    assert client.get("/metrics").status_code == 401  # operators only
+    answer = client.get("/metrics", headers={"Authorization": "Bearer test-admin-token-0123456789"})
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(answer.text) for s in family.samples}
