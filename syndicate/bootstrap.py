@@ -25,7 +25,9 @@ from syndicate.digests.ratelimit import SendPace, make_counter
 from syndicate.digests.service import DigestService
 from syndicate.digests.tokens import Signer
 from syndicate.errors import ConfigError
-from syndicate.feeds.service import FeedService
+from syndicate.feeds.folder import FeedFolder
+from syndicate.feeds.outputs import StoredFeeds
+from syndicate.feeds.service import FeedService, feeds_root
 from syndicate.mail.mailer import Mailer, build_mailer
 from syndicate.partners.registry import PartnerRegistry
 from syndicate.partners.service import PartnerPushes
@@ -41,6 +43,7 @@ from syndicate.storage.delivery_store import SqlBounceStore, SqlDeliveryStore
 from syndicate.storage.digest_read import DigestReads
 from syndicate.storage.edition_store import SqlEditionStore
 from syndicate.storage.event_log import SqlEventLog
+from syndicate.storage.feed_documents import SqlFeedDocuments
 from syndicate.storage.feed_store import SqlFeedUnitOfWork
 from syndicate.storage.locks import AdvisoryLocks
 from syndicate.storage.partner_push_store import SqlPushStore
@@ -74,8 +77,9 @@ class Container:
     articles: ArticleService = field(init=False)
     article_reader: SqlArticleReader = field(init=False)
     event_log: SqlEventLog = field(init=False)
-    # Feeds: the service of an output folder (feeds_root(settings), or `feeds build --out DIR`)
-    feed_service: Callable[[Path], FeedService] = field(init=False)
+    # Feeds: `feed_service()` writes where FEED_STORE says, `feed_service(DIR)` files into DIR
+    feed_service: Callable[..., FeedService] = field(init=False)
+    feed_documents: SqlFeedDocuments | None = field(init=False)  # FEED_STORE=database only
     # Partners
     partner_client: PartnerClient = field(init=False)
     partner_pushes: PartnerPushes = field(init=False)
@@ -184,9 +188,20 @@ def _wire_articles(c: Container) -> None:
 
 
 def _wire_feeds(c: Container) -> None:
-    # A factory, not one service: `feeds build --out DIR` writes elsewhere than PUBLIC_DIR.
-    c.feed_service = partial(FeedService, c.settings, partial(SqlFeedUnitOfWork, c.session_factory),
-                             AdvisoryLocks(c.engine))
+    """A factory, not one service: `feeds build --out DIR` writes files elsewhere than the store."""
+    s = c.settings
+    service = partial(FeedService, s, partial(SqlFeedUnitOfWork, c.session_factory), AdvisoryLocks(c.engine))
+    documents = SqlFeedDocuments(c.session_factory) if s.effective_feed_store == "database" else None
+    c.feed_documents = documents
+
+    def feed_service(out: Path | None = None) -> FeedService:
+        if out is not None or documents is None:
+            return service(out if out is not None else feeds_root(s))
+        # PUBLIC_DIR, when set, stays an export of the stored documents for nginx or a CDN origin.
+        export = FeedFolder(feeds_root(s)) if s.public_dir is not None else None
+        return service(StoredFeeds(documents, s.var_dir / "feed-locks", export))
+
+    c.feed_service = feed_service
 
 
 def _wire_partners(c: Container) -> None:

@@ -25,7 +25,7 @@ from syndicate.feeds.model import (
     key_of,
     specs_of,
 )
-from syndicate.feeds.ports import ArchivePage, FeedUnitOfWork, Locks
+from syndicate.feeds.ports import ArchivePage, FeedOutput, FeedUnitOfWork, Locks
 from syndicate.services.ports import TaskQueue
 from syndicate.settings import Settings
 
@@ -60,10 +60,10 @@ def feeds_root(settings: Settings) -> Path:
 
 
 class FeedService:
-    """Builds the feeds of one output folder from the stored articles."""
+    """Builds the feeds of one output (a folder, or the database store) from the stored articles."""
 
     def __init__(
-        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path
+        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path | FeedOutput
     ) -> None:
         if settings.feed_items < 1:
             raise ConfigError(f"FEED_ITEMS must be at least 1, got {settings.feed_items}")
@@ -72,7 +72,7 @@ class FeedService:
         self.settings = settings
         self.uow = uow
         self.locks = locks
-        self.folder = FeedFolder(root)
+        self.folder: FeedOutput = FeedFolder(root) if isinstance(root, Path) else root
         # A page never holds more than the subscription feed, so the feed covers everything after it.
         self.page_size = min(settings.feed_archive_size, settings.feed_items)
 
