@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from syndicate.errors import SyndicateError, exit_code
-from syndicate.storage.db import as_unavailable
 
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,6 +32,8 @@ def edge(func: F) -> F:
         except SyndicateError as exc:
             raise fail(str(exc), exit_code(exc)) from None
         except Exception as exc:
+            from syndicate.storage.db import as_unavailable
+
             outage = as_unavailable(exc)
             if outage is None:
                 raise

@@ -7,20 +7,19 @@ import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
-from syndicate.digests import subscribers as subs
-from syndicate.digests.optin import PendingConfirmation
 from syndicate.digests.states import DeliveryState
 from syndicate.errors import InvalidDigestInput
-from syndicate.ingest.subscribers_csv import import_subscribers
-from syndicate.mail.transport import SendResult
-from syndicate.storage.digest_read import EditionView
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
+    from syndicate.digests.optin import PendingConfirmation
+    from syndicate.mail.transport import SendResult
+    from syndicate.storage.digest_read import EditionView
 
 lists_app = typer.Typer(no_args_is_help=True, help="Mailing lists (newsletters).")
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers of mailing lists.")
@@ -31,7 +30,9 @@ deliveries_app = typer.Typer(no_args_is_help=True, help="Email deliveries (the l
 
 
 def _container() -> Container:
-    return bootstrap(migrate=embedded())
+    from syndicate.bootstrap import bootstrap
+
+    return bootstrap(migrate=embedded(), eager=False)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +63,8 @@ def lists_create(
         "--custom-frequency", help="Subscribers may choose their own frequency.")] = False,
 ) -> None:
     """Create a list; prints ID<TAB>SLUG."""
+    from syndicate.digests import subscribers as subs
+
     c = _container()
     created = subs.create_list(c.digest_uow, slug=slug, name=name, frequency=frequency, language=language,
                                categories=category or [], custom_frequency=custom_frequency, now=c.now())
@@ -72,6 +75,8 @@ def lists_create(
 @edge
 def lists_list() -> None:
     """Every list: ID, slug, frequency, name."""
+    from syndicate.digests import subscribers as subs
+
     c = _container()
     for lst in subs.all_lists(c.digest_uow):
         typer.echo(f"{lst.id}\t{lst.slug}\t{lst.frequency}\t{lst.name}")
@@ -92,6 +97,9 @@ def subscribers_import(
     Without --confirmed the imported addresses stay pending and each is mailed a confirmation
     link (double opt-in); importing the same file again mails those still pending again.
     """
+    from syndicate.digests import subscribers as subs
+    from syndicate.ingest.subscribers_csv import import_subscribers
+
     c = _container()
     lst = subs.list_by_slug(c.digest_uow, list_slug)
     done = import_subscribers(c.digest_uow, csv_path, lst=lst, confirmed=confirmed, now=c.now(),
@@ -115,6 +123,10 @@ def subscribers_import(
 
 def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -> str:
     """Mail the confirmation links with a progress bar; returns 'confirmations mailed=N ...'."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from syndicate.digests.optin import PendingConfirmation
+
     tally = {"mailed": 0, "refused": 0, "skipped": 0}
     columns = (TextColumn("confirmations"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True,
@@ -143,6 +155,8 @@ def subscribers_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Subscribers of a list: ID, email, status, subscription status, language, frequency."""
+    from syndicate.digests import subscribers as subs
+
     c = _container()
     lst, members = subs.members(c.digest_uow, list_slug)
     for s, sub in members:
@@ -167,6 +181,8 @@ def _send_inline(c: Container, edition_id: int) -> None:
 
 
 def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     digests = c.digests
     total = sum(digests.edition_counts(edition_id).values())
     columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),

@@ -6,12 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 
-from syndicate.bootstrap import bootstrap
 from syndicate.cli.common import edge, embedded, err
-from syndicate.feeds.model import FeedSpec
-from syndicate.feeds.service import feeds_root
 
 feeds_app = typer.Typer(no_args_is_help=True, help="RSS, Atom and JSON feeds.")
 
@@ -27,7 +23,13 @@ def build(
 ) -> None:
     """Write every feed (site, categories, languages, archive pages) where FEED_STORE says, or as
     files into --out; print each path written."""
-    container = bootstrap(migrate=embedded())
+    from rich.progress import Progress
+
+    from syndicate.bootstrap import bootstrap
+    from syndicate.feeds.model import FeedSpec
+    from syndicate.feeds.service import feeds_root
+
+    container = bootstrap(migrate=embedded(), eager=False)
     service = container.feed_service(out)
     where: object = out
     if out is None:
