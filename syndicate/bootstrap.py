@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from syndicate.storage.digest_read import DigestReads
     from syndicate.storage.event_log import SqlEventLog
     from syndicate.storage.feed_documents import SqlFeedDocuments
+    from syndicate.storage.metrics_read import SqlMetricsReads
     from syndicate.storage.partner_read import SqlPartnerReads
+    from syndicate.storage.runtime_stats import SqlTelemetry
     from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
     from syndicate.storage.uow import SqlUnitOfWork
 
@@ -108,6 +110,9 @@ class Container:
         optin: OptIn = field(init=False)
         bounce_reports: BounceReports = field(init=False)
         digest_reads: DigestReads = field(init=False)
+        # Operators: counters and heartbeats in the database, and the /metrics read model
+        telemetry: SqlTelemetry = field(init=False)
+        metrics_reads: SqlMetricsReads = field(init=False)
     else:
         celery = Wired("broker")
         tasks = Wired("broker")
@@ -128,6 +133,8 @@ class Container:
         optin = Wired("digests")
         bounce_reports = Wired("digests")
         digest_reads = Wired("digests")
+        telemetry = Wired("telemetry")
+        metrics_reads = Wired("telemetry")
 
     def clock(self) -> datetime:
         """The current time as `now` gives it."""
@@ -153,6 +160,7 @@ class Container:
             "articles": self.article_reader,
             "partner_pushes": self.partner_pushes,
             "digests": self.digests,
+            "telemetry": self.telemetry,
         }
 
     def wire(self, feature: str) -> None:
@@ -239,14 +247,24 @@ def _wire_handlers(c: Container) -> None:
     }
 
 
+def _wire_telemetry(c: Container) -> None:
+    """First, so every feature may record into it: one Telemetry on `runtime_stats`."""
+    from syndicate.storage.metrics_read import SqlMetricsReads
+    from syndicate.storage.runtime_stats import SqlTelemetry
+
+    c.telemetry = SqlTelemetry(c.session_factory, c.clock)
+    c.metrics_reads = SqlMetricsReads(c.session_factory)
+
+
 def _wire_articles(c: Container) -> None:
+    from syndicate.domain.articles import tag_authority
     from syndicate.services.articles import ArticleLimits, ArticleService
 
     s = c.settings
     c.articles = ArticleService(
         c.uow, c.tasks, c.clock,
         ArticleLimits(max_body_bytes=s.max_body_bytes, media_base_url=s.public_media_url,
-                      media_dir=s.var_dir / "media"),
+                      media_dir=s.var_dir / "media", tag_authority=tag_authority(s.base_url)),
     )
 
 
@@ -269,7 +287,8 @@ def _wire_feeds(c: Container) -> None:
     from syndicate.storage.locks import AdvisoryLocks
 
     s = c.settings
-    service = partial(FeedService, s, partial(SqlFeedUnitOfWork, c.session_factory), AdvisoryLocks(c.engine))
+    service = partial(FeedService, s, partial(SqlFeedUnitOfWork, c.session_factory), AdvisoryLocks(c.engine),
+                      now=c.clock)
     documents = SqlFeedDocuments(c.session_factory) if s.effective_feed_store == "database" else None
     c.feed_documents = documents
 
@@ -332,7 +351,7 @@ def _wire_digests(c: Container) -> None:
     ledger = SqlDeliveryStore(c.session_factory, c.recording_engine)
     fanout = Fanout(ledger, c.mailer, TemplateCache(), signer, s, c.clock)
     c.digests = DigestService(ledger, SqlEditionStore(c.session_factory), c.digest_uow, tasks=c.tasks,
-                              fanout=fanout, settings=s, now=c.clock)
+                              fanout=fanout, settings=s, now=c.clock, telemetry=c.telemetry)
     c.optin = OptIn(c.digest_uow, c.mailer, counter, signer, s, c.clock)
     c.bounce_reports = BounceReports(SqlBounceStore(c.session_factory), s.resolved_secret_key,
                                      s.mail_domain, c.clock)
@@ -341,6 +360,7 @@ def _wire_digests(c: Container) -> None:
 
 # Feature wiring by name, in dependency order (what `Wired` attributes and wire_all() call).
 WIRING: dict[str, Callable[[Container], None]] = {
+    "telemetry": _wire_telemetry,
     "broker": _wire_broker,
     "articles": _wire_articles,
     "article_reads": _wire_article_reads,

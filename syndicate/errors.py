@@ -51,6 +51,11 @@ class DatabaseUnavailable(SyndicateError):
     """The database did not answer (down, restarting, unreachable); nothing was changed by the
     statement that failed, and the command may be run again once it is back."""
 
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        #: What the driver said (e.g. "connection refused"), for a caller that words its own line.
+        self.detail = detail or message
+        super().__init__(message)
+
 
 class InvalidEmail(SyndicateError):
     """An email address failed validation; names the value."""

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     # Digests and mail (issue 4).
     mail_send_rate: float = 0.0  # messages/s over all workers (Redis-shared); 0 = unlimited
     mail_batch_size: int = 500
+    smtp_connections: int = Field(default=10, ge=1, le=100)  # per worker process, all kept busy
     mail_retry_seconds: float = 60.0  # first 4xx backoff; multiplied by 5 per further attempt
     mail_max_attempts: int = 5
     mail_lease_seconds: float = 30.0  # a sending row whose sender stopped renewing is taken over

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 def rebuild_article(self: Task, article_id: int) -> int:
     """Rebuild the feeds of one article (idempotent); queue one WebSub ping per hub and changed feed."""
     c = container_of(self)
-    result = rebuild_article_feeds(c.feed_service(), int(article_id), tasks=c.tasks)
+    result = rebuild_article_feeds(c.feed_service(), int(article_id), tasks=c.tasks, telemetry=c.telemetry)
     return len(result.changed)
 
 

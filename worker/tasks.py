@@ -28,6 +28,8 @@ def handle_event(self: Task, event_id: int) -> bool:
 
 @shared_task(name=task_name(RelayOutbox), bind=True)
 def relay_outbox(self: Task) -> int:
-    """Hand pending outbox events to the broker; beat runs this every few seconds."""
+    """Hand pending outbox events to the broker; beat runs this every few seconds, so it is also
+    the scheduler's heartbeat (`/healthz` scheduler, `syndicate_scheduler_last_seen_seconds`)."""
     c = container_of(self)
+    c.telemetry.seen("scheduler")
     return outbox.relay_pending(c.uow, c.tasks, now=c.now)

@@ -13,6 +13,7 @@ import logging
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 import redis
 from celery import Celery
@@ -73,6 +74,10 @@ class CeleryTaskQueue:
     def __init__(self, app: Celery, queue: str, redis_url: str | None = None) -> None:
         self.app = app
         self.queue = queue
+        #: Commands the broker refused in this process, and why the last one was refused: a CLI
+        #: command reads them to say that the broker is down and its work waits in the database.
+        self.refused: list[c.Command] = []
+        self.last_refusal: str | None = None
         self.redis_url = redis_url
         self._redis: Any = None
 
@@ -94,12 +99,14 @@ class CeleryTaskQueue:
         return value.decode() if isinstance(value, bytes) else str(value)
 
     def submit(self, command: c.Command) -> bool:
-        """Enqueue the command's task; False (logged) when the broker refused it."""
+        """Enqueue the command's task; False (logged, kept in `refused`) when the broker refused it."""
         name = TASK_NAMES[type(command)]
         try:
             self.app.send_task(name, args=list(dataclasses.astuple(command)), queue=self.queue,
                                retry=False)
         except _BROKER_ERRORS as exc:
+            self.refused.append(command)
+            self.last_refusal = " ".join(f"{type(exc).__name__}: {exc}".split())
             log.warning("broker refused %s%s: %s: %s; the beat sweep will submit it again",
                         type(command).__name__, dataclasses.astuple(command), type(exc).__name__, exc)
             return False
@@ -112,6 +119,14 @@ class CeleryTaskQueue:
                 conn.ensure_connection(max_retries=1, timeout=3)
         except _BROKER_ERRORS as exc:
             raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def broker_name(settings: Settings) -> str:
+    """The broker as messages name it, never with credentials: 'Redis at HOST:PORT' or the folder."""
+    if settings.redis_url:
+        url = urlsplit(settings.redis_url)
+        return f"Redis at {url.hostname or 'localhost'}:{url.port or 6379}"
+    return f"the file broker in {settings.var_dir / 'broker'}"
 
 
 def broker_options(settings: Settings) -> tuple[str | None, dict[str, Any]]:

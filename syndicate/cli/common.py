@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from syndicate.errors import SyndicateError, exit_code
+from syndicate.errors import BrokerUnavailable, SyndicateError, exit_code
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
 
 err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,3 +51,24 @@ def embedded() -> bool:
     from syndicate.settings import load_settings
 
     return load_settings().is_embedded
+
+
+#: Loggers that warn, per command or per edition, that the broker refused work.
+_BROKER_WARNINGS = ("syndicate.broker.taskqueue", "syndicate.digests.service")
+
+
+def report_broker_myself() -> None:
+    """This command says itself when the broker refused its work (`check_broker`): silence the
+    per-command warnings about it so the user reads one line."""
+    for name in _BROKER_WARNINGS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def check_broker(c: Container, waiting: str) -> None:
+    """Raise BrokerUnavailable (exit 1) naming the broker, why, and `waiting` (what the database
+    keeps for later) when the broker refused a command of this process; else nothing."""
+    from syndicate.broker.taskqueue import broker_name
+
+    if c.tasks.refused:
+        raise BrokerUnavailable(f"the broker ({broker_name(c.settings)}) is unreachable "
+                                f"({c.tasks.last_refusal}); {waiting}")

@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from syndicate.cli.common import EXIT_BAD_INPUT, edge, embedded, err, fail
-from syndicate.digests.states import DeliveryState
+from syndicate.cli.common import (
+    EXIT_BAD_INPUT,
+    check_broker,
+    edge,
+    embedded,
+    err,
+    fail,
+    report_broker_myself,
+)
+from syndicate.digests.states import DeliveryState, parse_state
 from syndicate.errors import InvalidDigestInput
 
 if TYPE_CHECKING:
@@ -20,6 +28,9 @@ if TYPE_CHECKING:
     from syndicate.digests.optin import PendingConfirmation
     from syndicate.mail.transport import SendResult
     from syndicate.storage.digest_read import EditionView
+
+#: How long `digest send --wait` waits for a database that went away before it gives up (exit 1).
+DATABASE_PATIENCE_S = 300.0
 
 lists_app = typer.Typer(no_args_is_help=True, help="Mailing lists (newsletters).")
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers of mailing lists.")
@@ -32,6 +43,7 @@ deliveries_app = typer.Typer(no_args_is_help=True, help="Email deliveries (the l
 def _container() -> Container:
     from syndicate.bootstrap import bootstrap
 
+    report_broker_myself()
     return bootstrap(migrate=embedded(), eager=False)
 
 
@@ -181,19 +193,31 @@ def _send_inline(c: Container, edition_id: int) -> None:
 
 
 def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
+    """Show progress until every delivery of the edition is final; returns the final counts.
+
+    The database may go away for a while (a restart, a failover): the workers wait for it, and
+    so does this, saying once that it waits and once that it is back, for up to
+    DATABASE_PATIENCE_S in one stretch.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from syndicate.storage.db import as_unavailable
+
     digests = c.digests
-    total = sum(digests.edition_counts(edition_id).values())
     columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[detail]}"))
+    down_since: list[float] = []
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("sending", total=total, edition=edition_id, detail="")
+        task = progress.add_task("sending", total=None, edition=edition_id, detail="")
 
         def show(counts: dict[DeliveryState, int]) -> None:
+            if down_since:
+                away = time.monotonic() - down_since.pop()
+                err.print(f"the database is back after {away:.0f} s; still waiting for edition "
+                          f"{edition_id}", markup=False, soft_wrap=True)
             done = sum(counts[s] for s in (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED,
                                            DeliveryState.SKIPPED))
-            progress.update(task, completed=done,
+            progress.update(task, total=sum(counts.values()), completed=done,
                             detail=f"sent={counts[DeliveryState.SENT]} queued={counts[DeliveryState.QUEUED]}")
 
         def pause(seconds: float) -> None:
@@ -201,9 +225,22 @@ def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
                 _send_inline(c, edition_id)
             time.sleep(seconds)
 
-        if c.settings.is_embedded:
-            _send_inline(c, edition_id)
-        return digests.wait_until_final(edition_id, on_progress=show, sleep=pause)
+        while True:
+            try:
+                if c.settings.is_embedded:
+                    _send_inline(c, edition_id)
+                return digests.wait_until_final(edition_id, on_progress=show, sleep=pause)
+            except Exception as exc:
+                outage = as_unavailable(exc)
+                if outage is None:
+                    raise
+                if not down_since:
+                    down_since.append(time.monotonic())
+                    err.print(f"waiting for the database (unreachable: {outage.detail}); edition "
+                              f"{edition_id} goes on once it is back", markup=False, soft_wrap=True)
+                elif time.monotonic() - down_since[0] > DATABASE_PATIENCE_S:
+                    raise outage from None
+                time.sleep(1.0)
 
 
 @digest_app.command("send")
@@ -220,9 +257,11 @@ def digest_send(
         err.print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
                   markup=False)
         return
-    if not wait:
+    if not wait or c.tasks.refused:
         counts = c.digests.edition_counts(edition_id)
         typer.echo(f"edition={edition_id} queued={counts[DeliveryState.QUEUED]}")
+        check_broker(c, f"edition {edition_id} and its {counts[DeliveryState.QUEUED]} queued deliveries "
+                        "wait in the database; the beat sweep hands them to workers once it is back")
         return
     typer.echo(summary(edition_id, _wait(c, edition_id)))
 
@@ -285,6 +324,8 @@ def resend_edition(
     if count and c.settings.is_embedded:
         _send_inline(c, edition_id)
     typer.echo(f"edition={edition_id} requeued={count}")
+    check_broker(c, f"the {count} requeued deliveries of edition {edition_id} wait in the database; "
+                    "the beat sweep hands them to workers once it is back")
 
 
 @deliveries_app.command("list")
@@ -296,8 +337,9 @@ def deliveries_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Email deliveries: ID, edition, address, state, attempts, last SMTP reply."""
+    state = parse_state(status) if status is not None else None
     c = _container()
-    for row in c.digest_reads.deliveries(state=status, edition_id=edition):
+    for row in c.digest_reads.deliveries(state=state, edition_id=edition):
         if as_json:
             typer.echo(json.dumps(_jsonable(asdict(row)), ensure_ascii=False))
         else:

@@ -138,6 +138,8 @@ def worker(
     elif concurrency:
         argv += [f"--concurrency={concurrency}"]
     if with_beat:
+        # Production mode writes nothing else under VAR_DIR: the schedule's folder may not exist.
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
         argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
     prepare_worker_process(container)
     container.celery.worker_main(argv)
@@ -168,6 +170,10 @@ def articles_import(
     category: Annotated[
         list[str] | None, typer.Option("--category", help="Category slug (repeatable).")
     ] = None,
+    release_at: Annotated[
+        str | None, typer.Option("--release-at", help="ISO 8601 release time (embargo): the "
+                                 "articles stay scheduled, in the admin only, until then.")
+    ] = None,
 ) -> None:
     """Import article files, one transaction each; prints ID, slug and URL per article."""
     from rich.progress import Progress
@@ -177,7 +183,11 @@ def articles_import(
     from syndicate.services.publishing import Outcome
 
     container = bootstrap(migrate=_embedded(), check_schema=True, eager=False)
-    overrides = {"published_at": published_at, "language": language, "categories": category}
+    if release_at and published_at and release_at != published_at:
+        raise typer.BadParameter(f"--release-at {release_at!r} and --published-at {published_at!r} "
+                                 "disagree; give one (the release time is the publication time)")
+    overrides = {"published_at": release_at or published_at, "language": language,
+                 "categories": category}
     counts = dict.fromkeys(Outcome, 0)
     failures: list[str] = []
     with Progress(console=err, transient=True, disable=len(paths) < 5) as progress:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.cli.common import edge, err, fail
+from syndicate.cli.common import check_broker, edge, err, fail, report_broker_myself
 from syndicate.cli.common import embedded as _embedded
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ partners_app = typer.Typer(no_args_is_help=True, help="Partner endpoints (signed
 def _container() -> Container:
     from syndicate.bootstrap import bootstrap
 
+    report_broker_myself()
     return bootstrap(migrate=_embedded(), check_schema=True, eager=False)
 
 
@@ -119,14 +120,23 @@ def resend(
     partner_id: Annotated[int, typer.Argument(help="Partner ID.")],
     article: Annotated[int | None, typer.Option("--article", help="Resend this article.")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Resend every dead delivery.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --article: send it even if outside the partner's filters.")] = False,
 ) -> None:
-    """Queue again exactly the named deliveries, with their original webhook-ids."""
+    """Queue again exactly the named deliveries, with their original webhook-ids.
+
+    An article outside the partner's category/language filters is refused unless --force.
+    """
     if (article is None) == (not failed):
         raise fail("give exactly one of --article ID or --failed")
-    replay = _container().partner_registry.resend(partner_id, article_id=article, failed=failed)
+    c = _container()
+    replay = c.partner_registry.resend(partner_id, article_id=article, failed=failed, force=force)
     for delivery_id in replay.ids:
         typer.echo(str(delivery_id))
     if replay.paused:
         err.print(f"partner {partner_id} is disabled: they go out once it is enabled", markup=False)
     n = len(replay.ids)
-    err.print(f"queued {n} deliver{'y' if n == 1 else 'ies'}", markup=False)
+    plural = f"{n} deliver{'y' if n == 1 else 'ies'}"
+    check_broker(c, f"{plural} {'waits' if n == 1 else 'wait'} in the database as pending; the "
+                    "partners sweep pushes them once it is back")
+    err.print(f"queued {plural}", markup=False)

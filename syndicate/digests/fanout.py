@@ -8,11 +8,11 @@ mail server only through the `Mailer` (mail/mailer.py): listmonk's manager, stor
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +25,7 @@ from syndicate.mail.mailer import Mailer, Outgoing
 from syndicate.mail.message import MessageTemplate, Recipient, build_template
 from syndicate.mail.render import render_edition
 from syndicate.mail.strings import mail_language, strings_for
-from syndicate.mail.transport import SendResult
+from syndicate.mail.transport import CONNECTION_ERRORS, SendResult
 from syndicate.services.media import with_available_images
 from syndicate.settings import Settings
 
@@ -60,6 +60,7 @@ class TemplateCache:
         self._items: OrderedDict[int, EditionMail] = OrderedDict()
         self._size = size
         self.renders = 0
+        self._lock = threading.Lock()  # a batch's connections render each language once
 
     def edition(self, store: DeliveryStore, edition_id: int) -> EditionMail:
         """The cached edition, loaded from `store` on first use."""
@@ -76,9 +77,12 @@ class TemplateCache:
         lang = mail_language(language)
         tpl = item.templates.get(lang)
         if tpl is None:
-            tpl = render_template(settings, item.content, lang)
-            item.templates[lang] = tpl
-            self.renders += 1
+            with self._lock:
+                tpl = item.templates.get(lang)
+                if tpl is None:
+                    tpl = render_template(settings, item.content, lang)
+                    item.templates[lang] = tpl
+                    self.renders += 1
         return tpl
 
 
@@ -142,14 +146,17 @@ class BatchResult:
 
 @dataclass
 class Fanout:
-    """The sending engine: one batch of one edition at a time, from the ledger to the mail server.
+    """The sending engine: one batch of one edition at a time, over `SMTP_CONNECTIONS` connections.
 
-    Invariants (what makes a crash cost at most one duplicate per sender):
-    - each accepted message is recorded in the ledger before the next is sent on the connection;
-    - while the database cannot be reached nothing more is sent: the engine waits for it, up to
-      `outage_wait_s`, then stops and leaves its rows to the sweep;
-    - a heartbeat renews the lease of the batch's rows every `lease / 6` seconds, so the sweep
-      takes rows over only from a sender that died.
+    Invariants (what makes a crash cost at most one duplicate per connection):
+    - on each connection, an accepted message is recorded in the ledger before the next one is
+      sent on it; the connections share nothing but the queue of the batch's claimed rows;
+    - while the database cannot be reached a connection sends nothing more: it waits for the
+      database, up to `outage_wait_s`, then stops and leaves its rows to the sweep;
+    - a heartbeat renews the lease of the batch's unfinished rows every `lease / 6` seconds, so
+      the sweep takes rows over only from a sender that died;
+    - a connection that fails (dropped, 421 at connect) releases only its own unsent row and
+      reconnects with backoff; the other connections go on.
     """
 
     store: DeliveryStore
@@ -160,33 +167,30 @@ class Fanout:
     now: Callable[[], datetime]
     sleep: Callable[[float], None] = time.sleep
     outage_wait_s: float = 600.0
+    reconnects: int = 3
 
     def send_batch(self, edition_id: int, lo: int, hi: int) -> BatchResult:
         """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice.
 
-        Rows claimed but never tried (the connection failed, the database stayed away) are
-        released to `queued` at once when the database lets us, else by the sweep after the lease.
+        Rows claimed but never tried are released to `queued` at once when the database lets us,
+        else by the sweep after the lease. Raises the connection error when no connection could
+        send anything at all.
         """
         edition = self.cache.edition(self.store, edition_id)
         rows = self.store.claim(edition_id, edition.list_id, lo, hi, now=self.now())
-        run = _BatchRun(self, edition)
+        run = _BatchRun(self, edition, rows)
         if not rows:
             return run.result
         beat = _Heartbeat(self, [r.delivery_id for r in rows], run.done)
         beat.start()
         try:
-            try:
-                with self.mailer.open() as out:
-                    for row in rows:
-                        run.send(row, out)
-            finally:
-                run.close()
+            run.send_all(min(max(1, self.settings.smtp_connections), len(rows)))
         finally:
             beat.stop()
-            # Never tried: released now. A message sent but not recorded (the database stayed away)
-            # is not released: the sweep takes it over after the lease, as after a crash.
+            # Never tried: released now. A message answered but not recorded (the database stayed
+            # away) is not released: the sweep takes it over after the lease, as after a crash.
             left = [r.delivery_id for r in rows
-                    if r.delivery_id not in run.done and r.delivery_id != run.in_flight]
+                    if r.delivery_id not in run.done and r.delivery_id not in run.in_flight]
             if left:
                 try:
                     self.store.release(left, now=self.now())
@@ -194,6 +198,8 @@ class Fanout:
                     log.warning("edition %s: %s unsent rows left to the sweep (database away)",
                                 edition_id, len(left))
         log.info("edition %s batch %s-%s: %s", edition_id, lo, hi, run.result.counts)
+        if run.errors and not run.done:
+            raise run.errors[0]
         return run.result
 
     def record(self, outcome: Outcome, suppress: list[int]) -> None:
@@ -246,56 +252,93 @@ class _Heartbeat:
 
 
 class _BatchRun:
-    """One batch's sending state.
+    """One batch: its claimed rows in one queue, drained by one thread per connection."""
 
-    Each outcome is written by a recorder thread while the next message is being built (the
-    database round trip overlaps the CPU work), and waited for before that next message is sent:
-    the ledger never lags the mail server by more than the one message in flight.
-    """
-
-    def __init__(self, engine: Fanout, edition: EditionMail) -> None:
+    def __init__(self, engine: Fanout, edition: EditionMail, rows: list[ClaimedDelivery]) -> None:
         self.engine = engine
         self.edition = edition
+        self.todo: queue.SimpleQueue[ClaimedDelivery] = queue.SimpleQueue()
+        for row in rows:
+            self.todo.put(row)
         self.result = BatchResult()
         self.done: set[int] = set()
-        self.in_flight: int | None = None  # answered by the server, its outcome not yet recorded
-        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-recorder")
-        self._pending: tuple[Future[None], Outcome] | None = None
+        self.in_flight: set[int] = set()  # answered by the server, outcome not recorded
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()  # the database stayed away: every connection stops
 
-    def send(self, row: ClaimedDelivery, out: Outgoing) -> None:
-        """Mail one claimed row (or skip it); its outcome is recorded before the next send."""
+    def send_all(self, connections: int) -> None:
+        """Drain the queue over `connections` connections; after every connection has stopped,
+        raises what stopped them all (DatabaseUnavailable when the database stayed away, or an
+        unexpected error); connection failures are retried and never raised here."""
+        if connections == 1:
+            self._connection()
+        else:
+            threads = [threading.Thread(target=self._connection, name=f"smtp-{n}", daemon=True)
+                       for n in range(connections)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        fatal = next((e for e in self.errors if not isinstance(e, CONNECTION_ERRORS)), None)
+        if fatal is not None:
+            raise fatal
+
+    def _next(self) -> ClaimedDelivery | None:
+        if self._stop.is_set():
+            return None
+        try:
+            return self.todo.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _connection(self) -> None:
+        """One connection's loop: send, record, next; reconnect with backoff after a failure."""
+        failures = 0
+        while failures <= self.engine.reconnects and not self._stop.is_set():
+            try:
+                with self.engine.mailer.open() as out:
+                    while (row := self._next()) is not None:
+                        self._send(row, out)
+                        failures = 0
+                return
+            except CONNECTION_ERRORS as exc:  # this connection failed: only its own row goes back
+                self._failed(exc)
+                failures += 1
+                if failures <= self.engine.reconnects:
+                    log.warning("SMTP connection failed (%s: %s); reconnecting in %s s",
+                                type(exc).__name__, exc, 2 ** (failures - 1))
+                    self.engine.sleep(2 ** (failures - 1))
+            except BaseException as exc:  # the database stayed away, or a bug: every connection stops
+                self._failed(exc)
+                self._stop.set()
+                return
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self.errors.append(exc)
+
+    def _send(self, row: ClaimedDelivery, out: Outgoing) -> None:
+        """Mail one claimed row (or skip it) and record its outcome before returning."""
         e = self.engine
         now = e.now()
         if not row.receiving:
-            self.wait_recorded()
             self._record(Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more"), [])
             return
         template = e.cache.template(e.settings, self.edition, row.language)
         data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
-        self.wait_recorded()
-        reply = out.send_prepared(row.email, data)
-        self.in_flight = row.delivery_id
+        try:
+            reply = out.send_prepared(row.email, data)
+        except BaseException:
+            self.todo.put(row)  # not sent: another connection (or this one, reconnected) takes it
+            raise
+        self.in_flight.add(row.delivery_id)
         outcome = outcome_of(e.settings, reply, row, now)
         self._record(outcome, [row.subscriber_id] if outcome.state == DeliveryState.BOUNCED else [])
 
     def _record(self, outcome: Outcome, suppress: list[int]) -> None:
-        future = self._recorder.submit(self.engine.record, outcome, suppress)
-        self._pending = (future, outcome)
-
-    def wait_recorded(self) -> None:
-        """Block until the last outcome is in the ledger; raises what recording raised."""
-        if self._pending is None:
-            return
-        future, outcome = self._pending
-        self._pending = None
-        future.result()
-        self.in_flight = None
-        self.done.add(outcome.delivery_id)
-        self.result.add(outcome.state)
-
-    def close(self) -> None:
-        """Wait for the last outcome (best effort when unwinding) and stop the recorder thread."""
-        try:
-            self.wait_recorded()
-        finally:
-            self._recorder.shutdown(wait=True)
+        self.engine.record(outcome, suppress)
+        with self._lock:
+            self.in_flight.discard(outcome.delivery_id)
+            self.done.add(outcome.delivery_id)
+            self.result.add(outcome.state)

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from syndicate.digests.states import (
     DeliveryState,
@@ -20,6 +19,7 @@ from syndicate.digests.states import (
     SubscriptionStatus,
 )
 from syndicate.domain.articles import Article
+from syndicate.services.ports import Transaction
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ class SubscriberStore(Protocol):
         """Mark the subscriber's `queued` deliveries `skipped` with this reply; returns how many."""
 
 
-class DigestUnitOfWork(Protocol):
+class DigestUnitOfWork(Transaction, Protocol):
     """One transaction over lists and subscribers; leaving without commit() rolls back."""
 
     @property
@@ -287,15 +287,6 @@ class DigestUnitOfWork(Protocol):
     @property
     def subscribers(self) -> SubscriberStore:
         """The subscribers inside this transaction."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None:
-        """Make the work durable."""
 
 
 class BounceStore(Protocol):

@@ -96,18 +96,20 @@ class SendPace:
         self._sleep = sleep
         self._chunk = max(1, min(50, int(rate // 20))) if rate > 0 else 0
         self._left = 0
+        self._lock = threading.Lock()  # the connections of one process share the slots they took
 
     def wait(self) -> None:
-        """Block until one more message may be sent."""
+        """Block until one more message may be sent (thread-safe)."""
         if self.rate <= 0:
             return
-        while self._left <= 0:
-            used = self.counter.hit(self.key, 1, self._chunk)
-            if used <= self.rate:
-                self._left = self._chunk
-            else:
-                self._sleep(1.0 - (time.time() % 1.0) + 0.001)
-        self._left -= 1
+        with self._lock:
+            while self._left <= 0:
+                used = self.counter.hit(self.key, 1, self._chunk)
+                if used <= self.rate:
+                    self._left = self._chunk
+                else:
+                    self._sleep(1.0 - (time.time() % 1.0) + 0.001)
+            self._left -= 1
 
 
 def make_counter(redis_url: str | None) -> Counter:

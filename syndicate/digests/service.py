@@ -22,7 +22,7 @@ from syndicate.digests.states import DeliveryState, Frequency, SubscriberStatus
 from syndicate.domain.commands import SendBatch
 from syndicate.domain.events import ArticleEvent
 from syndicate.errors import BrokerUnavailable, ConfigError, InvalidDigestInput, NotFound
-from syndicate.services.ports import TaskQueue
+from syndicate.services.ports import TaskQueue, Telemetry
 from syndicate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class DigestService:
     fanout: Fanout
     settings: Settings
     now: Callable[[], datetime]
+    telemetry: Telemetry | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -117,6 +118,8 @@ class DigestService:
         released = self.deliveries.release_stale(now=now, lease=self.lease)
         if released:
             log.warning("took over %s deliveries whose sender stopped renewing its lease", released)
+            if self.telemetry is not None:
+                self.telemetry.count("lease_takeovers", released)
         epoch = self._epoch()
         editions = self.deliveries.editions_with_due_rows(
             now=now, stale_before=self._stale_before(now), epoch=epoch)

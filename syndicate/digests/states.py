@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from syndicate.errors import InvalidDigestInput
+
 
 class DeliveryState(StrEnum):
     """A delivery row of the ledger: `queued → sending → sent | failed | bounced | skipped`."""
@@ -35,12 +37,32 @@ class SubscriberStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     #: Suppressed: a permanent SMTP failure or a bounce report.
     BOUNCED = "bounced"
-    #: Suppressed: a spam complaint, or an admin's "never mail again".
+    #: Suppressed: a spam complaint (a feedback report).
     COMPLAINED = "complained"
+    #: Suppressed: an admin's "never mail again"; `status_reason` says who and why.
+    SUPPRESSED = "suppressed"
 
 
-#: Addresses that stay suppressed whatever the subscriber or an import asks.
-SUPPRESSED: tuple[SubscriberStatus, ...] = (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED)
+#: Addresses that stay suppressed whatever the subscriber or an import asks: they get no mail.
+SUPPRESSED: tuple[SubscriberStatus, ...] = (
+    SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, SubscriberStatus.SUPPRESSED)
+
+
+def parse_state(text: str, *, option: str = "--status") -> DeliveryState:
+    """The delivery state named `text`; InvalidDigestInput naming the option and the allowed ones."""
+    try:
+        return DeliveryState(text)
+    except ValueError:
+        raise InvalidDigestInput(f"{option}: {text!r} is not one of {', '.join(STATES)}") from None
+
+
+def parse_subscriber_status(text: str, *, option: str = "status") -> SubscriberStatus:
+    """The subscriber status named `text`; InvalidDigestInput naming the option and the allowed ones."""
+    try:
+        return SubscriberStatus(text)
+    except ValueError:
+        allowed = ", ".join(SubscriberStatus)
+        raise InvalidDigestInput(f"{option}: {text!r} is not one of {allowed}") from None
 
 
 class SubscriptionStatus(StrEnum):

@@ -3,7 +3,8 @@
 Use cases on a `DigestUnitOfWork` (digests/ports.py); each commits its own work. The rules:
 - a confirmed add activates the subscriber and its subscriptions; an unconfirmed one leaves new
   subscriptions pending and never demotes an active one;
-- suppressed addresses (bounced, complained) stay suppressed whatever an import or a form asks.
+- suppressed addresses (bounced, complained, suppressed by an admin) stay suppressed whatever an
+  import or a form asks.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from syndicate.digests.addresses import normalize_email
 from syndicate.digests.ports import DigestUnitOfWork, MailingList, Subscriber, Subscription
 from syndicate.digests.states import (
     FREQUENCIES,
+    SUPPRESSED,
     Frequency,
     SubscriberStatus,
     SubscriptionStatus,
@@ -26,7 +28,7 @@ from syndicate.errors import InvalidDigestInput, NotFound
 from syndicate.mail.strings import mail_language
 
 UnitOfWorkFactory = Callable[[], DigestUnitOfWork]
-ADMIN_SUPPRESSED = "suppressed by an admin"
+MAX_REASON = 300
 _SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -107,14 +109,17 @@ def add_subscriber(
     """Find or create the subscriber and subscribe it to `lists` (the caller commits); (it, created).
 
     A confirmed add activates the subscriber (unless suppressed) and its subscriptions; an
-    unconfirmed one leaves them pending, and an active subscription stays active.
+    unconfirmed one leaves them pending, and an active subscription stays active. A new
+    subscriber's language is stored canonical ('EN_us' → 'en-US'); one that is not a language
+    tag becomes 'en' (the CSV importer reports such rows instead).
     """
     address = normalize_email(email)
     subscriber = work.subscribers.by_email(address)
     created = subscriber is None
     if subscriber is None:
         subscriber = work.subscribers.add(email=address, name=name.strip()[:200],
-                                          language=mail_language(language), now=now)
+                                          language=parse_language(language) or mail_language(language),
+                                          now=now)
     if confirmed and subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
         subscriber = replace(subscriber, status=SubscriberStatus.ACTIVE, confirmed_at=now)
         work.subscribers.save(subscriber)
@@ -238,17 +243,38 @@ def preferences(uow: UnitOfWorkFactory, subscriber_id: int) -> Preferences:
     return Preferences(subscriber.email, subscriber.language, choices)
 
 
-def suppress(uow: UnitOfWorkFactory, subscriber_id: int, *, now: datetime) -> Subscriber:
-    """Stop all mail to the subscriber (`complained`); its queued deliveries are skipped.
+#: Subscriber statuses that stop all mail, whatever the subscription to a list says.
+_STOPS_ALL: tuple[SubscriberStatus, ...] = (*SUPPRESSED, SubscriberStatus.UNSUBSCRIBED)
+
+
+def reader_status(subscriber: Subscriber, subscription: Subscription) -> str:
+    """The status a reader of a list really has: the subscriber's when it stops all mail
+    (unsubscribed, bounced, complained, suppressed), else the subscription's."""
+    if subscriber.status in _STOPS_ALL:
+        return str(subscriber.status)
+    return str(subscription.status)
+
+
+def suppress_reason(by: str, reason: str | None) -> str:
+    """The `status_reason` of an admin's suppression: 'suppressed by WHO' and ': WHY' when given."""
+    why = " ".join((reason or "").split())[:MAX_REASON]
+    return f"suppressed by {by}: {why}" if why else f"suppressed by {by}"
+
+
+def suppress(uow: UnitOfWorkFactory, subscriber_id: int, *, now: datetime, by: str = "admin",
+             reason: str | None = None) -> Subscriber:
+    """Stop all mail to the subscriber (status `suppressed`, who and why in `status_reason`); its
+    queued deliveries are skipped with that reason.
 
     Raises NotFound naming the id.
     """
+    note = suppress_reason(by, reason)
     with uow() as work:
         subscriber = work.subscribers.get(subscriber_id)
         if subscriber is None:
             raise NotFound("subscriber", subscriber_id)
-        subscriber = replace(subscriber, status=SubscriberStatus.COMPLAINED, status_reason=ADMIN_SUPPRESSED)
+        subscriber = replace(subscriber, status=SubscriberStatus.SUPPRESSED, status_reason=note)
         work.subscribers.save(subscriber)
-        work.subscribers.skip_queued_deliveries(subscriber_id, reply=ADMIN_SUPPRESSED, now=now)
+        work.subscribers.skip_queued_deliveries(subscriber_id, reply=note, now=now)
         work.commit()
     return subscriber

@@ -7,8 +7,9 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
@@ -107,9 +108,28 @@ class Article:
         return self.url or self.link(base_url)
 
 
-def default_guid(url: str | None, slug: str) -> str:
-    """The guid for an article that came without one: its URL, else a tag on its slug."""
-    return url if url else f"syndicate:article:{slug}"
+def tag_authority(base_url: str) -> str:
+    """The RFC 4151 tagging authority of our articles: the host name of BASE_URL."""
+    return (urlsplit(base_url).hostname or "localhost").lower()
+
+
+def slug_tag(authority: str, year: int, slug: str) -> str:
+    """An RFC 4151 tag URI for an article's slug: `tag:HOST,YEAR:article/SLUG`."""
+    return f"tag:{authority},{year:04d}:article/{slug}"
+
+
+def legacy_guid(slug: str) -> str:
+    """The guid given before tag URIs to articles without guid or URL; stored ones keep it."""
+    return f"syndicate:article:{slug}"
+
+
+def default_guid(url: str | None, slug: str, *, authority: str, first_published: datetime) -> str:
+    """The guid for an article that came without one: its URL, else a tag URI on its slug.
+
+    `first_published` is the article's first publication time: its UTC year is in the tag, so
+    the id an aggregator sees never changes afterwards.
+    """
+    return url if url else slug_tag(authority, first_published.astimezone(UTC).year, slug)
 
 
 def article_json(article: Article, base_url: str) -> dict[str, Any]:

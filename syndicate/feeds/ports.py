@@ -13,12 +13,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from syndicate.domain.articles import Article
 from syndicate.feeds.documents import FeedDocument
 from syndicate.feeds.model import FeedSpec, Key
+from syndicate.services.ports import Transaction
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Memberships(Protocol):
         """Record the feeds the article is in now, replacing the previous record."""
 
 
-class FeedUnitOfWork(Protocol):
+class FeedUnitOfWork(Transaction, Protocol):
     """One transaction over the feed stores; leaving without commit() rolls back."""
 
     @property
@@ -103,18 +103,6 @@ class FeedUnitOfWork(Protocol):
     @property
     def memberships(self) -> Memberships:
         """The feed memberships inside this transaction."""
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None:
-        """Make the work durable."""
 
 
 class Locks(Protocol):

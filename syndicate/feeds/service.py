@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from syndicate.domain.articles import Article
@@ -26,7 +28,14 @@ from syndicate.feeds.model import (
     specs_of,
 )
 from syndicate.feeds.ports import ArchivePage, FeedOutput, FeedUnitOfWork, Locks
-from syndicate.services.ports import TaskQueue
+from syndicate.feeds.sitemaps import (
+    MAX_URLS,
+    NEWS_SITEMAP_FILE,
+    SITEMAP_FILE,
+    render_news_sitemap,
+    render_sitemap,
+)
+from syndicate.services.ports import TaskQueue, Telemetry
 from syndicate.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +72,8 @@ class FeedService:
     """Builds the feeds of one output (a folder, or the database store) from the stored articles."""
 
     def __init__(
-        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path | FeedOutput
+        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path | FeedOutput,
+        *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if settings.feed_items < 1:
             raise ConfigError(f"FEED_ITEMS must be at least 1, got {settings.feed_items}")
@@ -73,6 +83,7 @@ class FeedService:
         self.uow = uow
         self.locks = locks
         self.folder: FeedOutput = FeedFolder(root) if isinstance(root, Path) else root
+        self.now = now
         # A page never holds more than the subscription feed, so the feed covers everything after it.
         self.page_size = min(settings.feed_archive_size, settings.feed_items)
 
@@ -185,6 +196,23 @@ class FeedService:
         with self.uow() as uow:
             uow.memberships.replace(article_id, specs_of(article) if article and article.is_published else [])
             uow.commit()
+        self.write_sitemaps()  # not in the result: no feed URL, nothing to ping
+        return result
+
+    def write_sitemaps(self) -> BuildResult:
+        """Write sitemap.xml and sitemap-news.xml next to the feeds (served at the site root)."""
+        with self.locks.hold("feed-build:sitemaps"), self.uow() as uow:
+            articles = uow.articles.newest(SITE, MAX_URLS)
+            s, now = self.settings, self.now()
+            documents = {
+                SITEMAP_FILE: render_sitemap(s.base_url, articles),
+                NEWS_SITEMAP_FILE: render_news_sitemap(s.base_url, s.site_title, articles, now=now),
+            }
+            result = BuildResult()
+            for name, data in documents.items():
+                result.paths.append(self.folder.path(name))
+                if self.folder.write(name, data, now):
+                    result.changed.append(self.folder.path(name))
         return result
 
     def all_specs(self) -> list[FeedSpec]:
@@ -217,6 +245,7 @@ class FeedService:
             result.merge(self.build(spec, all_pages=all_pages))
             if progress:
                 progress(spec)
+        self.write_sitemaps()  # not in the result: no feed URL, nothing to ping
         return result
 
     def exists(self, spec: FeedSpec) -> bool:
@@ -235,12 +264,18 @@ class FeedService:
         return True
 
 
-def rebuild_article_feeds(service: FeedService, article_id: int, *, tasks: TaskQueue) -> BuildResult:
-    """Rebuild the article's feeds, then queue one WebSub ping per hub and per feed URL that changed.
+def rebuild_article_feeds(
+    service: FeedService, article_id: int, *, tasks: TaskQueue, telemetry: Telemetry | None = None,
+) -> BuildResult:
+    """Rebuild the article's feeds, then queue one WebSub ping per hub and per feed URL that changed;
+    the rebuild's duration goes to `telemetry` as the gauge `feed_build_seconds`.
 
     Identical bytes change no URL, so a repeated rebuild pings nobody.
     """
+    started = time.monotonic()
     result = service.rebuild_article(article_id)
+    if telemetry is not None:
+        telemetry.gauge("feed_build_seconds", time.monotonic() - started)
     for url in result.changed_urls:
         for hub in service.settings.websub_hubs:
             tasks.submit(PingHub(hub, url))

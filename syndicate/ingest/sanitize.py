@@ -10,6 +10,9 @@ import nh3
 # XML 1.0 allows #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]+")
+# A start tag, end tag or comment: `<` directly followed by a letter, `/` or `!` ("a < b" stays).
+_MARKUP = re.compile(r"<!--.*?-->|</?[A-Za-z][^<>]*>|<![^<>]*>", re.DOTALL)
+_ROUNDS = 3
 
 # Tags an article body may keep. Everything else is unwrapped; script/style/iframe are dropped
 # with their contents by nh3's defaults (clean_content_tags).
@@ -42,6 +45,21 @@ def strip_xml_forbidden(text: str) -> str:
 def single_line(text: str) -> str:
     """Collapse CR/LF (and Unicode line separators) to single spaces: for titles and names."""
     return " ".join(_LINE_BREAKS.sub(" ", strip_xml_forbidden(text)).split())
+
+
+def plain_title(text: str) -> str:
+    """A title as text: tags and comments dropped, entities decoded, on one line.
+
+    Decoding can reveal markup that was escaped once (`&lt;b&gt;`), so tags are dropped again
+    until nothing changes (a few rounds): a stored title never contains markup a feed reader
+    or validator would take for HTML.
+    """
+    for _ in range(_ROUNDS):
+        decoded = html.unescape(_MARKUP.sub("", text))
+        if decoded == text:
+            break
+        text = decoded
+    return single_line(_MARKUP.sub("", text))
 
 
 def sanitize_html(fragment: str) -> str:

@@ -4,7 +4,8 @@ The file is checked as a whole (UTF-8, a header naming `email`) before anything 
 file that cannot be read leaves the database as it was. Rows are then read one at a time and
 committed every `chunk_rows` rows: a 400,000-row file needs neither the whole text in memory nor
 one transaction holding the database's write lock for minutes. A bad row (an invalid address, a
-field over the limit, a CSV syntax error) is reported by line and the rest are imported.
+field over the limit, a language that is not a tag, a CSV syntax error) is reported by line and
+the rest are imported; a valid language is stored canonical (`EN_us` → `en-US`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from syndicate.digests import subscribers as subs
 from syndicate.digests.addresses import normalize_email
 from syndicate.digests.ports import DigestUnitOfWork, MailingList
 from syndicate.digests.states import SUPPRESSED, SubscriptionStatus
+from syndicate.domain.languages import parse_language
 from syndicate.errors import InvalidDigestInput, InvalidEmail
 
 MAX_CELL = 1000  # characters in one CSV cell; an address is at most 254, a name is kept to 200
@@ -157,9 +159,14 @@ def _import_row(
     if address in seen:
         fail(row.line, f"email {address!r} repeats an earlier line")
         return
+    raw_language = cell("language")
+    language = parse_language(raw_language) if raw_language else "en"
+    if language is None:
+        fail(row.line, f"language {raw_language!r} is not a language tag such as en or ru-RU")
+        return
     seen.add(address)
     subscriber, created = subs.add_subscriber(work, email=address, name=cell("name"),
-                                              language=cell("language") or "en", lists=[lst],
+                                              language=language, lists=[lst],
                                               confirmed=confirmed, now=now)
     subscription = work.subscribers.subscriptions(subscriber.id).get(lst.id)
     if (not confirmed and subscriber.status not in SUPPRESSED

@@ -27,6 +27,7 @@ from syndicate.ingest.limits import (
     preview,
 )
 from syndicate.ingest.sanitize import (
+    plain_title,
     sanitize_html,
     single_line,
     split_paragraphs,
@@ -131,9 +132,9 @@ def draft_from_mapping(
         name = single_line(unknown[0]) or "(empty name)"
         raise InvalidArticle(name if len(name) <= 60 else name[:57] + "...", "is not a known article field")
 
-    title = single_line(_string(data, "title", required=True) or "")
+    title = plain_title(_string(data, "title", required=True) or "")
     if not title:
-        raise InvalidArticle("title", "is empty after removing control characters")
+        raise InvalidArticle("title", "is empty after removing markup and control characters")
     check_length("title", title, MAX_TITLE)
 
     body_html = _string(data, "body_html")

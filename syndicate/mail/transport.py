@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -37,6 +38,11 @@ class SendResult:
     def describe(self) -> str:
         """'250 ok' style one-liner for the ledger."""
         return f"{self.code} {self.reply}".strip()[:500]
+
+
+#: What a failing connection raises (dropped, refused, timed out, 421 at connect, a full disk
+#: under the .eml outbox): the sender reconnects and goes on. Anything else is a bug and stops it.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
 
 
 class ClosesOnExit:

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from syndicate.domain.languages import parse_language
 from syndicate.domain.slugs import SLUG_RULE, parse_slug
-from syndicate.errors import InvalidPartner
+from syndicate.errors import InvalidPartner, NotFound
+from syndicate.partners.content import matches
 from syndicate.partners.guard import check_url
 from syndicate.partners.ports import Partner, PartnerInput, PartnerStore, SigningKeys
 from syndicate.partners.secrets import new_secret, rotate
@@ -97,16 +98,35 @@ class PartnerRegistry:
         self.store.set_keys(partner_id, keys, now=now)
         return NewSecret(partner_id, rotation.secret, rotation.previous_until)
 
+    def _check_filters(self, partner: Partner, article_id: int) -> None:
+        article = self.pushes.article(article_id)
+        if article is None:
+            raise NotFound("article", article_id)
+        if matches(partner.categories, partner.language, article):
+            return
+        wanted = (f"categories {', '.join(partner.categories) or 'any'}, "
+                  f"language {partner.language or 'any'}")
+        has = f"categories {', '.join(article.categories) or 'none'}, language {article.language}"
+        raise InvalidPartner("article", f"article {article_id} ({has}) is outside the filters of "
+                                        f"partner {partner.id} ({wanted}); add --force to send it anyway")
+
     def set_active(self, partner_id: int, active: bool) -> Partner:
         """Enable (its waiting deliveries become due now) or disable a partner."""
         return self.store.set_active(partner_id, active, now=self.now())
 
-    def resend(self, partner_id: int, *, article_id: int | None = None, failed: bool = False) -> Replay:
+    def resend(self, partner_id: int, *, article_id: int | None = None, failed: bool = False,
+               force: bool = False) -> Replay:
         """Queue again exactly the deliveries named (the partner's of one article, or its dead ones),
-        with their webhook-ids and bodies; enqueued now unless the partner is disabled."""
+        with their webhook-ids and bodies; enqueued now unless the partner is disabled.
+
+        An article outside the partner's filters (categories, language) is refused with
+        InvalidPartner naming both, unless `force`; NotFound for an unknown partner or article.
+        """
         if (article_id is None) == (not failed):
             raise InvalidPartner("resend", "name exactly one of --article ID or --failed")
         partner = self.store.get(partner_id)
+        if article_id is not None and not force:
+            self._check_filters(partner, article_id)
         ids = self.pushes.requeue(partner_id, article_id=article_id, failed=failed)
         if partner.active:
             self.pushes.enqueue(ids)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from syndicate.domain.articles import Article
 from syndicate.domain.commands import PushDelivery
 from syndicate.domain.events import ARTICLE_DELETED, ArticleEvent
 from syndicate.errors import NotFound
@@ -96,6 +97,10 @@ class PartnerPushes:
     def enqueue(self, ids: Sequence[int]) -> int:
         """Submit a push for each delivery (see `enqueue`); returns how many the broker took."""
         return enqueue(self.tasks, ids)
+
+    def article(self, article_id: int) -> Article | None:
+        """The article, published or not, or None (what a resend of it would push)."""
+        return self.store.article(article_id)
 
     def requeue(self, partner_id: int, *, article_id: int | None = None, failed: bool = False) -> list[int]:
         """Make the partner's dead deliveries (`failed`), or those of one article, due again.

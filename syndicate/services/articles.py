@@ -11,10 +11,15 @@ from typing import Any
 
 from syndicate.errors import InvalidArticle
 from syndicate.ingest.files import read_article_file
-from syndicate.ingest.validate import draft_from_mapping
+from syndicate.ingest.validate import draft_from_mapping, parse_timestamp
 from syndicate.services import outbox
 from syndicate.services.ports import TaskQueue, UnitOfWork
-from syndicate.services.publishing import PublishResult, publish_article, unpublish_article
+from syndicate.services.publishing import (
+    PublishResult,
+    publish_article,
+    reschedule_article,
+    unpublish_article,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,8 @@ class ArticleLimits:
     max_body_bytes: int
     media_base_url: str
     media_dir: Path
+    # The RFC 4151 tagging authority (BASE_URL's host) of guids made for articles without one.
+    tag_authority: str
 
 
 class ArticleService:
@@ -56,7 +63,8 @@ class ArticleService:
             raise InvalidArticle("(document)", f"must be a JSON object, got {type(data).__name__}")
         merged = {**data, **{k: v for k, v in overrides.items() if v not in (None, [], ())}}
         draft = draft_from_mapping(merged, now=self.now(), max_body_bytes=self.limits.max_body_bytes)
-        result = publish_article(self.uow(), draft, now=self.now)
+        result = publish_article(self.uow(), draft, now=self.now,
+                                 authority=self.limits.tag_authority)
         self._dispatch(result)
         return result
 
@@ -75,6 +83,15 @@ class ArticleService:
     def unpublish(self, article_id: int) -> PublishResult | None:
         """Unpublish an article and submit its `article.deleted` event; None if unknown."""
         result = unpublish_article(self.uow(), article_id, now=self.now)
+        if result is not None:
+            self._dispatch(result)
+        return result
+
+    def reschedule(self, article_id: int, release_at: object) -> PublishResult | None:
+        """Move a scheduled article's release time (RFC 3339); None if unknown, InvalidArticle
+        naming `release_at` for a bad time or an article already released."""
+        when = parse_timestamp("release_at", release_at)
+        result = reschedule_article(self.uow(), article_id, when, now=self.now)
         if result is not None:
             self._dispatch(result)
         return result

@@ -33,6 +33,9 @@ def dispatch(
     """
     sent = 0
     for event_id in event_ids:
+        with uow_factory() as uow:
+            if not uow.events.is_due(event_id, now=now()):
+                continue  # a scheduled release: the relay hands it over when its time comes
         if not tasks.submit(HandleEvent(event_id)):
             log.warning("broker unavailable, event %s stays in the outbox until the broker is back", event_id)
             break

@@ -18,6 +18,10 @@ class ArticleStore(Protocol):
     def find_by_guid(self, guid: str) -> tuple[Article, str] | None:
         """The article with this guid and its content hash, or None."""
 
+    def find_by_slug_guid(self, authority: str, slug: str) -> tuple[Article, str] | None:
+        """The article whose guid was made from this slug (a tag URI of `authority`, any year,
+        or the legacy `syndicate:article:` form) and its content hash, or None."""
+
     def get(self, article_id: int) -> Article | None:
         """The article with this id, published or not, or None."""
 
@@ -53,8 +57,9 @@ class ArticleReader(Protocol):
 class EventStore(Protocol):
     """The outbox: events written in the same transaction as the change they describe."""
 
-    def add(self, event_type: str, article: Article, *, now: datetime) -> int:
-        """Record an event; returns its id."""
+    def add(self, event_type: str, article: Article, *, now: datetime,
+            not_before: datetime | None = None) -> int:
+        """Record an event, to be handed over from `not_before` on (None: at once); returns its id."""
 
     def get(self, event_id: int) -> ArticleEvent | None:
         """One event, or None."""
@@ -64,6 +69,19 @@ class EventStore(Protocol):
 
     def due_for_dispatch(self, *, now: datetime, redeliver_after_s: float, limit: int) -> Sequence[int]:
         """Unhandled events never dispatched, or dispatched long enough ago to be lost."""
+
+    def is_due(self, event_id: int, *, now: datetime) -> bool:
+        """True when the event has no release time or its time has come."""
+
+    def reschedule(self, article_id: int, event_type: str, not_before: datetime | None) -> int:
+        """Move the release time of the article's events of this type not yet handed over."""
+
+    def pending_id(self, article_id: int, event_type: str) -> int | None:
+        """The newest event of this type for the article not yet handed over, or None."""
+
+    def cancel_pending(self, article_id: int, event_type: str, *, now: datetime) -> int:
+        """Mark handled (never to be sent) the article's events of this type still waiting for
+        a future release time; returns how many."""
 
     def mark_dispatched(self, event_id: int, *, now: datetime) -> None:
         """Record that the broker accepted the event."""
@@ -75,16 +93,9 @@ class EventStore(Protocol):
         """Count a failed handling attempt; returns the attempts so far."""
 
 
-class UnitOfWork(Protocol):
-    """One transaction over the stores; leaving without commit() rolls back."""
-
-    @property
-    def articles(self) -> ArticleStore:
-        """The article store inside this transaction."""
-
-    @property
-    def events(self) -> EventStore:
-        """The outbox inside this transaction."""
+class Transaction(Protocol):
+    """`with` one transaction: leaving without commit() rolls back. Each feature's unit of work
+    is one of these with the stores it needs on it."""
 
     def __enter__(self) -> Self: ...
 
@@ -97,6 +108,18 @@ class UnitOfWork(Protocol):
 
     def commit(self) -> None:
         """Make the work durable."""
+
+
+class UnitOfWork(Transaction, Protocol):
+    """One transaction over the article stores; leaving without commit() rolls back."""
+
+    @property
+    def articles(self) -> ArticleStore:
+        """The article store inside this transaction."""
+
+    @property
+    def events(self) -> EventStore:
+        """The outbox inside this transaction."""
 
 
 class TaskQueue(Protocol):
@@ -118,3 +141,19 @@ class TaskQueue(Protocol):
         Work recorded as enqueued under an older epoch was lost and must be submitted again.
         Raises BrokerUnavailable when the broker cannot be asked.
         """
+
+
+class Telemetry(Protocol):
+    """What operators see in /metrics and /healthz, recorded by whichever process did the work.
+
+    Recording never raises: a number that could not be stored must not fail the work it counts.
+    """
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add `n` to the counter `name` (e.g. "lease_takeovers")."""
+
+    def gauge(self, name: str, value: float) -> None:
+        """Set the gauge `name` to `value` (e.g. "feed_build_seconds")."""
+
+    def seen(self, component: str) -> None:
+        """Record that `component` (e.g. "scheduler") ran just now."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from syndicate.domain.articles import Article, ArticleDraft, Image
+from syndicate.domain.articles import Article, ArticleDraft, Image, legacy_guid, slug_tag
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow
 
 
@@ -31,6 +31,15 @@ def to_article(row: ArticleRow) -> Article:
         translation_of=row.translation_of,
         unpublished_at=row.unpublished_at,
     )
+
+
+def public_now() -> ColumnElement[bool]:
+    """The condition "released": published_at has come (scheduled articles are hidden until then)."""
+    return ArticleRow.published_at <= datetime.now(UTC)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _fill(row: ArticleRow, draft: ArticleDraft) -> None:
@@ -67,6 +76,19 @@ class SqlArticleStore:
 
     def find_by_guid(self, guid: str) -> tuple[Article, str] | None:
         row = self._row_by_guid(guid)
+        return None if row is None else (to_article(row), row.content_hash)
+
+    def find_by_slug_guid(self, authority: str, slug: str) -> tuple[Article, str] | None:
+        pattern = _like_escape(slug_tag(authority, 0, slug)).replace(",0000:", ",%:", 1)
+        stmt = (
+            select(ArticleRow)
+            .where(or_(ArticleRow.guid == legacy_guid(slug),
+                       ArticleRow.guid.like(pattern, escape="\\")))
+            .order_by(ArticleRow.id)
+            .limit(1)
+            .options(selectinload(ArticleRow.categories))
+        )
+        row = self.session.scalars(stmt).one_or_none()
         return None if row is None else (to_article(row), row.content_hash)
 
     def get(self, article_id: int) -> Article | None:
@@ -114,9 +136,9 @@ class ArticleQueries:
 
     def by_slug(self, slug: str) -> Article | None:
         """The published article with this slug, or None."""
-        stmt = select(ArticleRow).where(ArticleRow.slug == slug, ArticleRow.unpublished_at.is_(None)).options(
-            selectinload(ArticleRow.categories)
-        )
+        stmt = select(ArticleRow).where(
+            ArticleRow.slug == slug, ArticleRow.unpublished_at.is_(None), public_now()
+        ).options(selectinload(ArticleRow.categories))
         row = self.session.scalars(stmt).one_or_none()
         return None if row is None else to_article(row)
 
@@ -131,7 +153,7 @@ class ArticleQueries:
         """Published articles newest first (publication time, then id); admins see all."""
         stmt = select(ArticleRow)
         if not include_unpublished:
-            stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
+            stmt = stmt.where(ArticleRow.unpublished_at.is_(None), public_now())
         stmt = (
             stmt.order_by(ArticleRow.published_at.desc(), ArticleRow.id.desc())
             .limit(limit)
@@ -144,7 +166,7 @@ class ArticleQueries:
         """How many published (or, for admins, stored) articles there are."""
         stmt = select(func.count()).select_from(ArticleRow)
         if not include_unpublished:
-            stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
+            stmt = stmt.where(ArticleRow.unpublished_at.is_(None), public_now())
         return int(self.session.scalar(stmt) or 0)
 
 

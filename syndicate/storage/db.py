@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
@@ -58,6 +59,36 @@ def make_recording_engine(engine: Engine) -> Engine | None:
         return None
     return create_engine(engine.url, pool_size=2, max_overflow=4, isolation_level="AUTOCOMMIT",
                          connect_args={"options": "-c synchronous_commit=off"})
+
+
+class SessionUnitOfWork:
+    """One session, one transaction, the stores a subclass puts on it (`_open`).
+
+    Not re-entrant: make one per use. Leaving without `commit()` rolls back.
+    """
+
+    session: Session
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+
+    def _open(self, session: Session) -> None:
+        """Build the stores on `session` (subclasses)."""
+
+    def __enter__(self) -> Self:
+        self.session = self._factory()
+        self._open(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        self.session.commit()
 
 
 def engine_of(bind: Engine | Connection) -> Engine:
@@ -149,4 +180,5 @@ def as_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
     detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
     if isinstance(exc, sa_exc.OperationalError) and "database is locked" in detail:
         return None  # SQLite contention after its busy timeout: not an outage
-    return DatabaseUnavailable(f"the database is unreachable ({detail}); try again once it is back")
+    return DatabaseUnavailable(f"the database is unreachable ({detail}); try again once it is back",
+                               detail=detail)

@@ -50,12 +50,13 @@ def matching_articles(
 
     Category filtering is a semi-join, so an article in two matching categories appears once.
     """
+    # An article scheduled after `until` is in no edition yet, even when named by id.
     stmt = select(ArticleRow).options(selectinload(ArticleRow.categories)).where(
-        ArticleRow.unpublished_at.is_(None))
+        ArticleRow.unpublished_at.is_(None), ArticleRow.published_at <= until)
     if article_ids is not None:
         stmt = stmt.where(ArticleRow.id.in_(article_ids))
     else:
-        stmt = stmt.where(ArticleRow.published_at > since, ArticleRow.published_at <= until)
+        stmt = stmt.where(ArticleRow.published_at > since)
     if lst.language:
         # The list's language is a range: 'ru' takes 'ru' and 'ru-RU' (as article_matches does).
         wanted, language = lst.language.lower(), func.lower(ArticleRow.language)

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from syndicate.domain.articles import Article
 from syndicate.feeds.model import FeedSpec, Key, Scope
-from syndicate.storage.articles import to_article
+from syndicate.storage.articles import public_now, to_article
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow
 
 
 def _scoped(spec: FeedSpec) -> Select[ArticleRow]:
-    # Unpublished articles leave every feed (subscription and archive pages alike).
-    stmt = select(ArticleRow).where(ArticleRow.unpublished_at.is_(None))
+    # Unpublished articles leave every feed (subscription and archive pages alike); scheduled
+    # ones enter none before their time.
+    stmt = select(ArticleRow).where(ArticleRow.unpublished_at.is_(None), public_now())
     if spec.scope is Scope.CATEGORY:
         stmt = stmt.where(
             exists().where(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from syndicate.errors import FeedNotFound
 from syndicate.feeds.model import FeedSpec
 from syndicate.feeds.ports import ArchivePage
+from syndicate.storage.db import SessionUnitOfWork
 from syndicate.storage.feed_articles import SqlFeedArticles
 from syndicate.storage.feed_models import FeedArchivePageRow, FeedMembershipRow
 
@@ -103,33 +103,14 @@ class SqlMemberships:
         self.session.flush()
 
 
-class SqlFeedUnitOfWork:
+class SqlFeedUnitOfWork(SessionUnitOfWork):
     """FeedUnitOfWork over SQLAlchemy; not re-entrant, make one per use."""
 
     articles: SqlFeedArticles
     archive: SqlArchivePages
     memberships: SqlMemberships
-    session: Session
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._factory = session_factory
-
-    def __enter__(self) -> SqlFeedUnitOfWork:
-        self.session = self._factory()
-        self.articles = SqlFeedArticles(self.session)
-        self.archive = SqlArchivePages(self.session)
-        self.memberships = SqlMemberships(self.session)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.session.rollback()
-        self.session.close()
-
-    def commit(self) -> None:
-        """Commit the transaction."""
-        self.session.commit()
+    def _open(self, session: Session) -> None:
+        self.articles = SqlFeedArticles(session)
+        self.archive = SqlArchivePages(session)
+        self.memberships = SqlMemberships(session)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -109,8 +110,13 @@ class OutboxRow(Base):
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A scheduled release: the relay hands the event over only from this time on (None: at once).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_outbox_pending", "handled_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "handled_at", "id"),
+        Index("ix_outbox_not_before", "not_before"),
+    )
 
 
 class AdminSessionRow(Base):
@@ -125,3 +131,16 @@ class AdminSessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RuntimeStatRow(Base):
+    """A counter, gauge or heartbeat a process recorded for /metrics and /healthz (`Telemetry`).
+
+    Kept in the database, not in process memory, so every process scraped reports the same numbers.
+    """
+
+    __tablename__ = "runtime_stats"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[float] = mapped_column(Double())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

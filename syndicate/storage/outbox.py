@@ -22,10 +22,11 @@ class SqlEventStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, event_type: str, article: Article, *, now: datetime) -> int:
+    def add(self, event_type: str, article: Article, *, now: datetime,
+            not_before: datetime | None = None) -> int:
         row = OutboxRow(
             event_type=event_type, article_id=article.id, guid=article.guid, created_at=now,
-            attempts=0,
+            attempts=0, not_before=not_before,
         )
         self.session.add(row)
         self.session.flush()
@@ -52,10 +53,41 @@ class SqlEventStore:
             .where(OutboxRow.handled_at.is_(None))
             .where(OutboxRow.attempts < MAX_ATTEMPTS)
             .where(or_(OutboxRow.dispatched_at.is_(None), OutboxRow.dispatched_at < cutoff))
+            .where(or_(OutboxRow.not_before.is_(None), OutboxRow.not_before <= now))
             .order_by(OutboxRow.id)
             .limit(limit)
         )
         return list(self.session.scalars(stmt))
+
+    def is_due(self, event_id: int, *, now: datetime) -> bool:
+        not_before = self.session.scalar(select(OutboxRow.not_before).where(OutboxRow.id == event_id))
+        return not_before is None or not_before <= now
+
+    def reschedule(self, article_id: int, event_type: str, not_before: datetime | None) -> int:
+        result = self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.article_id == article_id, OutboxRow.event_type == event_type,
+                   OutboxRow.handled_at.is_(None), OutboxRow.dispatched_at.is_(None))
+            .values(not_before=not_before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def pending_id(self, article_id: int, event_type: str) -> int | None:
+        stmt = (select(OutboxRow.id)
+                .where(OutboxRow.article_id == article_id, OutboxRow.event_type == event_type,
+                       OutboxRow.handled_at.is_(None), OutboxRow.dispatched_at.is_(None))
+                .order_by(OutboxRow.id.desc()).limit(1))
+        return self.session.scalar(stmt)
+
+    def cancel_pending(self, article_id: int, event_type: str, *, now: datetime) -> int:
+        result = self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.article_id == article_id, OutboxRow.event_type == event_type,
+                   OutboxRow.handled_at.is_(None), OutboxRow.dispatched_at.is_(None),
+                   OutboxRow.not_before > now)
+            .values(handled_at=now, last_error="cancelled before its release time")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def mark_dispatched(self, event_id: int, *, now: datetime) -> None:
         self.session.execute(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from types import TracebackType
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import MailingList, Subscriber, Subscription
 from syndicate.digests.states import (
@@ -16,6 +15,7 @@ from syndicate.digests.states import (
     SubscriberStatus,
     SubscriptionStatus,
 )
+from syndicate.storage.db import SessionUnitOfWork
 from syndicate.storage.digest_models import (
     DeliveryRow,
     MailingListRow,
@@ -162,28 +162,12 @@ class SqlSubscriberStore:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-class SqlDigestUnitOfWork:
+class SqlDigestUnitOfWork(SessionUnitOfWork):
     """DigestUnitOfWork over SQLAlchemy; not re-entrant, make one per use."""
 
     lists: SqlListStore
     subscribers: SqlSubscriberStore
-    session: Session
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._factory = session_factory
-
-    def __enter__(self) -> SqlDigestUnitOfWork:
-        self.session = self._factory()
-        self.lists = SqlListStore(self.session)
-        self.subscribers = SqlSubscriberStore(self.session)
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None,
-    ) -> None:
-        self.session.rollback()
-        self.session.close()
-
-    def commit(self) -> None:
-        """Commit the transaction."""
-        self.session.commit()
+    def _open(self, session: Session) -> None:
+        self.lists = SqlListStore(session)
+        self.subscribers = SqlSubscriberStore(session)

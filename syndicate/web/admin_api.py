@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from syndicate.digests import subscribers as subs
-from syndicate.digests.states import STATES
+from syndicate.digests.states import STATES, parse_subscriber_status
 from syndicate.domain.articles import article_json
 from syndicate.errors import NotFound, SyndicateError, http_status
 from syndicate.feeds.model import FeedFormat, specs_of
@@ -103,14 +103,23 @@ def subscribers(
     container: ContainerDep, q: str | None = None, status: str | None = None,
     after_id: int = Query(0, ge=0, le=INT64_MAX), limit: int = Query(100, ge=1, le=MAX_LIMIT),
 ) -> list[dict[str, Any]]:
-    """Subscribers by id; `q` matches the start of the address or the name."""
+    """Subscribers by id; `q` matches the start of the address or the name; 422 on an unknown status."""
+    if status is not None:
+        try:
+            parse_subscriber_status(status)
+        except SyndicateError as exc:
+            raise _fail(exc) from None
     rows = container.digest_reads.subscribers(q=q, status=status, after_id=after_id, limit=limit)
     return [_subscriber(r) for r in rows]
 
 
 @router.get("/subscribers/export")
 def export_subscribers(container: ContainerDep, list: str = Query(..., alias="list")) -> Response:
-    """The list's subscribers as CSV (`email,name,language,status`), importable again."""
+    """The list's subscribers as CSV (`email,name,language,status`), importable again.
+
+    `status` is each reader's real one: the subscriber's when it stops all mail (unsubscribed,
+    bounced, complained, suppressed), else the subscription's to this list.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["email", "name", "language", "status"])
@@ -120,7 +129,8 @@ def export_subscribers(container: ContainerDep, list: str = Query(..., alias="li
         raise _fail(exc) from None
     for sub, subscription in members:
         # Addresses may legally start with '=', '+', '-' or '@': never a formula to a spreadsheet.
-        writer.writerow([safe_csv_cell(v) for v in (sub.email, sub.name, sub.language, subscription.status)])
+        writer.writerow([safe_csv_cell(v) for v in (sub.email, sub.name, sub.language,
+                                                          subs.reader_status(sub, subscription))])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{lst.slug}.csv"'})
 
@@ -138,11 +148,21 @@ def subscriber(subscriber_id: DbId, container: ContainerDep) -> dict[str, Any]:
     }
 
 
+class SuppressBody(BaseModel):
+    """Optional body of a suppression: why (kept in `status_reason`)."""
+
+    reason: str | None = Field(None, max_length=subs.MAX_REASON)
+
+
 @router.post("/subscribers/{subscriber_id}/suppress")
-def suppress(subscriber_id: DbId, container: ContainerDep) -> dict[str, Any]:
-    """Stop all mail to this subscriber (status `complained`); queued deliveries are skipped."""
+def suppress(
+    subscriber_id: DbId, container: ContainerDep, body: SuppressBody | None = None,
+) -> dict[str, Any]:
+    """Stop all mail to this subscriber (status `suppressed`, `status_reason` 'suppressed by admin
+    API[: reason]'); its queued deliveries are skipped."""
     with not_found_404():
-        subs.suppress(container.digest_uow, subscriber_id, now=container.now())
+        subs.suppress(container.digest_uow, subscriber_id, now=container.now(), by="admin API",
+                      reason=body.reason if body else None)
     return _subscriber(container.digest_reads.subscriber(subscriber_id))
 
 

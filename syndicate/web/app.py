@@ -18,10 +18,12 @@ from syndicate.web import (
     articles_api,
     feeds,
     imports_api,
+    metrics,
     openapi,
     partners_api,
     public,
     reports_api,
+    sitemaps,
 )
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
@@ -84,6 +86,8 @@ def create_app(container: Container) -> FastAPI:
     app.state.jobs = jobs
     app.state.templates = make_templates()
     app.include_router(public.router)
+    app.include_router(sitemaps.router)
+    app.include_router(metrics.router)
     app.include_router(subscribe_routes.router)
     app.include_router(articles_api.router)
     app.include_router(imports_api.router)

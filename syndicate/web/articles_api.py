@@ -64,3 +64,16 @@ def unpublish_article(article_id: DbId, container: ContainerDep) -> dict[str, An
     if result is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return article_json(result.article, container.settings.base_url) | {"outcome": result.outcome.value}
+
+
+@router.post("/articles/{article_id}/release")
+def reschedule_article(article_id: DbId, body: dict[str, Any], container: ContainerDep) -> JSONResponse:
+    """Move a scheduled article's release time (`{"release_at": RFC 3339}`); 422 when it is public."""
+    try:
+        result = container.articles.reschedule(article_id, body.get("release_at"))
+    except InvalidArticle as exc:
+        return _invalid(exc, 422)
+    if result is None:
+        raise HTTPException(404, f"no article with id {article_id}")
+    return JSONResponse(article_json(result.article, container.settings.base_url)
+                        | {"outcome": result.outcome.value})

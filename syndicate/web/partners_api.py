@@ -35,10 +35,11 @@ class PartnerBody(BaseModel):
 
 
 class ReplayBody(BaseModel):
-    """Exactly one of: an article id, or failed=true."""
+    """Exactly one of: an article id, or failed=true; `force` sends an article outside the filters."""
 
     article_id: int | None = Field(default=None, ge=0, le=INT64_MAX)
     failed: bool = False
+    force: bool = False
 
 
 def _translate(exc: Exception) -> HTTPException:
@@ -122,7 +123,7 @@ def replay(partner_id: DbId, body: ReplayBody, container: ContainerDep) -> dict[
     """Queue again the partner's rows of one article, or its dead rows; same webhook-ids."""
     try:
         replay = container.partner_registry.resend(
-            partner_id, article_id=body.article_id, failed=body.failed
+            partner_id, article_id=body.article_id, failed=body.failed, force=body.force
         )
     except (NotFound, InvalidPartner) as exc:
         raise _translate(exc) from None

@@ -11,6 +11,7 @@ from syndicate.errors import BrokerUnavailable
 from syndicate.services.media import missing_images
 from syndicate.storage import db
 from syndicate.web.deps import ContainerDep
+from syndicate.web.metrics import SCHEDULER, scheduler_health
 
 router = APIRouter()
 
@@ -53,7 +54,11 @@ def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLRe
 
 @router.get("/healthz")
 def healthz(container: ContainerDep) -> JSONResponse:
-    """200 when the database and the broker answer, else 503 naming the one that did not."""
+    """200 when the database and the broker answer, else 503 naming the one that did not.
+
+    `scheduler` is 'ok' or 'stale' (beat or every worker gone: sweeps, retries and scheduled
+    editions wait); a stale scheduler alone keeps the 200, since the API itself works.
+    """
     checks: dict[str, str] = {}
     try:
         db.ping(container.engine)
@@ -66,8 +71,19 @@ def healthz(container: ContainerDep) -> JSONResponse:
     except BrokerUnavailable as exc:
         checks["broker"] = f"error: {exc}"
     healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "unavailable", **checks},
-                        status_code=200 if healthy else 503)
+    body: dict[str, object] = {"status": "ok" if healthy else "unavailable", **checks}
+    if checks["database"] == "ok":
+        scheduler = scheduler_health(container.telemetry.last_seen(SCHEDULER), now=container.now(),
+                                     sweep_seconds=container.settings.outbox_sweep_seconds)
+        body["scheduler"] = scheduler.state
+        body["scheduler_last_seen_seconds"] = (None if scheduler.last_seen_s is None
+                                               else round(scheduler.last_seen_s, 1))
+        if scheduler.state == "stale":
+            body["scheduler_note"] = (
+                f"the scheduler has not run the outbox relay within {scheduler.limit_s:.0f} s "
+                "(is `syndicate worker --with-beat`, or beat and a worker, running?): sweeps, "
+                "retries and scheduled editions wait; the API itself works, so this stays 200")
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 @router.get("/", include_in_schema=False)

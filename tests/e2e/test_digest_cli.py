@@ -149,3 +149,14 @@ def test_mail_report_applies_bounces_and_complaints_from_files_or_stdin(
         "ann@example.com": "bounced", "bob@example.com": "complained"}
     missing = run_cli(["mail", "report", str(tmp_path / "nope.eml")], env)
     assert missing.returncode == 2 and "nope.eml: cannot read" in missing.stderr
+
+
+def test_every_status_option_refuses_an_unknown_value(embedded_env: dict[str, str]) -> None:
+    wrong = run_cli(["deliveries", "list", "--status", "delivered"], embedded_env)
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert wrong.stderr.strip() == ("error: --status: 'delivered' is not one of queued, sending, sent, "
+                                    "failed, bounced, skipped")
+    right = run_cli(["deliveries", "list", "--status", "failed"], embedded_env)
+    assert right.returncode == 0, right.stderr
+    partner = run_cli(["partners", "deliveries", "1", "--status", "sent"], embedded_env)
+    assert partner.returncode == 2 and "'sent' is not one of pending, delivered, dead" in partner.stderr

@@ -64,6 +64,13 @@ def test_serve_shows_examples_and_runs_its_worker(
         # The embedded worker (a real Celery worker on the file broker) handles every event.
         wait_for(lambda: (h := handled_events(var_dir)) and all(h), 60, "the embedded worker")
         assert len(handled_events(var_dir)) == len(paths)
+        # Its scheduler runs the outbox relay: /healthz and /metrics say it is alive.
+        wait_for(lambda: httpx.get(f"{base}/healthz", timeout=5).json().get("scheduler") == "ok", 60,
+                 "the scheduler's first heartbeat")
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert "syndicate_scheduler_last_seen_seconds " in metrics
+        assert "syndicate_feed_build_seconds " in metrics  # the worker rebuilt the feeds
+        assert "syndicate_outbox_pending 0.0" in metrics
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

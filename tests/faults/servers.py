@@ -188,12 +188,17 @@ class CountingSmtp:
 
 
 class CountingReceiver:
-    """A partner endpoint: counts POSTs per `webhook-id`; `up=False` answers 503 to everything."""
+    """A partner endpoint: counts POSTs per `webhook-id`; `up=False` answers 503 to everything.
+
+    `refused` counts the 503s per webhook-id; `retry_after` (seconds) is sent with each 503.
+    """
 
     def __init__(self) -> None:
         self.port = free_port()
         self.up = True
+        self.retry_after: int | None = None
         self.received: collections.Counter[str] = collections.Counter()
+        self.refused: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         owner = self
 
@@ -202,7 +207,11 @@ class CountingReceiver:
                 length = int(self.headers.get("content-length") or 0)
                 self.rfile.read(length)
                 if not owner.up:
+                    with owner.lock:
+                        owner.refused[self.headers.get("webhook-id", "")] += 1
                     self.send_response(503)
+                    if owner.retry_after is not None:
+                        self.send_header("retry-after", str(owner.retry_after))
                     self.end_headers()
                     return
                 with owner.lock:
@@ -225,6 +234,11 @@ class CountingReceiver:
         """Deliveries received per webhook-id so far."""
         with self.lock:
             return collections.Counter(self.received)
+
+    def refusals(self) -> collections.Counter[str]:
+        """503 answers per webhook-id so far."""
+        with self.lock:
+            return collections.Counter(self.refused)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -85,8 +85,15 @@ def test_admin_api_reports_where_an_article_went(seeded: Any) -> None:
                            content=b"email\nnew@example.org\nnot-an-address\n").json()
     assert imported["imported"] == 1 and len(imported["errors"]) == 1
     assert "upload.csv: line 3" in imported["errors"][0]
-    suppressed = client.post(f"/api/subscribers/{boris_id}/suppress", headers=AUTH).json()
-    assert suppressed["status"] == "complained"
+    suppressed = client.post(f"/api/subscribers/{boris_id}/suppress", headers=AUTH,
+                             json={"reason": "asked by phone"}).json()
+    assert (suppressed["status"], suppressed["status_reason"]) == (
+        "suppressed", "suppressed by admin API: asked by phone")
+    # The export shows the reader's real status, not the subscription's "active".
+    rows = client.get("/api/subscribers/export?list=news", headers=AUTH).text.splitlines()
+    assert [r.split(",")[-1] for r in rows if r.startswith("boris@")] == ["suppressed"]
+    unknown = client.get("/api/subscribers?status=gone", headers=AUTH)
+    assert unknown.status_code == 422 and "'gone' is not one of pending, active" in unknown.text
     resent = client.post(f"/api/editions/{edition_id}/resend", headers=AUTH, json={"mode": "failed-only"})
     assert resent.json() == {"edition_id": edition_id, "queued": 1}
     bad = client.post(f"/api/editions/{edition_id}/resend", headers=AUTH, json={"mode": "everyone"})

@@ -30,6 +30,9 @@ UNUSUAL: list[dict[str, Any]] = [
     {"guid": "u-cdata", "title": "Breaking ]]> <script>alert(1)</script>",
      "body_html": "<p>a ]]> b</p><script>alert(1)</script><p>c</p>",
      "published_at": "2026-03-01T13:00:00Z"},
+    # No guid: its id is a tag URI; markup and entities in its title are stored as text.
+    {"title": "Statement <b>on</b> the &lt;i&gt;exercise&lt;/i&gt; &amp; R&amp;D",
+     "body_text": "Plain.", "published_at": "2026-03-01T13:30:00Z"},
     {"guid": "u-ctrl", "title": "Control\x01 chars\x0b here", "body_html": "<p>x\x08y</p>",
      "published_at": "2026-03-01T14:00:00Z"},
     {"guid": "u-long", "title": "Long " + "title " * 80, "body_html": "<p>long</p>",
@@ -75,6 +78,8 @@ def test_every_built_feed_is_valid_and_equals_the_stored_articles(loaded: Contai
             "category/security/feed.json", "category/topic-24/atom.xml"} <= set(files)
     stored = {a["guid"]: a for a in map(json.loads, _articles_json(loaded))}
     for relpath, data in files.items():
+        if relpath.startswith("sitemap"):
+            continue  # the sitemaps written next to the feeds: see the sitemap tests below
         if relpath.endswith("atom.xml"):
             check_atom(data)
         elif relpath.endswith("rss.xml"):
@@ -90,6 +95,9 @@ def test_every_built_feed_is_valid_and_equals_the_stored_articles(loaded: Contai
     atom = parse_ok(files["atom.xml"])
     cdata = next(e for e in atom.entries if e.id == "u-cdata")
     assert "<script>" not in cdata.content[0].value and "]]" in cdata.content[0].value
+    tagged = next(e for e in atom.entries if e.id.endswith("/statement-on-the-exercise-r-d"))
+    assert tagged.id == "tag:news.example,2026:article/statement-on-the-exercise-r-d"
+    assert tagged.title == "Statement on the exercise & R&D"
     ctrl = next(e for e in atom.entries if e.id == "u-ctrl")
     assert ctrl.title == "Control chars here"
     assert next(e for e in atom.entries if e.id == "u-cyr").updated == "2026-03-01T07:00:00+00:00"
@@ -334,3 +342,40 @@ def test_a_build_waits_for_a_builder_on_another_host(make_container: Any, pg_url
     assert built.wait(30)
     builder.join(10)
     assert b"Locked story" in read(container, "atom.xml")
+
+
+def test_sitemaps_are_built_with_the_feeds_served_and_listed_in_robots(loaded: Container) -> None:
+    from tests.unit.test_feeds_sitemaps import NEWS, SM, assert_valid
+
+    fresh = loaded.articles.ingest({"guid": "urn:t:fresh", "title": "Fresh statement",
+                                    "body_text": "x", "language": "ru"}).article
+    service_of(loaded).rebuild_article(fresh.id)
+    client = TestClient(create_app(loaded))
+    robots = client.get("/robots.txt")
+    assert robots.status_code == 200
+    assert "Sitemap: https://news.example/sitemap.xml" in robots.text
+    assert "Sitemap: https://news.example/sitemap-news.xml" in robots.text
+    sitemap = client.get("/sitemap.xml")
+    assert sitemap.status_code == 200 and sitemap.headers["content-type"].startswith("application/xml")
+    locs = {u.findtext(f"{SM}loc") for u in assert_valid(sitemap.content, "sitemap.xsd")}
+    assert {"https://news.example/news/fresh-statement",
+            "https://news.example/news/csto-anniversary"} <= locs
+    news = client.get("/sitemap-news.xml")
+    root = assert_valid(news.content)
+    # Articles of the last 48 hours (undated examples were published at import); March's are out.
+    recent = [u.findtext(f"{SM}loc") for u in root]
+    assert recent[0] == "https://news.example/news/fresh-statement"
+    assert "https://news.example/news/many-categories" not in recent and len(recent) < len(locs) - 2
+    assert root.findtext(f".//{NEWS}language") == "ru"
+    assert root.findtext(f".//{NEWS}name") == loaded.settings.site_title
+    again = client.get("/sitemap.xml", headers={"If-None-Match": sitemap.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_sitemaps_are_built_on_request_on_a_fresh_install(make_container: Callable[..., Any]) -> None:
+    from tests.unit.test_feeds_sitemaps import assert_valid
+
+    container: Container = make_container(base_url="https://news.example")
+    client = TestClient(create_app(container))
+    assert_valid(client.get("/sitemap.xml").content, "sitemap.xsd")
+    assert_valid(client.get("/sitemap-news.xml").content)

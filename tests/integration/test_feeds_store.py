@@ -62,6 +62,13 @@ def test_built_feeds_are_stored_and_served_from_the_database_without_files(
     assert r.content == container.feed_documents.get("atom.xml")[1].body  # type: ignore[index]
     assert client.get("/feeds/atom.xml", headers={"accept-encoding": "gzip",
                                                   "if-none-match": r.headers["etag"]}).status_code == 304
+    # The sitemaps the feed service writes next to the feeds are stored and served the same way.
+    stored_sitemap = container.feed_documents.get("sitemap.xml")
+    assert stored_sitemap is not None
+    sitemap = client.get("/sitemap.xml")
+    assert sitemap.status_code == 200 and sitemap.content == stored_sitemap[1].body
+    assert sitemap.headers["etag"] == stored_sitemap[1].etag
+    assert client.get("/sitemap.xml", headers={"if-none-match": sitemap.headers["etag"]}).status_code == 304
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -32,7 +32,15 @@ def test_partner_lifecycle_from_the_cli(embedded_env: dict[str, str], receiver: 
     imported = run_cli(["articles", "import", str(EXAMPLES / "peacekeeping-exercise.json")], env)
     assert imported.returncode == 0, imported.stderr
     article_id = imported.stdout.split("\t")[0]
-    resent = run_cli(["partners", "resend", partner_id, "--article", article_id], env)
+    # The article is outside the partner's filters: refused, naming both, unless --force.
+    refused = run_cli(["partners", "resend", partner_id, "--article", article_id], env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        f"error: partner field 'article': article {article_id} (categories security, exercises, "
+        f"language en) is outside the filters of partner {partner_id} (categories world, politics, "
+        "language en); add --force to send it anyway")
+    assert run_cli(["partners", "deliveries", partner_id], env).stdout == ""
+    resent = run_cli(["partners", "resend", partner_id, "--article", article_id, "--force"], env)
     assert resent.returncode == 0, resent.stderr
     assert "queued 1 delivery" in resent.stderr
     log = run_cli(["partners", "deliveries", partner_id], env)

@@ -107,3 +107,37 @@ def test_unpublish_and_republish(db_container: Any) -> None:
     back = db_container.articles.ingest(article)
     assert back.outcome is Outcome.UPDATED and back.article.is_published
     assert events(db_container) == ["article.published", "article.deleted", "article.published"]
+
+
+def test_article_without_guid_gets_a_tag_uri_of_host_and_year(make_container: Callable[..., Any]) -> None:
+    container = make_container(base_url="https://News.Example:8443/site")
+    made = container.articles.ingest({"title": "Statement on the exercise", "body_text": "x",
+                                      "published_at": "2025-12-31T23:30:00-02:00"})
+    # The year is the UTC year of first publication (2026-01-01T01:30Z).
+    assert made.article.guid == "tag:news.example,2026:article/statement-on-the-exercise"
+    moved = container.articles.ingest({"title": "Statement on the exercise", "body_text": "y",
+                                       "published_at": "2027-02-01T10:00:00Z"})
+    assert moved.article.id == made.article.id and moved.article.guid == made.article.guid
+    with_url = container.articles.ingest({"title": "Elsewhere", "body_text": "x",
+                                          "url": "https://example.org/elsewhere"})
+    assert with_url.article.guid == "https://example.org/elsewhere"
+    brought = container.articles.ingest({"guid": "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+                                         "title": "Brought", "body_text": "x"})
+    assert brought.article.guid == "urn:uuid:1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+
+
+def test_stored_legacy_ids_never_change(db_container: Any) -> None:
+    # An article stored before tag URIs, when guid-less articles got `syndicate:article:SLUG`.
+    old = db_container.articles.ingest({"guid": "syndicate:article:old-story", "title": "Old story",
+                                        "body_text": "x", "published_at": "2026-01-01T10:00:00Z"})
+    again = db_container.articles.ingest({"title": "Old story", "body_text": "x, corrected",
+                                          "published_at": "2026-01-01T10:00:00Z"})
+    assert again.outcome is Outcome.UPDATED and again.article.id == old.article.id
+    assert again.article.guid == "syndicate:article:old-story"
+    assert counts(db_container)[0] == 1
+
+
+def test_markup_in_titles_is_stored_as_text(db_container: Any) -> None:
+    made = db_container.articles.ingest({"guid": "urn:t:1", "title": "Statement <b>on</b> AT&amp;T",
+                                         "body_text": "x"})
+    assert made.article.title == "Statement on AT&T"

@@ -3,7 +3,9 @@ bozo, plus explicit structural checks of what that validator flags."""
 
 from __future__ import annotations
 
+import html.entities
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -30,6 +32,31 @@ def make_article(n: int, **changes: Any) -> Article:
     }
     fields.update(changes)
     return Article(**fields)
+
+
+# What the W3C Feed Validator takes for HTML in a title ("title should not contain HTML"): an
+# HTML end tag, a start tag, or an entity reference left in the decoded text.
+_HTML_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\b[^<>]*>")
+_ENTITY = re.compile(r"&(#?\w+)")
+# IANA-registered schemes an id of ours may use (the validator warns on others, e.g. `syndicate:`).
+REGISTERED_SCHEMES = frozenset({"http", "https", "tag", "urn", "mailto", "ftp", "info"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def assert_plain_title(title: str | None) -> None:
+    """The title text (as a reader decodes it) holds no tag and no entity reference."""
+    text = title or ""
+    assert not _HTML_TAG.search(text), f"title contains markup: {text!r}"
+    for name in _ENTITY.findall(text):
+        assert not (name.startswith("#") or name in html.entities.name2codepoint), (
+            f"title contains an entity reference &{name}: {text!r}")
+
+
+def assert_registered_id(value: str | None) -> None:
+    """An id with a URI scheme uses an IANA-registered one (tag:, urn:, http(s):…)."""
+    match = _SCHEME.match(value or "")
+    if match:
+        assert match.group(1).lower() in REGISTERED_SCHEMES, f"id with unregistered scheme: {value!r}"
 
 
 def _absolute(url: str | None) -> bool:
@@ -61,6 +88,8 @@ def check_atom(data: bytes) -> etree._Element:
         assert _absolute(link.get("href")), f"relative link {link.get('href')}"
         assert link.get("rel"), "link without rel"
     assert root.findtext(f"{A}id") and root.findtext(f"{A}title")
+    assert_registered_id(root.findtext(f"{A}id"))
+    assert_plain_title(root.findtext(f"{A}title"))
     _rfc3339(root.findtext(f"{A}updated"))
     feed_author = root.find(f"{A}author/{A}name") is not None
     entries = root.findall(f"{A}entry")
@@ -71,6 +100,8 @@ def check_atom(data: bytes) -> etree._Element:
     for e in entries:
         assert e.get(XML_LANG)
         assert e.findtext(f"{A}title") is not None
+        assert_plain_title(e.findtext(f"{A}title"))
+        assert_registered_id(e.findtext(f"{A}id"))
         _rfc3339(e.findtext(f"{A}updated"))
         _rfc3339(e.findtext(f"{A}published"))
         assert feed_author or e.find(f"{A}author/{A}name") is not None
@@ -100,6 +131,8 @@ def check_rss(data: bytes) -> etree._Element:
     guids = [i.findtext("guid") for i in items]
     assert len(guids) == len(set(guids))
     for item in items:
+        assert_plain_title(item.findtext("title"))
+        assert_registered_id(item.findtext("guid"))
         assert item.find("author") is None, "RSS <author> must be an email address; use dc:creator"
         assert _absolute(item.findtext("link"))
         assert parsedate_to_datetime(item.findtext("pubDate") or "").tzinfo is not None
@@ -114,6 +147,8 @@ def check_json(data: bytes) -> dict[str, Any]:
     ids = [i["id"] for i in doc["items"]]
     assert all(isinstance(i, str) for i in ids) and len(ids) == len(set(ids))
     for item in doc["items"]:
+        assert_plain_title(item.get("title"))
+        assert_registered_id(item["id"])
         assert item["content_html"] is not None and _absolute(item["url"])
         _rfc3339(item["date_published"])
         _rfc3339(item["date_modified"])

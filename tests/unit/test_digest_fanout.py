@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -27,7 +28,8 @@ SENT, QUEUED, BOUNCED, SKIPPED, FAILED = (DeliveryState.SENT, DeliveryState.QUEU
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(var_dir=tmp_path, secret_key="fanout-secret-0123456789", admin_token="t" * 24,
-                         base_url="https://news.example.com", mail_max_attempts=3, mail_retry_seconds=60)
+                         base_url="https://news.example.com", mail_max_attempts=3, mail_retry_seconds=60,
+                         smtp_connections=1)  # one connection: its order is what these tests read
 
 
 def edition_for(db: FakeDigestDb, emails: list[str], **reader: object) -> int:
@@ -100,10 +102,22 @@ def test_a_lost_connection_records_what_was_sent_and_releases_the_rest(settings:
     edition_id = edition_for(db, [f"r{n}@example.org" for n in range(1, 6)])
     transport = FakeTransport(breaks_after=2)
     fanout, store = engine(db, settings, transport)
+    pauses: list[float] = []
+    fanout.sleep = pauses.append
+    fanout.send_batch(edition_id, 0, 10**9)
+    assert sorted(db.states(edition_id).values()) == [QUEUED, QUEUED, QUEUED, SENT, SENT]
+    # The connection was tried again three times, with backoff, before the rows went back.
+    assert len(store.released) == 3 and transport.closed == 4 and pauses == [1, 2, 4]
+
+
+def test_a_connection_that_never_works_fails_the_batch(settings: Settings) -> None:
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["a@example.org", "b@example.org"])
+    fanout, store = engine(db, settings, FakeTransport(breaks_after=0))
+    fanout.sleep = lambda s: None
     with pytest.raises(ConnectionResetError):
         fanout.send_batch(edition_id, 0, 10**9)
-    assert sorted(db.states(edition_id).values()) == [QUEUED, QUEUED, QUEUED, SENT, SENT]
-    assert len(store.released) == 3 and transport.closed == 1
+    assert set(db.states(edition_id).values()) == {QUEUED} and len(store.released) == 2
 
 
 def test_a_second_run_of_the_same_batch_sends_nothing(settings: Settings) -> None:
@@ -216,3 +230,72 @@ def test_a_live_sender_renews_the_lease_of_its_unfinished_rows(tmp_path: Path) -
     fanout.send_batch(edition_id, 0, 10**9)
     timer.join()
     assert store.heartbeats and all(len(ids) == 2 for ids in store.heartbeats)
+
+
+class PoolServer:
+    """A mail server behind many connections: each `connect` is a new FakeTransport; one of them
+    (`drop_on`) is dropped by the server after it accepted its first message. With `together=N`
+    the first message of each connection is answered only once N connections are sending at the
+    same moment (a barrier: a pool that does not keep N connections busy fails the test)."""
+
+    def __init__(self, drop_on: int | None = None, together: int | None = None) -> None:
+        self.connections: list[FakeTransport] = []
+        self.drop_on = drop_on
+        self.barrier = threading.Barrier(together) if together else None
+        self.lock = threading.Lock()
+
+    def connect(self) -> FakeTransport:
+        server = self
+
+        class Connection(FakeTransport):
+            def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+                if server.barrier is not None and not self.sent:
+                    server.barrier.wait(timeout=10)
+                return super().send(sender, recipient, data)
+
+        with self.lock:
+            n = len(self.connections)
+            transport = Connection(breaks_after=1 if n == self.drop_on else None)
+            self.connections.append(transport)
+            return transport
+
+    def received(self) -> list[str]:
+        return [r for t in self.connections for r in t.recipients]
+
+
+def pooled(db: FakeDigestDb, settings: Settings, server: PoolServer) -> tuple[Fanout, FakeDeliveryStore]:
+    from dataclasses import replace as dc_replace
+
+    store = FakeDeliveryStore(db)
+    mailer = dc_replace(fake_mailer(FakeTransport()), connect=server.connect)
+    return Fanout(store, mailer, TemplateCache(), Signer(settings.resolved_secret_key), settings,
+                  lambda: NOW, sleep=lambda s: None), store
+
+
+def test_a_batch_keeps_every_connection_of_the_pool_busy(tmp_path: Path) -> None:
+    wide = load_settings(var_dir=tmp_path, secret_key="fanout-secret-0123456789", admin_token="t" * 24,
+                         smtp_connections=4)
+    db = FakeDigestDb()
+    emails = [f"r{n}@example.org" for n in range(40)]
+    edition_id = edition_for(db, emails)
+    server = PoolServer(together=4)
+    fanout, store = pooled(db, wide, server)
+    result = fanout.send_batch(edition_id, 0, 10**9)
+    assert result.counts == {"sent": 40} and sorted(server.received()) == sorted(emails)
+    assert len(server.connections) == 4 and all(t.recipients for t in server.connections)
+    assert len(store.recorded) == 40 and fanout.cache.renders == 1  # one render, shared
+
+
+def test_a_dropped_connection_retries_only_its_own_row(tmp_path: Path) -> None:
+    wide = load_settings(var_dir=tmp_path, secret_key="fanout-secret-0123456789", admin_token="t" * 24,
+                         smtp_connections=3)
+    db = FakeDigestDb()
+    emails = [f"r{n}@example.org" for n in range(30)]
+    edition_id = edition_for(db, emails)
+    server = PoolServer(drop_on=1)  # the second connection dies after its first message
+    fanout, store = pooled(db, wide, server)
+    fanout.send_batch(edition_id, 0, 10**9)
+    # Nobody got two copies, nobody none; the ledger says exactly what the server received.
+    assert sorted(server.received()) == sorted(emails)
+    assert db.states(edition_id) == dict.fromkeys(emails, SENT) and len(store.recorded) == 30
+    assert server.connections[1].closed == 1 and store.released == []

@@ -100,7 +100,7 @@ def test_resend_queues_exactly_the_rows_named(world: World) -> None:
     world.transport.replies = {}
     assert world.digests.resend(edition_id, mode="failed-only") == 1
     world.run_batches()
-    assert world.transport.recipients == ["a@example.org", "b@example.org", "b@example.org"]
+    assert sorted(world.transport.recipients) == ["a@example.org", "b@example.org", "b@example.org"]
     assert world.digests.resend(edition_id, mode="to", email="a@example.org") == 1
     assert world.digests.resend(edition_id, mode="all") == 2
     with pytest.raises(InvalidDigestInput, match=r"no subscriber has the address 'x@example\.org'"):

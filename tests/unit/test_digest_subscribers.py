@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from syndicate.digests import subscribers as subs
-from syndicate.digests.ports import NewEdition
+from syndicate.digests.ports import NewEdition, Subscription
 from syndicate.digests.states import DeliveryState, Frequency, SubscriberStatus, SubscriptionStatus
 from syndicate.errors import InvalidDigestInput, NotFound
 from syndicate.ingest.subscribers_csv import import_subscribers
@@ -101,16 +101,71 @@ def test_suppressing_stops_all_mail_and_skips_queued_deliveries(db: FakeDigestDb
     editions = FakeEditionStore(db)
     editions.add(NewEdition(lst.id, Frequency.DAILY, None, NOW - timedelta(days=1), NOW, (article.id,), "s"),
                  lst, now=NOW)
-    suppressed = subs.suppress(FakeDigestUnitOfWork(db), reader.id, now=NOW)
-    assert suppressed.status == SubscriberStatus.COMPLAINED
-    assert suppressed.status_reason == "suppressed by an admin"
+    suppressed = subs.suppress(FakeDigestUnitOfWork(db), reader.id, now=NOW, by="admin",
+                               reason="  asked   by phone ")
+    # Suppressed, not "complained": nobody complained; who and why are kept.
+    assert suppressed.status == SubscriberStatus.SUPPRESSED
+    assert suppressed.status_reason == "suppressed by admin: asked by phone"
+    assert db.by_email("boris@example.org").status == SubscriberStatus.SUPPRESSED
     assert [(d.state, d.last_reply) for d in db.deliveries.values()] == [
-        (DeliveryState.SKIPPED, "suppressed by an admin")]
+        (DeliveryState.SKIPPED, "suppressed by admin: asked by phone")]
     # The next edition has nobody to go to.
     assert editions.add(NewEdition(lst.id, Frequency.DAILY, None, NOW, NOW, (article.id,), "s"), lst,
                         now=NOW) is None
     with pytest.raises(NotFound, match="subscriber 999"):
         subs.suppress(FakeDigestUnitOfWork(db), 999, now=NOW)
+
+
+def test_a_suppression_without_a_reason_still_names_who(db: FakeDigestDb) -> None:
+    reader = db.add_reader("ann@example.org", db.add_list())
+    done = subs.suppress(FakeDigestUnitOfWork(db), reader.id, now=NOW, by="admin API")
+    assert (done.status, done.status_reason) == (SubscriberStatus.SUPPRESSED, "suppressed by admin API")
+
+
+def test_a_suppressed_reader_stays_suppressed_through_an_import_and_the_confirm_link(
+    db: FakeDigestDb, tmp_path: Path
+) -> None:
+    lst = db.add_list()
+    reader = db.add_reader("gone@example.org", lst)
+    subs.suppress(FakeDigestUnitOfWork(db), reader.id, now=NOW)
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("email\ngone@example.org\n")
+    report = import_subscribers(FakeDigestUnitOfWork(db), csv_path, lst=lst, confirmed=False, now=NOW).report
+    assert report.to_confirm == []  # no confirmation mail either
+    import_subscribers(FakeDigestUnitOfWork(db), csv_path, lst=lst, confirmed=True, now=NOW)
+    assert db.by_email("gone@example.org").status == SubscriberStatus.SUPPRESSED
+
+
+@pytest.mark.parametrize(("subscriber", "subscription", "shown"), [
+    (SubscriberStatus.ACTIVE, SubscriptionStatus.ACTIVE, "active"),
+    (SubscriberStatus.ACTIVE, SubscriptionStatus.UNSUBSCRIBED, "unsubscribed"),
+    (SubscriberStatus.PENDING, SubscriptionStatus.PENDING, "pending"),
+    (SubscriberStatus.BOUNCED, SubscriptionStatus.ACTIVE, "bounced"),
+    (SubscriberStatus.COMPLAINED, SubscriptionStatus.ACTIVE, "complained"),
+    (SubscriberStatus.SUPPRESSED, SubscriptionStatus.ACTIVE, "suppressed"),
+    (SubscriberStatus.UNSUBSCRIBED, SubscriptionStatus.ACTIVE, "unsubscribed"),
+])
+def test_the_export_status_is_what_the_reader_really_gets(
+    db: FakeDigestDb, subscriber: SubscriberStatus, subscription: SubscriptionStatus, shown: str,
+) -> None:
+    lst = db.add_list()
+    reader = db.add_reader("ann@example.org", lst, status=subscriber)
+    assert subs.reader_status(reader, Subscription(reader.id, lst.id, subscription)) == shown
+
+
+def test_an_unknown_language_is_reported_and_a_valid_one_stored_canonical(
+    db: FakeDigestDb, tmp_path: Path
+) -> None:
+    lst = db.add_list()
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("email,language\nann@example.org,EN_us\nbob@example.org,klingonish\n"
+                        "bob@example.org,ru\ncid@example.org,\n")
+    report = import_subscribers(FakeDigestUnitOfWork(db), csv_path, lst=lst, confirmed=True, now=NOW).report
+    assert [e.split(": ", 1)[1] for e in report.errors] == [
+        "line 3: language 'klingonish' is not a language tag such as en or ru-RU"]
+    assert report.imported == 3
+    assert {a: db.by_email(a).language for a in ("ann@example.org", "bob@example.org", "cid@example.org")} \
+        == {"ann@example.org": "en-US", "bob@example.org": "ru", "cid@example.org": "en"}
 
 
 def test_list_filters_use_the_importers_slug_and_language_rules(db: FakeDigestDb) -> None:

@@ -79,7 +79,8 @@ def test_rebuilding_one_article_touches_exactly_the_site_its_categories_and_its_
     assert _folders(result.changed, newsroom.root) == expected
     assert len(result.changed) == len(expected) * len(FORMATS)
     assert newsroom.locks.taken == ["feed-build:site", "feed-build:category:world",
-                                    "feed-build:category:politics", "feed-build:lang:ru"]
+                                    "feed-build:category:politics", "feed-build:lang:ru",
+                                    "feed-build:sitemaps"]
     after = newsroom.files()
     for relpath in ("category/sport/atom.xml", "lang/fr/rss.xml", "lang/en/feed.json"):
         assert after[relpath] == before[relpath], relpath
@@ -210,7 +211,9 @@ def test_feeds_build_writes_every_feed(newsroom: Newsroom) -> None:
     folders = ["", "category/sport", "category/world", "lang/en", "lang/fr"]
     assert sorted(str(p.relative_to(newsroom.root)) for p in result.paths) == sorted(
         f"{folder}/{name}".lstrip("/") for folder in folders for name in FORMATS)
-    assert sorted(newsroom.files()) == sorted(str(p.relative_to(newsroom.root)) for p in result.paths)
+    # The sitemaps are written next to the feeds (served at the site root, pinging no hub).
+    assert sorted(newsroom.files()) == sorted(
+        [str(p.relative_to(newsroom.root)) for p in result.paths] + ["sitemap-news.xml", "sitemap.xml"])
     assert built == newsroom.service.all_specs() and len(built) == len(folders)
     for path in result.paths:
         {"rss.xml": check_rss, "atom.xml": check_atom, "feed.json": check_json}[path.name](path.read_bytes())

@@ -107,6 +107,20 @@ def test_resend_of_an_article_the_partner_never_got_creates_one_delivery(world: 
         world.registry.resend(partner_id, article_id=8)
 
 
+def test_resend_of_an_article_outside_the_filters_is_refused_unless_forced(world: World) -> None:
+    world.event(1, 7, categories=("sport",), language="ru")
+    partner_id, _ = world.partner(categories=["world"], language="en")
+    with pytest.raises(InvalidPartner) as info:
+        world.registry.resend(partner_id, article_id=7)
+    assert info.value.field == "article"
+    assert str(info.value) == (
+        "partner field 'article': article 7 (categories sport, language ru) is outside the filters "
+        f"of partner {partner_id} (categories world, language en); add --force to send it anyway")
+    assert world.tasks.submitted == []
+    [delivery_id] = world.registry.resend(partner_id, article_id=7, force=True).ids
+    assert world.tasks.submitted == [PushDelivery(delivery_id)]
+
+
 def test_resend_to_a_disabled_partner_waits_until_it_is_enabled(world: World) -> None:
     partner_id, _ = world.partner()
     [d1] = world.publish(1)

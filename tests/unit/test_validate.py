@@ -83,3 +83,26 @@ def test_defaults_and_normalisation() -> None:
     assert d.categories == ("world", "security")
     assert d.published_at == datetime(2026, 5, 1, 7, 0, tzinfo=UTC)
     assert draft().published_at is None  # resolved to "now" (new) or kept (existing) on publish
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("Statement <b>on</b> the exercise", "Statement on the exercise"),
+        ("AT&amp;T &amp; partners", "AT&T & partners"),
+        ("&lt;i&gt;Escaped&lt;/i&gt; markup", "Escaped markup"),
+        ("&amp;lt;b&amp;gt;Twice&amp;lt;/b&amp;gt;", "Twice"),
+        ("Costs < 5% and > 2%", "Costs < 5% and > 2%"),
+        ("Breaking ]]> <script>x</script><!-- note --> now", "Breaking ]]> x now"),
+        ("Министры <em>обороны</em>", "Министры обороны"),
+        ("Caf&eacute; &#8212; open", "Café — open"),
+    ],
+)
+def test_titles_are_stored_as_text(raw: str, stored: str) -> None:
+    assert draft(title=raw).title == stored
+
+
+def test_title_of_only_markup_is_refused() -> None:
+    with pytest.raises(InvalidArticle) as info:
+        draft(title="<b></b>")
+    assert info.value.field == "title"

@@ -51,10 +51,13 @@ def partner(
 def replay(
     partner_id: DbId, container: ContainerDep, _: CsrfDep,
     article_id: int | None = Form(None, ge=0, le=INT64_MAX), failed: bool = Form(False),
+    force: bool = Form(False),
 ) -> Response:
-    """Replay the partner's dead deliveries, or everything it has of one article."""
+    """Replay the partner's dead deliveries, or everything it has of one article (outside its
+    filters only with `force`)."""
     try:
-        done = container.partner_registry.resend(partner_id, article_id=article_id, failed=failed)
+        done = container.partner_registry.resend(partner_id, article_id=article_id, failed=failed,
+                                                 force=force)
     except SyndicateError as exc:
         raise HTTPException(422, str(exc)) from None
     return RedirectResponse(f"/admin/partners/{partner_id}?replayed={len(done.ids)}", status_code=303)

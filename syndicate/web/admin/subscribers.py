@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syndicate.digests import subscribers as subs
@@ -44,8 +44,12 @@ def subscriber(request: Request, subscriber_id: DbId, container: ContainerDep, _
 
 
 @router.post("/{subscriber_id}/suppress")
-def suppress(subscriber_id: DbId, container: ContainerDep, _: CsrfDep) -> Response:
-    """Stop all mail to the subscriber, then show it again."""
+def suppress(
+    subscriber_id: DbId, container: ContainerDep, _: CsrfDep,
+    reason: str = Form("", max_length=subs.MAX_REASON),
+) -> Response:
+    """Stop all mail to the subscriber (status `suppressed`, with the reason given), then show it."""
     with not_found_404():
-        subs.suppress(container.digest_uow, subscriber_id, now=container.now())
+        subs.suppress(container.digest_uow, subscriber_id, now=container.now(), by="admin",
+                      reason=reason)
     return RedirectResponse(f"/admin/subscribers/{subscriber_id}", status_code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -115,7 +115,8 @@ def articles(
     total = reader.count(include_unpublished=True)
     rows = reader.newest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, include_unpublished=True)
     return render(request, "admin/articles.html", {
-        "articles": rows, "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
+        "now": container.now(), "articles": rows, "page": page,
+        "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
     })
 
 
@@ -126,8 +127,18 @@ def article(request: Request, article_id: DbId, container: ContainerDep, _: Sess
     if found is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return render(request, "admin/article.html", {
-        "article": found, "events": container.event_log.of_article(article_id),
+        "article": found, "events": container.event_log.of_article(article_id), "now": container.now(),
     })
+
+
+@router.post("/articles/{article_id}/release")
+def reschedule_article(
+    article_id: DbId, container: ContainerDep, _: CsrfDep, release_at: Annotated[str, Form()]
+) -> Response:
+    """Move a scheduled article's release time from the dashboard, then show it again."""
+    if container.articles.reschedule(article_id, release_at) is None:
+        raise HTTPException(404, f"no article with id {article_id}")
+    return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)
 
 
 @router.post("/articles/{article_id}/unpublish")

@@ -1,7 +1,7 @@
 """Built feed documents in the database, so serve nodes on any host answer feeds without a shared disk.
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from syndicate.storage.models import UTCDateTime
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

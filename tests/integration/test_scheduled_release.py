@@ -1,0 +1,95 @@
+"""Scheduled release (embargo): a future published_at keeps an article off every public channel
+until its time, then one `article.published` event, held in the database, releases it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from syndicate.domain.commands import HandleEvent
+from syndicate.errors import InvalidArticle
+from syndicate.feeds.service import feeds_root
+from syndicate.services import outbox
+from syndicate.services.publishing import Outcome
+from syndicate.web.app import create_app
+from tests.conftest import wait_for
+from tests.unit.fakes.tasks import FakeTaskQueue
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def container(request: pytest.FixtureRequest, make_container: Callable[..., Any]) -> Any:
+    if request.param == "postgresql":
+        return make_container(database_url=request.getfixturevalue("pg_url"))
+    return make_container()
+
+
+def relay(container: Any) -> list[int]:
+    """One beat sweep of the outbox; the ids of the events it handed over."""
+    tasks = FakeTaskQueue()
+    outbox.relay_pending(container.uow, tasks, now=container.clock)
+    return [c.event_id for c in tasks.submitted if isinstance(c, HandleEvent)]
+
+
+def public(container: Any, client: TestClient, slug: str) -> dict[str, bool]:
+    """Where a reader could find the article right now."""
+    container.feed_service(feeds_root(container.settings)).build_all()
+    root = feeds_root(container.settings)
+    return {
+        "page": client.get(f"/news/{slug}").status_code == 200,
+        "list": f"/news/{slug}" in client.get("/news").text,
+        "feeds": any(slug in p.read_text() for p in root.rglob("*.xml")),
+        "sitemap": slug in client.get("/sitemap.xml").text,
+    }
+
+
+def test_a_future_article_is_hidden_until_its_time_then_released_once(container: Any) -> None:
+    client = TestClient(create_app(container))
+    release = datetime.now(UTC) + timedelta(seconds=4)
+    made = container.articles.ingest({"guid": "urn:t:embargo", "title": "Embargoed statement",
+                                      "body_text": "x", "published_at": release.isoformat()})
+    slug = made.article.slug
+    assert public(container, client, slug) == dict.fromkeys(("page", "list", "feeds", "sitemap"), False)
+    assert relay(container) == []  # the event waits in the database, not in a broker
+    assert container.article_reader.newest(limit=10, include_unpublished=True)[0].id == made.article.id
+    admin = container.article_reader.by_id(made.article.id)
+    assert admin is not None and admin.published_at > datetime.now(UTC)
+
+    handed = wait_for(lambda: relay(container), 30, "the release time to come")
+    assert handed == [made.event_id]
+    assert public(container, client, slug) == dict.fromkeys(("page", "list", "feeds", "sitemap"), True)
+
+
+def test_moving_the_time_and_cancelling_before_release(container: Any) -> None:
+    later = datetime.now(UTC) + timedelta(hours=2)
+    made = container.articles.ingest({"guid": "urn:t:moved", "title": "Moved", "body_text": "x",
+                                      "published_at": later.isoformat()})
+    # Edited while scheduled: still one pending `article.published`, no `article.updated`.
+    edited = container.articles.ingest({"guid": "urn:t:moved", "title": "Moved, edited",
+                                        "body_text": "x", "published_at": later.isoformat()})
+    assert edited.outcome is Outcome.UPDATED and edited.event_id is None
+    assert relay(container) == []
+    # Moved to a past time: released at once by the same event.
+    now_ish = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    moved = container.articles.reschedule(made.article.id, now_ish)
+    assert moved is not None and container.article_reader.by_slug(made.article.slug) is not None
+    assert moved.event_id == made.event_id
+    with pytest.raises(InvalidArticle) as info:
+        container.articles.reschedule(made.article.id, later.isoformat())
+    assert info.value.field == "release_at"
+
+    cancelled = container.articles.ingest({"guid": "urn:t:cancel", "title": "Cancelled",
+                                           "body_text": "x", "published_at": later.isoformat()})
+    result = container.articles.unpublish(cancelled.article.id)
+    assert result is not None and result.outcome is Outcome.UNPUBLISHED and result.event_id is None
+    assert container.event_log.of_article(cancelled.article.id)[0].handled_at is not None
+
+
+def test_a_late_import_with_a_past_time_is_published_at_once(container: Any) -> None:
+    made = container.articles.ingest({"guid": "urn:t:late", "title": "Late", "body_text": "x",
+                                      "published_at": "2026-01-01T10:00:00Z"})
+    assert container.article_reader.by_slug(made.article.slug) is not None
+    assert made.event_id is not None and relay(container) == []  # already handed over at import
