@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Debian packages the tests drive as real peers: smtp-sink (postfix), nginx, SpamAssassin, Chromium.
 SYSDEPS := postfix nginx spamassassin chromium chromium-driver
 
-.PHONY: run test lint typecheck unit bench clean install sysdeps
+.PHONY: run test lint typecheck unit bench clean install sysdeps catalogs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: $(STAMP)
 	$(BIN)/syndicate db upgrade
 	$(BIN)/syndicate articles import examples/*.txt examples/*.md examples/*.json
 	exec $(BIN)/syndicate serve
+
+## Compile the gettext catalogs (syndicate/locales/*/LC_MESSAGES/messages.po -> .mo, shipped in the wheel).
+catalogs: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d syndicate/locales -D messages --statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check syndicate worker tests bench

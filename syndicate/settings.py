@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     site_title: str = "Newsroom"
     site_subtitle: str = ""
     site_language: str = "en"
+    site_logo_url: str = ""  # an image heading every email (SITE_TITLE is its alt text)
     feeds_access_log: bool = False
     # Where built feeds live: "database" (any serve node answers them) or "files" (PUBLIC_DIR/feeds).
     feed_store: Literal["database", "files"] | None = None

@@ -73,25 +73,29 @@ def lists_create(
     category: Annotated[list[str] | None, typer.Option("--category", help="Only these (repeatable).")] = None,
     custom_frequency: Annotated[bool, typer.Option(
         "--custom-frequency", help="Subscribers may choose their own frequency.")] = False,
+    description: Annotated[str, typer.Option(help="One or two sentences shown on the sign-up page.")] = "",
+    private: Annotated[bool, typer.Option(
+        "--private", help="Not offered on the public pages; only an admin adds readers.")] = False,
 ) -> None:
     """Create a list; prints ID<TAB>SLUG."""
     from syndicate.digests import subscribers as subs
 
     c = _container()
     created = subs.create_list(c.digest_uow, slug=slug, name=name, frequency=frequency, language=language,
-                               categories=category or [], custom_frequency=custom_frequency, now=c.now())
+                               categories=category or [], custom_frequency=custom_frequency, now=c.now(),
+                               description=description, visibility="private" if private else "public")
     typer.echo(f"{created.id}\t{created.slug}")
 
 
 @lists_app.command("list")
 @edge
 def lists_list() -> None:
-    """Every list: ID, slug, frequency, name."""
+    """Every list: ID, slug, frequency, name, visibility."""
     from syndicate.digests import subscribers as subs
 
     c = _container()
     for lst in subs.all_lists(c.digest_uow):
-        typer.echo(f"{lst.id}\t{lst.slug}\t{lst.frequency}\t{lst.name}")
+        typer.echo(f"{lst.id}\t{lst.slug}\t{lst.frequency}\t{lst.name}\t{lst.visibility}")
 
 
 @subscribers_app.command("import")

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from syndicate.digests.msgids import delivery_message_id
 from syndicate.digests.ports import ClaimedDelivery, DeliveryStore, EditionContent, Outcome
 from syndicate.digests.states import DeliveryState
-from syndicate.digests.tokens import MANAGE, Signer
+from syndicate.digests.tokens import MANAGE, Signer, edition_view_url
 from syndicate.errors import DatabaseUnavailable
 from syndicate.mail.mailer import Mailer, Outgoing
 from syndicate.mail.message import MessageTemplate, Recipient, build_template
-from syndicate.mail.render import render_edition
+from syndicate.mail.render import Masthead, render_edition
 from syndicate.mail.strings import mail_language, strings_for
 from syndicate.mail.transport import CONNECTION_ERRORS, SendResult
 from syndicate.services.media import with_available_images
@@ -91,7 +91,10 @@ def render_template(settings: Settings, content: EditionContent, language: str) 
     rendered = render_edition(list_name=content.list_name, frequency=content.frequency,
                               articles=with_available_images(content.articles, settings),
                               language=language, base_url=settings.base_url,
-                              max_html_bytes=settings.mail_max_html_bytes)
+                              max_html_bytes=settings.mail_max_html_bytes,
+                              masthead=Masthead(settings.site_title, settings.site_logo_url),
+                              view_url=edition_view_url(settings.base_url, settings.resolved_secret_key,
+                                                        content.edition_id, language))
     return build_template(
         mail_from=settings.mail_from, subject=rendered.subject,
         list_id=f"{content.list_name} <{content.list_slug}.{settings.mail_domain}>",

@@ -14,7 +14,7 @@ from syndicate.digests.states import SUPPRESSED
 from syndicate.digests.tokens import CONFIRM, MANAGE, Signer, TokenData
 from syndicate.errors import InvalidDigestInput, RateLimited
 from syndicate.mail.mailer import Mailer, Outgoing
-from syndicate.mail.render import render_confirmation
+from syndicate.mail.render import Masthead, render_confirmation
 from syndicate.mail.transport import SendResult
 from syndicate.settings import Settings
 
@@ -60,7 +60,8 @@ class OptIn:
         if self.counter.hit(address_key, HOUR) > s.subscribe_limit_per_hour:
             raise RateLimited("too many subscribe requests for this address; try again within the hour")
         with self.uow() as work:
-            lists = work.lists.by_slugs(slugs)
+            # A private list is joined only through an admin: to the public it does not exist.
+            lists = [lst for lst in work.lists.by_slugs(slugs) if lst.is_public]
             unknown = sorted(set(slugs) - {lst.slug for lst in lists})
             if unknown:
                 raise InvalidDigestInput(f"field 'lists': no list named {', '.join(map(repr, unknown))}")
@@ -101,10 +102,12 @@ class OptIn:
                 return (subscriber.email if subscriber else ""), None
             names = [lst.name for lst in work.lists.all() if lst.id in pending.list_ids]
         base = self.settings.base_url
-        token = self.signer.make(CONFIRM, pending.subscriber_id, pending.list_ids, self.now())
+        issued = self.now()
+        token = self.signer.make(CONFIRM, pending.subscriber_id, pending.list_ids, issued)
         subject, html_body, text = render_confirmation(
             list_names=names, language=subscriber.language, confirm_url=f"{base}/confirm/{token}",
-            base_url=base)
+            base_url=base, masthead=Masthead(self.settings.site_title, self.settings.site_logo_url),
+            expires_at=issued + timedelta(hours=self.settings.confirm_token_hours))
         result = out.send_simple(to=subscriber.email, subject=subject, text=text, html_body=html_body)
         if not result.ok:
             log.warning("confirmation to subscriber %s refused: %s", pending.subscriber_id,
@@ -132,6 +135,13 @@ class OptIn:
             names = [lst.name for lst in work.lists.all() if lst.id in data.list_ids]
             work.commit()
         return names
+
+    def unsubscribe_all(self, token: str) -> None:
+        """Leave every list, whichever lists the manage link names (the preferences page's button)."""
+        data = self.read_token(token, MANAGE)
+        with self.uow() as work:
+            subs.unsubscribe(work, data.subscriber_id, [])
+            work.commit()
 
     def preferences(self, token: str) -> subs.Preferences:
         """What the preferences page of a manage link shows; raises InvalidToken / NotFound."""

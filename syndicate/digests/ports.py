@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from syndicate.digests.states import (
     DeliveryState,
@@ -20,6 +20,10 @@ from syndicate.digests.states import (
 )
 from syndicate.domain.articles import Article
 from syndicate.services.ports import Transaction
+
+#: Who may join a list: anyone from the public pages, or only through an admin.
+Visibility = Literal["public", "private"]
+VISIBILITIES: tuple[Visibility, ...] = ("public", "private")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,13 @@ class MailingList:
     language: str | None
     categories: tuple[str, ...]
     custom_frequency: bool
+    description: str = ""
+    visibility: Visibility = "public"
+
+    @property
+    def is_public(self) -> bool:
+        """True when readers may join from the public pages."""
+        return self.visibility == "public"
 
 
 @dataclass(frozen=True)
@@ -228,6 +239,7 @@ class ListStore(Protocol):
     def add(
         self, *, slug: str, name: str, frequency: Frequency, language: str | None,
         categories: Sequence[str], custom_frequency: bool, now: datetime,
+        description: str = "", visibility: Visibility = "public",
     ) -> MailingList:
         """Insert a list (slug checked free by the caller)."""
 

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from syndicate.digests.addresses import normalize_email
-from syndicate.digests.ports import DigestUnitOfWork, MailingList, Subscriber, Subscription
+from syndicate.digests.ports import (
+    VISIBILITIES,
+    DigestUnitOfWork,
+    MailingList,
+    Subscriber,
+    Subscription,
+)
 from syndicate.digests.states import (
     FREQUENCIES,
     SUPPRESSED,
@@ -30,6 +36,7 @@ from syndicate.mail.strings import mail_language
 UnitOfWorkFactory = Callable[[], DigestUnitOfWork]
 MAX_REASON = 300
 _SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+MAX_DESCRIPTION = 1000
 
 
 def check_frequency(value: str) -> Frequency:
@@ -42,12 +49,19 @@ def check_frequency(value: str) -> Frequency:
 def create_list(
     uow: UnitOfWorkFactory, *, slug: str, name: str, frequency: str, language: str | None,
     categories: Sequence[str], custom_frequency: bool, now: datetime,
+    description: str = "", visibility: str = "public",
 ) -> MailingList:
-    """Create a list; raises InvalidDigestInput on a bad or taken slug, name, frequency or language."""
+    """Create a list; raises InvalidDigestInput on a bad or taken slug, name, frequency, language,
+    description or visibility."""
     if not slug or set(slug) - _SLUG_CHARS or len(slug) > 63:
         raise InvalidDigestInput(f"list slug must be 1-63 of a-z 0-9 - _, got {slug!r}")
     if not name.strip():
         raise InvalidDigestInput("list name must not be empty")
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidDigestInput(
+            f"list description is {len(description)} characters; the limit is {MAX_DESCRIPTION}")
+    if visibility not in VISIBILITIES:
+        raise InvalidDigestInput(f"list visibility must be public or private, got {visibility!r}")
     if language:
         tag = parse_language(language)
         if tag is None:
@@ -64,7 +78,9 @@ def create_list(
             raise InvalidDigestInput(f"list slug {slug!r} is already taken")
         created = work.lists.add(slug=slug, name=name.strip(), frequency=check_frequency(frequency),
                                  language=language or None, categories=list(dict.fromkeys(category_slugs)),
-                                 custom_frequency=custom_frequency, now=now)
+                                 custom_frequency=custom_frequency, now=now,
+                                 description=description.strip(),
+                                 visibility="private" if visibility == "private" else "public")
         work.commit()
     return created
 
@@ -91,6 +107,11 @@ def all_lists(uow: UnitOfWorkFactory) -> list[MailingList]:
     """Every list, by id."""
     with uow() as work:
         return work.lists.all()
+
+
+def public_lists(uow: UnitOfWorkFactory) -> list[MailingList]:
+    """The lists anyone may join from the public pages, by id."""
+    return [lst for lst in all_lists(uow) if lst.is_public]
 
 
 def members(uow: UnitOfWorkFactory, slug: str) -> tuple[MailingList, list[tuple[Subscriber, Subscription]]]:
@@ -189,6 +210,9 @@ def set_preferences(
         mine = work.subscribers.subscriptions(subscriber_id)
         for lst in work.lists.all():
             current = mine.get(lst.id)
+            if lst.id in choices and not _may_see(lst, current):
+                raise InvalidDigestInput(
+                    f"field 'lists': list {lst.id} is private; an admin adds its readers")
             if lst.id not in choices:
                 if current is not None:
                     work.subscribers.save_subscription(
@@ -206,6 +230,11 @@ def set_preferences(
         work.commit()
 
 
+def _may_see(lst: MailingList, current: Subscription | None) -> bool:
+    """A reader sees (and may join) public lists, and private lists it is on or was on."""
+    return lst.is_public or current is not None
+
+
 @dataclass(frozen=True)
 class ListChoice:
     """One list on the preferences page: subscribed or not, and the frequency chosen."""
@@ -216,6 +245,7 @@ class ListChoice:
     custom: bool
     subscribed: bool
     chosen: Frequency
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -228,7 +258,7 @@ class Preferences:
 
 
 def preferences(uow: UnitOfWorkFactory, subscriber_id: int) -> Preferences:
-    """The subscriber's address, language and every list with its choice; raises NotFound."""
+    """The subscriber's address, language and the lists it is on or may join; raises NotFound."""
     with uow() as work:
         subscriber = work.subscribers.get(subscriber_id)
         if subscriber is None:
@@ -237,8 +267,9 @@ def preferences(uow: UnitOfWorkFactory, subscriber_id: int) -> Preferences:
         choices = [
             ListChoice(lst.id, lst.name, lst.frequency, lst.custom_frequency,
                        lst.id in mine and mine[lst.id].status == SubscriptionStatus.ACTIVE,
-                       (mine[lst.id].frequency if lst.id in mine else None) or lst.frequency)
-            for lst in work.lists.all()
+                       (mine[lst.id].frequency if lst.id in mine else None) or lst.frequency,
+                       lst.description)
+            for lst in work.lists.all() if _may_see(lst, mine.get(lst.id))
         ]
     return Preferences(subscriber.email, subscriber.language, choices)
 

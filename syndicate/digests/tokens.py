@@ -16,6 +16,7 @@ from syndicate.errors import InvalidToken
 
 CONFIRM = "c"
 MANAGE = "m"
+EDITION = "e"
 
 
 def _b64(data: bytes) -> str:
@@ -50,6 +51,15 @@ class Signer:
         payload = f"{subscriber_id}:{','.join(map(str, list_ids))}:{int(now.timestamp())}".encode()
         return f"{_b64(payload)}.{self._mac(purpose, payload)}"
 
+    def edition_signature(self, edition_id: int) -> str:
+        """The signature that opens an edition's web page ("view in browser"); it never expires."""
+        return self._mac(EDITION, str(edition_id).encode())
+
+    def check_edition(self, edition_id: int, signature: str) -> None:
+        """Raises InvalidToken unless `signature` opens this edition's web page."""
+        if not hmac.compare_digest(signature.encode(), self.edition_signature(edition_id).encode()):
+            raise InvalidToken("the link's signature does not match; copy the whole link from the email")
+
     def read(self, token: str, purpose: str, *, now: datetime, max_age: timedelta | None) -> TokenData:
         """The token's data; raises InvalidToken when forged, malformed or older than max_age."""
         try:
@@ -65,3 +75,9 @@ class Signer:
         if max_age is not None and now.timestamp() - data.issued > max_age.total_seconds():
             raise InvalidToken(f"the link expired after {max_age}; subscribe again for a new one")
         return data
+
+
+def edition_view_url(base_url: str, secret_key: str, edition_id: int, language: str) -> str:
+    """The signed address of an edition's web page in a language, linked from its mail."""
+    signature = Signer(secret_key).edition_signature(edition_id)
+    return f"{base_url}/editions/{edition_id}?sig={signature}&lang={language}"

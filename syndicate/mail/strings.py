@@ -1,59 +1,59 @@
-"""The words of every email, in English and Russian; other languages fall back to English."""
+"""The words of every email, by key: English source strings translated through the gettext
+catalogs of `syndicate.i18n` (a language without a catalog reads English)."""
 
 from __future__ import annotations
 
 from typing import Final
 
-STRINGS: Final[dict[str, dict[str, str]]] = {
-    "en": {
-        "hello_name": "Hello, {name}!",
-        "hello": "Hello!",
-        "intro_instant": "A new article was just published.",
-        "intro_digest": "Here is what we published since the last issue of {list}.",
-        "read_more": "Read the full article",
-        "more_articles": "{count} more articles are waiting for you on our website",
-        "all_news": "All news",
-        "why": "You receive this email because you subscribed to {list} at {site}.",
-        "unsubscribe": "Unsubscribe",
-        "preferences": "Manage your subscription",
-        "subject_digest": "{list}: {count} new articles",
-        "subject_digest_one": "{list}: {title}",
-        "confirm_subject": "Please confirm your subscription",
-        "confirm_intro": "Someone, hopefully you, asked to receive {lists} from {site}.",
-        "confirm_button": "Confirm my subscription",
-        "confirm_ignore": "If it was not you, ignore this email: nothing will be sent to you.",
-        "image": "Image",
-    },
-    "ru": {
-        "hello_name": "Здравствуйте, {name}!",
-        "hello": "Здравствуйте!",
-        "intro_instant": "Только что вышла новая статья.",
-        "intro_digest": "Вот что мы опубликовали с прошлого выпуска рассылки «{list}».",
-        "read_more": "Читать статью полностью",
-        "more_articles": "Ещё статей на сайте: {count}",
-        "all_news": "Все новости",
-        "why": "Вы получили это письмо, потому что подписались на рассылку «{list}» на {site}.",
-        "unsubscribe": "Отписаться",
-        "preferences": "Настройки подписки",
-        "subject_digest": "{list}: новых статей — {count}",
-        "subject_digest_one": "{list}: {title}",
-        "confirm_subject": "Подтвердите подписку",
-        "confirm_intro": "Кто-то, надеемся, вы, попросил присылать {lists} с сайта {site}.",
-        "confirm_button": "Подтвердить подписку",
-        "confirm_ignore": "Если это были не вы, просто проигнорируйте письмо: мы ничего не пришлём.",
-        "image": "Изображение",
-    },
+from syndicate import i18n
+
+#: Source (English) strings; their translations live in locales/*/LC_MESSAGES/messages.po.
+SOURCE: Final[dict[str, str]] = {
+    "hello_name": "Hello, {name}!",
+    "hello": "Hello!",
+    "intro_instant": "A new article was just published.",
+    "intro_digest": "Here is what we published since the last issue of {list}.",
+    "read_more": "Read the full article",
+    "all_news": "All news",
+    "why": "You receive this email because you subscribed to {list} at {site}.",
+    "unsubscribe": "Unsubscribe",
+    "preferences": "Manage your subscription",
+    "subject_digest_one": "{list}: {title}",
+    "confirm_subject": "Please confirm your subscription",
+    "confirm_intro": "Someone, hopefully you, asked to receive {lists} from {site}.",
+    "confirm_button": "Confirm my subscription",
+    "confirm_ignore": "If it was not you, ignore this email: nothing will be sent to you.",
+    "image": "Image",
+    "view_in_browser": "View in your browser",
+    "subscribe": "Subscribe",
+    "confirm_expires": "This link works until {when}.",
 }
 
-LANGUAGES: Final = tuple(STRINGS)
+#: Strings whose form depends on a count: (singular, plural) source pairs.
+PLURALS: Final[dict[str, tuple[str, str]]] = {
+    "subject_digest": ("{list}: {count} new article", "{list}: {count} new articles"),
+    "more_articles": ("{count} more article is waiting for you on our website",
+                      "{count} more articles are waiting for you on our website"),
+}
+
+
+def languages() -> tuple[str, ...]:
+    """The languages mail (and pages) can be written in, English first."""
+    return i18n.available()
 
 
 def strings_for(language: str) -> dict[str, str]:
-    """The strings of a BCP 47 language tag's primary language, English when we have none."""
-    return STRINGS.get(language.split("-")[0].lower(), STRINGS["en"])
+    """Every mail string in the language of a BCP 47 tag (English when we have no catalog)."""
+    return {key: i18n.gettext(language, text) for key, text in SOURCE.items()}
+
+
+def plural(language: str, key: str, count: int, **values: object) -> str:
+    """The form of PLURALS[key] for `count` in `language`, filled with count and `values`."""
+    singular, many = PLURALS[key]
+    return i18n.ngettext(language, singular, many, count).format(count=count, **values)
 
 
 def mail_language(language: str) -> str:
-    """The language code whose strings are used for `language` ('en' or 'ru')."""
-    primary = language.split("-")[0].lower()
-    return primary if primary in STRINGS else "en"
+    """The catalog language used for `language` ('en' or 'ru', ...)."""
+    return i18n.pick(language)
+

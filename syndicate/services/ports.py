@@ -41,8 +41,8 @@ class ArticleStore(Protocol):
 class ArticleReader(Protocol):
     """Read-only article queries for pages, the API, the CLI and the features' handlers."""
 
-    def by_slug(self, slug: str) -> Article | None:
-        """The published article with this slug, or None."""
+    def by_slug(self, slug: str, *, include_unpublished: bool = False) -> Article | None:
+        """The published (or, if asked, also unpublished) article with this slug, or None."""
 
     def by_id(self, article_id: int) -> Article | None:
         """The article with this id, published or not, or None."""

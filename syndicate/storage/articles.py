@@ -134,11 +134,13 @@ class ArticleQueries:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def by_slug(self, slug: str) -> Article | None:
-        """The published article with this slug, or None."""
-        stmt = select(ArticleRow).where(
-            ArticleRow.slug == slug, ArticleRow.unpublished_at.is_(None), public_now()
-        ).options(selectinload(ArticleRow.categories))
+    def by_slug(self, slug: str, *, include_unpublished: bool = False) -> Article | None:
+        """The public (or, if asked, also unpublished) article with this slug, or None; an
+        article scheduled for later is never returned."""
+        stmt = select(ArticleRow).where(ArticleRow.slug == slug, public_now()).options(
+            selectinload(ArticleRow.categories))
+        if not include_unpublished:
+            stmt = stmt.where(ArticleRow.unpublished_at.is_(None))
         row = self.session.scalars(stmt).one_or_none()
         return None if row is None else to_article(row)
 
@@ -176,10 +178,10 @@ class SqlArticleReader:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
 
-    def by_slug(self, slug: str) -> Article | None:
-        """The published article with this slug, or None."""
+    def by_slug(self, slug: str, *, include_unpublished: bool = False) -> Article | None:
+        """The published (or, if asked, also unpublished) article with this slug, or None."""
         with self.session_factory() as session:
-            return ArticleQueries(session).by_slug(slug)
+            return ArticleQueries(session).by_slug(slug, include_unpublished=include_unpublished)
 
     def by_id(self, article_id: int) -> Article | None:
         """The article with this id, published or not, or None."""

@@ -32,6 +32,9 @@ class MailingListRow(Base):
     categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     custom_frequency: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # "public": anyone may join from /subscribe; "private": only an admin adds readers.
+    visibility: Mapped[str] = mapped_column(String(10), default="public", server_default="public")
 
 
 def _email_key(context: Any) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from syndicate.digests.ports import MailingList, Subscriber, Subscription
+from syndicate.digests.ports import MailingList, Subscriber, Subscription, Visibility
 from syndicate.digests.states import (
     DeliveryState,
     Frequency,
@@ -27,7 +27,8 @@ from syndicate.storage.digest_models import (
 def to_list(row: MailingListRow) -> MailingList:
     """The typed list of a row."""
     return MailingList(row.id, row.slug, row.name, Frequency(row.frequency), row.language,
-                       tuple(row.categories or ()), bool(row.custom_frequency))
+                       tuple(row.categories or ()), bool(row.custom_frequency),
+                       row.description or "", "private" if row.visibility == "private" else "public")
 
 
 def to_subscriber(row: SubscriberRow) -> Subscriber:
@@ -51,11 +52,12 @@ class SqlListStore:
     def add(
         self, *, slug: str, name: str, frequency: Frequency, language: str | None,
         categories: Sequence[str], custom_frequency: bool, now: datetime,
+        description: str = "", visibility: Visibility = "public",
     ) -> MailingList:
         """See ListStore.add."""
         row = MailingListRow(slug=slug, name=name, frequency=str(frequency), language=language,
                              categories=list(categories), custom_frequency=custom_frequency,
-                             created_at=now)
+                             created_at=now, description=description, visibility=visibility)
         self.session.add(row)
         self.session.flush()
         return to_list(row)

@@ -7,15 +7,21 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from syndicate.bootstrap import Container
 from syndicate.errors import SyndicateError, http_status
+from syndicate.resources import static_dir
 from syndicate.storage.db import as_unavailable
 from syndicate.web import (
     admin_api,
     articles_api,
+    editions_page,
+    error_pages,
     feeds,
     imports_api,
     metrics,
@@ -27,11 +33,13 @@ from syndicate.web import (
 )
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
+from syndicate.web.admin import lists as admin_lists
 from syndicate.web.admin import outbox as admin_outbox
 from syndicate.web.admin import partners as admin_partners
 from syndicate.web.admin import subscribers as admin_subscribers
 from syndicate.web.admin import views as admin_views
 from syndicate.web.admin.session import CsrfRejected, NeedsLogin
+from syndicate.web.error_pages import error_page, wants_html
 from syndicate.web.jobs import JobRegistry
 from syndicate.web.security import AdminHeaders
 from syndicate.web.templating import make_templates
@@ -47,6 +55,8 @@ def _needs_login(request: Request, exc: Exception) -> Response:
 
 
 def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    if wants_html(request):
+        return error_page(request, 403, str(exc))
     return JSONResponse({"detail": str(exc)}, status_code=403)
 
 
@@ -55,6 +65,8 @@ def _named_error(request: Request, exc: Exception) -> Response:
     # when the error names one.
     if not isinstance(exc, SyndicateError):  # registered for SyndicateError only
         raise exc
+    if wants_html(request):
+        return error_page(request, http_status(exc), str(exc))
     body: dict[str, object] = {"detail": str(exc)}
     field = getattr(exc, "field", None)
     if field is not None:
@@ -81,14 +93,18 @@ def create_app(container: Container) -> FastAPI:
         yield
         jobs.stop_all()  # background imports stop at their next chunk; SIGTERM is not held up
 
-    app = FastAPI(title="syndicate", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's files under /docs-assets:
+    # the API documentation works without a CDN (offline, or behind a strict proxy).
+    app = FastAPIOffline(title="syndicate", version="0.1.0", lifespan=lifespan, static_url="/docs-assets")
     app.state.container = container
     app.state.jobs = jobs
     app.state.templates = make_templates()
+    app.state.templates.env.globals["site_title"] = container.settings.site_title
     app.include_router(public.router)
     app.include_router(sitemaps.router)
     app.include_router(metrics.router)
     app.include_router(subscribe_routes.router)
+    app.include_router(editions_page.router)
     app.include_router(articles_api.router)
     app.include_router(imports_api.router)
     app.include_router(admin_api.router)
@@ -98,6 +114,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(admin_editions.router)
     app.include_router(admin_partners.router)
     app.include_router(admin_subscribers.router)
+    app.include_router(admin_lists.router)
+    app.add_exception_handler(StarletteHTTPException, error_pages.http_error)
+    app.add_exception_handler(RequestValidationError, error_pages.validation_error)
     app.add_exception_handler(NeedsLogin, _needs_login)
     app.add_exception_handler(CsrfRejected, _csrf_rejected)
     app.add_exception_handler(SyndicateError, _named_error)
@@ -107,6 +126,7 @@ def create_app(container: Container) -> FastAPI:
     media.mkdir(parents=True, exist_ok=True)
     app.add_middleware(feeds.FeedsFirst, files=feeds.make_feed_app(container))
     app.mount("/media", StaticFiles(directory=media), name="media")
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
     app.add_middleware(AdminHeaders)
     openapi.install(app)
     return app

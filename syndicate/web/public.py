@@ -12,6 +12,7 @@ from syndicate.services.media import missing_images
 from syndicate.storage import db
 from syndicate.web.deps import ContainerDep
 from syndicate.web.metrics import SCHEDULER, scheduler_health
+from syndicate.web.templating import i18n_context, request_language
 
 router = APIRouter()
 
@@ -31,16 +32,19 @@ def news_list(
     return request.app.state.templates.TemplateResponse(
         request,
         "news/list.html",
-        {"articles": articles, "page": page, "pages": pages, "base_url": container.settings.base_url},
+        {"articles": articles, "page": page, "pages": pages, "base_url": container.settings.base_url,
+         **i18n_context(request_language(request))},
     )
 
 
 @router.get("/news/{slug}", response_class=HTMLResponse)
 def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLResponse:
     """One article's public page: what every feed item and email links to."""
-    article = container.article_reader.by_slug(slug)
+    article = container.article_reader.by_slug(slug, include_unpublished=True)
     if article is None:
         raise HTTPException(404, f"no article with slug {slug!r}")
+    if not article.is_published:
+        raise HTTPException(410, f"the article {slug!r} was unpublished")
     settings = container.settings
     # Photos named in a pasted .txt whose files were never uploaded get a placeholder, not a
     # broken image.
@@ -48,7 +52,8 @@ def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLRe
     return request.app.state.templates.TemplateResponse(
         request,
         "news/article.html",
-        {"article": article, "base_url": settings.base_url, "missing_images": missing},
+        {"article": article, "base_url": settings.base_url, "missing_images": missing,
+         **i18n_context(request_language(request))},
     )
 
 

@@ -62,6 +62,10 @@ def test_built_wheel_works_in_a_fresh_venv(tmp_path: Path) -> None:
                                capture_output=True, text=True)
     assert no_worker.returncode != 0 and "No module named 'worker'" in no_worker.stderr
 
+    catalogs = _run([str(bin_ / "python"), "-c", "from syndicate import i18n; print(*i18n.available())"],
+                    cwd=work, env=env)
+    assert catalogs.split() == ["en", "ru"]  # the compiled gettext catalogs are in the wheel
+
     sample = work / "csto-anniversary.txt"
     sample.write_bytes((ROOT / "examples" / "csto-anniversary.txt").read_bytes())
     _run(["syndicate", "db", "upgrade"], cwd=work, env=env)

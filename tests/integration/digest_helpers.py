@@ -73,7 +73,8 @@ def make_list(container: Any, slug: str = "world", frequency: str = "daily", **k
     return subs.create_list(container.digest_uow, slug=slug, name=kw.pop("name", "World news"),
                             frequency=frequency, language=kw.pop("language", None),
                             categories=kw.pop("categories", []),
-                            custom_frequency=kw.pop("custom_frequency", False), now=container.now())
+                            custom_frequency=kw.pop("custom_frequency", False), now=container.now(),
+                            description=kw.pop("description", ""), visibility=kw.pop("visibility", "public"))
 
 
 def add_active(container: Any, lst: Any, emails: list[str], language: str = "en") -> None:

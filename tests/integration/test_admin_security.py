@@ -15,7 +15,8 @@ from syndicate.web.app import create_app
 
 TOKEN = "test-admin-token-0123456789"
 PUBLIC_PREFIXES = ("/news", "/feeds", "/media", "/healthz", "/subscribe", "/confirm", "/unsubscribe",
-                   "/preferences", "/docs", "/redoc", "/openapi.json")
+                   "/preferences", "/docs", "/redoc", "/openapi.json",
+                   "/editions")  # an edition's web page opens with the signature its mail carries
 PUBLIC_EXACT = {"/", "/admin/login"}
 
 

@@ -51,7 +51,8 @@ def test_double_opt_in_never_reveals_membership(web: tuple[Any, TestClient], smt
     link = re.search(rf"{BASE}/confirm/\S+", msg.get_body(("plain",)).get_content())  # type: ignore[union-attr]
     assert link is not None
     confirmed = client.get(link.group().removeprefix(BASE))
-    assert confirmed.status_code == 200 and "Subscription confirmed" in confirmed.text
+    # The reader asked for Russian: the page that greets them is in Russian.
+    assert confirmed.status_code == 200 and "Подписка подтверждена" in confirmed.text
     assert subscriber(c, "New@example.com").status == "active"
     again = client.post("/subscribe", json={"email": "new@example.com", "lists": ["world"]})
     assert (again.status_code, again.json()) == (first.status_code, first.json())
@@ -110,7 +111,8 @@ def test_preferences_change_language_and_frequency(web: tuple[Any, TestClient]) 
     sport_id = lst.id + 1
     saved = client.post(f"/preferences/{token}", data={
         "lists": [str(lst.id), str(sport_id)], f"frequency-{lst.id}": "weekly", "language": "ru"})
-    assert saved.status_code == 200 and "Saved." in saved.text
+    assert saved.status_code == 200 and "Сохранено." in saved.text  # shown in the language just chosen
+    assert '<html lang="ru">' in saved.text and ">Ежедневно</span>" in saved.text
     with c.session_factory() as session:
         row = subscriber(c, "reader@example.com")
         mine = {s.list_id: (s.status, s.frequency) for s in session.scalars(select(SubscriptionRow))}

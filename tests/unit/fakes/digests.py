@@ -24,6 +24,7 @@ from syndicate.digests.ports import (
     ReportTarget,
     Subscriber,
     Subscription,
+    Visibility,
 )
 from syndicate.digests.service import DigestService
 from syndicate.digests.states import (
@@ -84,9 +85,11 @@ class FakeDigestDb:
 
     def add_list(self, slug: str = "world", frequency: Frequency = Frequency.DAILY, *,
                  name: str = "World news", language: str | None = None,
-                 categories: tuple[str, ...] = (), custom_frequency: bool = False) -> MailingList:
+                 categories: tuple[str, ...] = (), custom_frequency: bool = False,
+                 description: str = "", visibility: Visibility = "public") -> MailingList:
         """Store a list."""
-        lst = MailingList(next(self.ids), slug, name, frequency, language, categories, custom_frequency)
+        lst = MailingList(next(self.ids), slug, name, frequency, language, categories, custom_frequency,
+                          description, visibility)
         self.lists[lst.id] = lst
         return lst
 
@@ -323,9 +326,11 @@ class FakeListStore:
         self.db = db
 
     def add(self, *, slug: str, name: str, frequency: Frequency, language: str | None,
-            categories: Sequence[str], custom_frequency: bool, now: datetime) -> MailingList:
+            categories: Sequence[str], custom_frequency: bool, now: datetime,
+            description: str = "", visibility: Visibility = "public") -> MailingList:
         return self.db.add_list(slug, frequency, name=name, language=language,
-                                categories=tuple(categories), custom_frequency=custom_frequency)
+                                categories=tuple(categories), custom_frequency=custom_frequency,
+                                description=description, visibility=visibility)
 
     def get(self, list_id: int) -> MailingList | None:
         return self.db.lists.get(list_id)

@@ -5,7 +5,7 @@ An article whose `published_at` is in the future gets its `article.published` ev
 any restart (the time is in the database, never in a broker's delayed message).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from syndicate.storage.models import UTCDateTime
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
