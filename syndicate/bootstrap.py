@@ -14,43 +14,57 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery, make_celery
-from syndicate.digests.bounces import BounceReports
-from syndicate.digests.fanout import Fanout, TemplateCache
-from syndicate.digests.optin import OptIn
-from syndicate.digests.ports import DeliveryStore
-from syndicate.digests.ratelimit import SendPace, make_counter
-from syndicate.digests.service import DigestService
-from syndicate.digests.tokens import Signer
-from syndicate.domain.articles import tag_authority
 from syndicate.errors import ConfigError
-from syndicate.feeds.service import FeedService
-from syndicate.mail.mailer import Mailer, build_mailer
-from syndicate.partners.registry import PartnerRegistry
-from syndicate.partners.service import PartnerPushes
-from syndicate.partners.transport import PartnerClient
-from syndicate.services.articles import ArticleLimits, ArticleService
-from syndicate.services.handlers import HANDLERS, Handler
-from syndicate.services.messagebus import BoundHandler
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
-from syndicate.storage.articles import SqlArticleReader
 from syndicate.storage.db import Engine, SessionFactory
-from syndicate.storage.delivery_store import SqlBounceStore, SqlDeliveryStore
-from syndicate.storage.digest_read import DigestReads
-from syndicate.storage.edition_store import SqlEditionStore
-from syndicate.storage.event_log import SqlEventLog
-from syndicate.storage.feed_store import SqlFeedUnitOfWork
-from syndicate.storage.locks import AdvisoryLocks
-from syndicate.storage.metrics_read import SqlMetricsReads
-from syndicate.storage.partner_push_store import SqlPushStore
-from syndicate.storage.partner_read import SqlPartnerReads
-from syndicate.storage.partner_store import SqlPartnerStore
-from syndicate.storage.runtime_stats import SqlTelemetry
-from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
-from syndicate.storage.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery
+    from syndicate.digests.bounces import BounceReports
+    from syndicate.digests.optin import OptIn
+    from syndicate.digests.ports import DeliveryStore
+    from syndicate.digests.service import DigestService
+    from syndicate.feeds.service import FeedService
+    from syndicate.mail.mailer import Mailer
+    from syndicate.partners.registry import PartnerRegistry
+    from syndicate.partners.service import PartnerPushes
+    from syndicate.partners.transport import PartnerClient
+    from syndicate.services.articles import ArticleService
+    from syndicate.services.handlers import Handler
+    from syndicate.services.messagebus import BoundHandler
+    from syndicate.storage.articles import SqlArticleReader
+    from syndicate.storage.digest_read import DigestReads
+    from syndicate.storage.event_log import SqlEventLog
+    from syndicate.storage.feed_documents import SqlFeedDocuments
+    from syndicate.storage.metrics_read import SqlMetricsReads
+    from syndicate.storage.partner_read import SqlPartnerReads
+    from syndicate.storage.runtime_stats import SqlTelemetry
+    from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
+    from syndicate.storage.uow import SqlUnitOfWork
+
+class Wired:
+    """A Container attribute built on first use by the named `_wire_*` function.
+
+    `bootstrap()` wires everything at once (a bad setting fails at start); `bootstrap(eager=False)`
+    leaves each feature until a command touches it, so a short command imports only what it uses
+    (Celery, premailer, FastAPI…). The value lands in the instance, so later reads, and a test
+    replacing it, bypass this descriptor.
+    """
+
+    def __init__(self, wire: str) -> None:
+        self.wire = wire
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Container | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        obj.wire(self.wire)
+        return obj.__dict__[self.name]
 
 
 def utc_now() -> datetime:
@@ -63,38 +77,64 @@ class Container:
     """Everything an entrypoint needs; built once per process by bootstrap().
 
     Services get `clock` (not `now` itself), so a test may replace `container.now` after
-    bootstrap and every service sees the new time.
+    bootstrap and every service sees the new time. Features are `Wired`: built together by
+    bootstrap(), or on first use with bootstrap(eager=False).
     """
 
     settings: Settings
     engine: Engine
     session_factory: SessionFactory
-    celery: SyndicateCelery
-    tasks: CeleryTaskQueue
     now: Callable[[], datetime] = field(default=utc_now)
-    handlers: dict[str, list[BoundHandler]] = field(default_factory=dict)
-    # Articles
-    articles: ArticleService = field(init=False)
-    article_reader: SqlArticleReader = field(init=False)
-    event_log: SqlEventLog = field(init=False)
-    # Feeds: the service of an output folder (feeds_root(settings), or `feeds build --out DIR`)
-    feed_service: Callable[[Path], FeedService] = field(init=False)
-    # Partners
-    partner_client: PartnerClient = field(init=False)
-    partner_pushes: PartnerPushes = field(init=False)
-    partner_registry: PartnerRegistry = field(init=False)
-    partner_reads: SqlPartnerReads = field(init=False)
-    # Digests
-    recording_engine: Engine | None = field(init=False)  # the ledger's per-message writes
-    mailer: Mailer = field(init=False)
-    digest_uow: Callable[[], SqlDigestUnitOfWork] = field(init=False)
-    digests: DigestService = field(init=False)
-    optin: OptIn = field(init=False)
-    bounce_reports: BounceReports = field(init=False)
-    digest_reads: DigestReads = field(init=False)
-    # Operators: counters and heartbeats in the database, and the /metrics read model
-    telemetry: SqlTelemetry = field(init=False)
-    metrics_reads: SqlMetricsReads = field(init=False)
+    if TYPE_CHECKING:  # the types of the features; at run time each is a `Wired` attribute
+        # Broker
+        celery: SyndicateCelery = field(init=False)
+        tasks: CeleryTaskQueue = field(init=False)
+        handlers: dict[str, list[BoundHandler]] = field(init=False)
+        # Articles
+        articles: ArticleService = field(init=False)
+        article_reader: SqlArticleReader = field(init=False)
+        event_log: SqlEventLog = field(init=False)
+        # Feeds: `feed_service()` writes where FEED_STORE says, `feed_service(DIR)` files into DIR
+        feed_service: Callable[..., FeedService] = field(init=False)
+        feed_documents: SqlFeedDocuments | None = field(init=False)  # FEED_STORE=database only
+        # Partners
+        partner_client: PartnerClient = field(init=False)
+        partner_pushes: PartnerPushes = field(init=False)
+        partner_registry: PartnerRegistry = field(init=False)
+        partner_reads: SqlPartnerReads = field(init=False)
+        # Digests
+        recording_engine: Engine | None = field(init=False)  # the ledger's per-message writes
+        mailer: Mailer = field(init=False)
+        digest_uow: Callable[[], SqlDigestUnitOfWork] = field(init=False)
+        digests: DigestService = field(init=False)
+        optin: OptIn = field(init=False)
+        bounce_reports: BounceReports = field(init=False)
+        digest_reads: DigestReads = field(init=False)
+        # Operators: counters and heartbeats in the database, and the /metrics read model
+        telemetry: SqlTelemetry = field(init=False)
+        metrics_reads: SqlMetricsReads = field(init=False)
+    else:
+        celery = Wired("broker")
+        tasks = Wired("broker")
+        handlers = Wired("handlers")
+        articles = Wired("articles")
+        article_reader = Wired("article_reads")
+        event_log = Wired("article_reads")
+        feed_service = Wired("feeds")
+        feed_documents = Wired("feeds")
+        partner_client = Wired("partners")
+        partner_pushes = Wired("partners")
+        partner_registry = Wired("partners")
+        partner_reads = Wired("partners")
+        recording_engine = Wired("digests")
+        mailer = Wired("digests")
+        digest_uow = Wired("digests")
+        digests = Wired("digests")
+        optin = Wired("digests")
+        bounce_reports = Wired("digests")
+        digest_reads = Wired("digests")
+        telemetry = Wired("telemetry")
+        metrics_reads = Wired("telemetry")
 
     def clock(self) -> datetime:
         """The current time as `now` gives it."""
@@ -102,6 +142,8 @@ class Container:
 
     def uow(self) -> SqlUnitOfWork:
         """A new unit of work on articles and the outbox (one transaction)."""
+        from syndicate.storage.uow import SqlUnitOfWork
+
         return SqlUnitOfWork(self.session_factory)
 
     def deliveries(self) -> DeliveryStore:
@@ -121,12 +163,27 @@ class Container:
             "telemetry": self.telemetry,
         }
 
+    def wire(self, feature: str) -> None:
+        """Build one feature (`WIRING`'s key) unless it is built already."""
+        built: set[str] = self.__dict__.setdefault("_wired", set())
+        if feature not in built:
+            WIRING[feature](self)
+            built.add(feature)  # after: a feature that failed to build is tried again
+
+    def wire_all(self) -> None:
+        """Build every feature now (what bootstrap() does unless told eager=False)."""
+        for feature in WIRING:
+            self.wire(feature)
+
     def close(self) -> None:
-        """Release pooled connections."""
-        self.partner_client.close()
+        """Release pooled connections (of the features that were built)."""
+        built = self.__dict__
+        if "partner_client" in built:
+            self.partner_client.close()
         self.engine.dispose()
-        if self.recording_engine is not None:
-            self.recording_engine.dispose()
+        recording = built.get("recording_engine")
+        if recording is not None:
+            recording.dispose()
 
 
 def inject_dependencies(handler: Handler, dependencies: Mapping[str, Any]) -> BoundHandler:
@@ -143,68 +200,117 @@ def inject_dependencies(handler: Handler, dependencies: Mapping[str, Any]) -> Bo
 
 
 def bootstrap(
-    settings: Settings | None = None, *, migrate: bool = False, check_schema: bool = False
+    settings: Settings | None = None, *, migrate: bool = False, check_schema: bool = False,
+    eager: bool = True,
 ) -> Container:
     """Build the container: validate settings, create the engine and the Celery app, bind handlers.
 
     Nothing connects here except `migrate=True`, which applies pending migrations (the embedded
     `serve` does this; production runs `syndicate db upgrade` as its own step), and
-    `check_schema=True`, which raises ConfigError when migrations are pending.
+    `check_schema=True`, which raises ConfigError when migrations are pending. With
+    `eager=False` each feature is built (and its modules imported) on first use instead.
     """
     settings = settings or load_settings()
     settings.require_secrets()
     engine = db.make_engine(settings.effective_database_url)
-    if migrate:
+    if migrate and not db.is_current(engine):
         db.upgrade(engine)
     elif check_schema and not db.is_current(engine):
         raise ConfigError(
             f"the database at DATABASE_URL={engine.url.render_as_string(hide_password=True)} is not "
             "at the newest schema; run `syndicate db upgrade` first"
         )
-    celery = make_celery(settings)
-    container = Container(
-        settings=settings, engine=engine, session_factory=db.make_session_factory(engine),
-        celery=celery, tasks=CeleryTaskQueue(celery, settings.celery_queue, settings.redis_url),
-    )
-    _wire_telemetry(container)
-    _wire_articles(container)
-    _wire_feeds(container)
-    _wire_partners(container)
-    _wire_digests(container)
-    deps = container.dependencies()
-    container.handlers = {
+    container = Container(settings=settings, engine=engine, session_factory=db.make_session_factory(engine))
+    if eager:
+        container.wire_all()
+    return container
+
+
+def _wire_broker(c: Container) -> None:
+    """The Celery app (it finds the container through `celery.container`) and the task queue."""
+    from syndicate.broker.taskqueue import CeleryTaskQueue, make_celery
+
+    s = c.settings
+    celery = make_celery(s)
+    celery.container = c
+    c.celery = celery
+    c.tasks = CeleryTaskQueue(celery, s.celery_queue, s.redis_url)
+
+
+def _wire_handlers(c: Container) -> None:
+    from syndicate.services.handlers import HANDLERS
+
+    deps = c.dependencies()
+    c.handlers = {
         event_type: [inject_dependencies(h, deps) for h in handlers]
         for event_type, handlers in HANDLERS.items()
     }
-    celery.container = container
-    return container
 
 
 def _wire_telemetry(c: Container) -> None:
     """First, so every feature may record into it: one Telemetry on `runtime_stats`."""
+    from syndicate.storage.metrics_read import SqlMetricsReads
+    from syndicate.storage.runtime_stats import SqlTelemetry
+
     c.telemetry = SqlTelemetry(c.session_factory, c.clock)
     c.metrics_reads = SqlMetricsReads(c.session_factory)
 
 
 def _wire_articles(c: Container) -> None:
+    from syndicate.domain.articles import tag_authority
+    from syndicate.services.articles import ArticleLimits, ArticleService
+
     s = c.settings
     c.articles = ArticleService(
         c.uow, c.tasks, c.clock,
         ArticleLimits(max_body_bytes=s.max_body_bytes, media_base_url=s.public_media_url,
                       media_dir=s.var_dir / "media", tag_authority=tag_authority(s.base_url)),
     )
+
+
+def _wire_article_reads(c: Container) -> None:
+    """The read models of articles and events (no broker: listing commands need only these)."""
+    from syndicate.storage.articles import SqlArticleReader
+    from syndicate.storage.event_log import SqlEventLog
+
     c.article_reader = SqlArticleReader(c.session_factory)
     c.event_log = SqlEventLog(c.session_factory)
 
 
 def _wire_feeds(c: Container) -> None:
-    # A factory, not one service: `feeds build --out DIR` writes elsewhere than PUBLIC_DIR.
-    c.feed_service = partial(FeedService, c.settings, partial(SqlFeedUnitOfWork, c.session_factory),
-                             AdvisoryLocks(c.engine), now=c.clock)
+    """A factory, not one service: `feeds build --out DIR` writes files elsewhere than the store."""
+    from syndicate.feeds.folder import FeedFolder
+    from syndicate.feeds.outputs import StoredFeeds
+    from syndicate.feeds.service import FeedService, feeds_root
+    from syndicate.storage.feed_documents import SqlFeedDocuments
+    from syndicate.storage.feed_store import SqlFeedUnitOfWork
+    from syndicate.storage.locks import AdvisoryLocks
+
+    s = c.settings
+    service = partial(FeedService, s, partial(SqlFeedUnitOfWork, c.session_factory), AdvisoryLocks(c.engine),
+                      now=c.clock)
+    documents = SqlFeedDocuments(c.session_factory) if s.effective_feed_store == "database" else None
+    c.feed_documents = documents
+
+    def feed_service(out: Path | None = None) -> FeedService:
+        if out is not None or documents is None:
+            return service(out if out is not None else feeds_root(s))
+        # PUBLIC_DIR, when set, stays an export of the stored documents for nginx or a CDN origin.
+        export = FeedFolder(feeds_root(s)) if s.public_dir is not None else None
+        return service(StoredFeeds(documents, s.var_dir / "feed-locks", export))
+
+    c.feed_service = feed_service
 
 
 def _wire_partners(c: Container) -> None:
     """One partner HTTP client (one connection pool per process), pushes, registry, read model."""
+    from syndicate.partners.registry import PartnerRegistry
+    from syndicate.partners.service import PartnerPushes
+    from syndicate.partners.transport import PartnerClient
+    from syndicate.storage.partner_push_store import SqlPushStore
+    from syndicate.storage.partner_read import SqlPartnerReads
+    from syndicate.storage.partner_store import SqlPartnerStore
+
     s = c.settings
     c.partner_client = PartnerClient(s.partner_timeout_s, allow_private=s.partner_allow_private)
     c.partner_pushes = PartnerPushes(
@@ -224,6 +330,18 @@ def _wire_digests(c: Container) -> None:
     """One rate counter (Redis-shared when REDIS_URL is set) for subscribe limits and the send
     pace, one Mailer (DKIM signer + pace) for digests and confirmations, one rendered-edition
     cache, one link signer."""
+    from syndicate.digests.bounces import BounceReports
+    from syndicate.digests.fanout import Fanout, TemplateCache
+    from syndicate.digests.optin import OptIn
+    from syndicate.digests.ratelimit import SendPace, make_counter
+    from syndicate.digests.service import DigestService
+    from syndicate.digests.tokens import Signer
+    from syndicate.mail.mailer import build_mailer
+    from syndicate.storage.delivery_store import SqlBounceStore, SqlDeliveryStore
+    from syndicate.storage.digest_read import DigestReads
+    from syndicate.storage.edition_store import SqlEditionStore
+    from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
+
     s = c.settings
     counter = make_counter(s.redis_url)
     signer = Signer(s.resolved_secret_key)
@@ -238,6 +356,19 @@ def _wire_digests(c: Container) -> None:
     c.bounce_reports = BounceReports(SqlBounceStore(c.session_factory), s.resolved_secret_key,
                                      s.mail_domain, c.clock)
     c.digest_reads = DigestReads(c.session_factory)
+
+
+# Feature wiring by name, in dependency order (what `Wired` attributes and wire_all() call).
+WIRING: dict[str, Callable[[Container], None]] = {
+    "telemetry": _wire_telemetry,
+    "broker": _wire_broker,
+    "articles": _wire_articles,
+    "article_reads": _wire_article_reads,
+    "feeds": _wire_feeds,
+    "partners": _wire_partners,
+    "digests": _wire_digests,
+    "handlers": _wire_handlers,
+}
 
 
 def prepare_worker_process(container: Container) -> None:

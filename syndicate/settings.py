@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     site_language: str = "en"
     site_logo_url: str = ""  # an image heading every email (SITE_TITLE is its alt text)
     feeds_access_log: bool = False
+    # Where built feeds live: "database" (any serve node answers them) or "files" (PUBLIC_DIR/feeds).
+    feed_store: Literal["database", "files"] | None = None
     # Partner pushes (issue 5).
     partner_timeout_s: float = 15.0
     partner_disable_after_days: float = 5.0
@@ -135,6 +137,13 @@ class Settings(BaseSettings):
     def public_path(self) -> Path:
         """PUBLIC_DIR, by default var/public: static feed files any web server can serve."""
         return self.public_dir or self.var_dir / "public"
+
+    @property
+    def effective_feed_store(self) -> Literal["database", "files"]:
+        """FEED_STORE, by default `database` on PostgreSQL and `files` on SQLite."""
+        if self.feed_store is not None:
+            return self.feed_store
+        return "files" if self.is_sqlite else "database"
 
     @property
     def public_media_url(self) -> str:

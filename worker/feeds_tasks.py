@@ -9,7 +9,7 @@ from celery import Task, shared_task
 from syndicate.broker.taskqueue import task_name
 from syndicate.domain.commands import PingHub, RebuildFeeds
 from syndicate.feeds import websub
-from syndicate.feeds.service import feeds_root, rebuild_article_feeds
+from syndicate.feeds.service import rebuild_article_feeds
 
 from .runtime import container_of
 
@@ -28,8 +28,7 @@ log = logging.getLogger(__name__)
 def rebuild_article(self: Task, article_id: int) -> int:
     """Rebuild the feeds of one article (idempotent); queue one WebSub ping per hub and changed feed."""
     c = container_of(self)
-    result = rebuild_article_feeds(c.feed_service(feeds_root(c.settings)), int(article_id), tasks=c.tasks,
-                                   telemetry=c.telemetry)
+    result = rebuild_article_feeds(c.feed_service(), int(article_id), tasks=c.tasks, telemetry=c.telemetry)
     return len(result.changed)
 
 

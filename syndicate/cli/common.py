@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from syndicate.errors import BrokerUnavailable, SyndicateError, exit_code
-from syndicate.storage.db import as_unavailable
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -37,6 +36,8 @@ def edge(func: F) -> F:
         except SyndicateError as exc:
             raise fail(str(exc), exit_code(exc)) from None
         except Exception as exc:
+            from syndicate.storage.db import as_unavailable
+
             outage = as_unavailable(exc)
             if outage is None:
                 raise

@@ -7,12 +7,10 @@ import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import (
     EXIT_BAD_INPUT,
     check_broker,
@@ -22,14 +20,14 @@ from syndicate.cli.common import (
     fail,
     report_broker_myself,
 )
-from syndicate.digests import subscribers as subs
-from syndicate.digests.optin import PendingConfirmation
 from syndicate.digests.states import DeliveryState, parse_state
 from syndicate.errors import InvalidDigestInput
-from syndicate.ingest.subscribers_csv import import_subscribers
-from syndicate.mail.transport import SendResult
-from syndicate.storage.db import as_unavailable
-from syndicate.storage.digest_read import EditionView
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
+    from syndicate.digests.optin import PendingConfirmation
+    from syndicate.mail.transport import SendResult
+    from syndicate.storage.digest_read import EditionView
 
 #: How long `digest send --wait` waits for a database that went away before it gives up (exit 1).
 DATABASE_PATIENCE_S = 300.0
@@ -43,8 +41,10 @@ deliveries_app = typer.Typer(no_args_is_help=True, help="Email deliveries (the l
 
 
 def _container() -> Container:
+    from syndicate.bootstrap import bootstrap
+
     report_broker_myself()
-    return bootstrap(migrate=embedded())
+    return bootstrap(migrate=embedded(), eager=False)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +78,8 @@ def lists_create(
         "--private", help="Not offered on the public pages; only an admin adds readers.")] = False,
 ) -> None:
     """Create a list; prints ID<TAB>SLUG."""
+    from syndicate.digests import subscribers as subs
+
     c = _container()
     created = subs.create_list(c.digest_uow, slug=slug, name=name, frequency=frequency, language=language,
                                categories=category or [], custom_frequency=custom_frequency, now=c.now(),
@@ -89,6 +91,8 @@ def lists_create(
 @edge
 def lists_list() -> None:
     """Every list: ID, slug, frequency, name, visibility."""
+    from syndicate.digests import subscribers as subs
+
     c = _container()
     for lst in subs.all_lists(c.digest_uow):
         typer.echo(f"{lst.id}\t{lst.slug}\t{lst.frequency}\t{lst.name}\t{lst.visibility}")
@@ -109,6 +113,9 @@ def subscribers_import(
     Without --confirmed the imported addresses stay pending and each is mailed a confirmation
     link (double opt-in); importing the same file again mails those still pending again.
     """
+    from syndicate.digests import subscribers as subs
+    from syndicate.ingest.subscribers_csv import import_subscribers
+
     c = _container()
     lst = subs.list_by_slug(c.digest_uow, list_slug)
     done = import_subscribers(c.digest_uow, csv_path, lst=lst, confirmed=confirmed, now=c.now(),
@@ -132,6 +139,10 @@ def subscribers_import(
 
 def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -> str:
     """Mail the confirmation links with a progress bar; returns 'confirmations mailed=N ...'."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from syndicate.digests.optin import PendingConfirmation
+
     tally = {"mailed": 0, "refused": 0, "skipped": 0}
     columns = (TextColumn("confirmations"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True,
@@ -160,6 +171,8 @@ def subscribers_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
 ) -> None:
     """Subscribers of a list: ID, email, status, subscription status, language, frequency."""
+    from syndicate.digests import subscribers as subs
+
     c = _container()
     lst, members = subs.members(c.digest_uow, list_slug)
     for s, sub in members:
@@ -190,6 +203,10 @@ def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
     so does this, saying once that it waits and once that it is back, for up to
     DATABASE_PATIENCE_S in one stretch.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from syndicate.storage.db import as_unavailable
+
     digests = c.digests
     columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[detail]}"))

@@ -1,4 +1,4 @@
-"""`syndicate feeds build [--out DIR]`: write every feed and print each path."""
+"""`syndicate feeds build [--out DIR]`: write every feed (the store, or files in DIR) and print each path."""
 
 from __future__ import annotations
 
@@ -6,12 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 
-from syndicate.bootstrap import bootstrap
 from syndicate.cli.common import edge, embedded, err
-from syndicate.feeds.model import FeedSpec
-from syndicate.feeds.service import feeds_root
 
 feeds_app = typer.Typer(no_args_is_help=True, help="RSS, Atom and JSON feeds.")
 
@@ -21,13 +17,26 @@ feeds_app = typer.Typer(no_args_is_help=True, help="RSS, Atom and JSON feeds.")
 def build(
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Folder laid out like /feeds/ (default: PUBLIC_DIR/feeds)."),
+        typer.Option("--out", help="Write files into this folder, laid out like /feeds/ "
+                     "(default: where FEED_STORE says)."),
     ] = None,
 ) -> None:
-    """Write every feed (site, categories, languages, archive pages); print each path written."""
-    container = bootstrap(migrate=embedded())
-    root = out if out is not None else feeds_root(container.settings)
-    service = container.feed_service(root)
+    """Write every feed (site, categories, languages, archive pages) where FEED_STORE says, or as
+    files into --out; print each path written."""
+    from rich.progress import Progress
+
+    from syndicate.bootstrap import bootstrap
+    from syndicate.feeds.model import FeedSpec
+    from syndicate.feeds.service import feeds_root
+
+    container = bootstrap(migrate=embedded(), eager=False)
+    service = container.feed_service(out)
+    where: object = out
+    if out is None:
+        stored = container.feed_documents is not None
+        where = "the database" if stored else feeds_root(container.settings)
+        if stored and container.settings.public_dir is not None:
+            where = f"the database and {feeds_root(container.settings)}"
     specs = service.all_specs()
     total = len(specs)
     with Progress(console=err, transient=True, disable=total < 5) as progress:
@@ -40,6 +49,6 @@ def build(
     for path in result.paths:
         typer.echo(str(path))
     err.print(
-        f"built {total} feed(s): {len(result.paths)} file(s), {len(result.changed)} changed, in {root}",
+        f"built {total} feed(s): {len(result.paths)} file(s), {len(result.changed)} changed, in {where}",
         markup=False,
     )

@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
 
-from syndicate.bootstrap import bootstrap
 from syndicate.cli.common import edge, embedded, err, fail
-from syndicate.digests.bounces import ReportOutcome
 
 mail_app = typer.Typer(no_args_is_help=True, help="Mail coming back: bounces and complaints.")
 
@@ -35,7 +32,12 @@ def report(
         except OSError as exc:
             raise fail(f"{path}: cannot read: {exc.strerror or exc}") from None
         messages.append((str(path), data))
-    reports = bootstrap(migrate=embedded()).bounce_reports
+    from rich.progress import Progress
+
+    from syndicate.bootstrap import bootstrap
+    from syndicate.digests.bounces import ReportOutcome
+
+    reports = bootstrap(migrate=embedded(), eager=False).bounce_reports
     tally = dict.fromkeys(ReportOutcome, 0)
     with Progress(console=err, transient=True, disable=len(messages) < 5) as progress:
         task = progress.add_task("reports", total=len(messages))

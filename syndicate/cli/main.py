@@ -1,5 +1,7 @@
 """The `syndicate` command line. Bad input: one line on stderr naming file and field, exit 2."""
 
+# Each command imports what it needs inside its function: `syndicate --help` and the reading
+# commands never import Celery, premailer, FastAPI or Alembic (tests/e2e/test_cli_startup.py).
 from __future__ import annotations
 
 import json
@@ -7,24 +9,20 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress
 
-from syndicate.bootstrap import Container, bootstrap, prepare_worker_process
 from syndicate.cli import digests as digest_cli
 from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
 from syndicate.cli.common import embedded as _embedded
 from syndicate.cli.feeds import feeds_app
 from syndicate.cli.mail import mail_app
 from syndicate.cli.partners import partners_app
-from syndicate.cli.supervise import Supervised, follow_parent
-from syndicate.errors import InvalidArticle
 from syndicate.logs import configure_logging
-from syndicate.services.publishing import Outcome
-from syndicate.settings import load_settings
-from syndicate.storage import db
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
@@ -47,7 +45,10 @@ app.add_typer(mail_app, name="mail")
 @edge
 def db_upgrade() -> None:
     """Apply pending migrations."""
-    container = bootstrap()
+    from syndicate.bootstrap import bootstrap
+    from syndicate.storage import db
+
+    container = bootstrap(eager=False)
     applied = db.upgrade(container.engine)
     typer.echo(f"database at head ({', '.join(applied) or 'nothing to apply'})")
 
@@ -70,6 +71,9 @@ def serve(
     """Serve the site, feeds, admin and API; starts a worker with the scheduler unless told not to."""
     import uvicorn
 
+    from syndicate.bootstrap import bootstrap
+    from syndicate.cli.supervise import Supervised
+    from syndicate.settings import load_settings
     from syndicate.web.app import create_app
 
     configure_logging(load_settings().log_format)
@@ -117,6 +121,10 @@ def worker(
     ] = False,
 ) -> None:
     """Run a Celery worker on the configured broker."""
+    from syndicate.bootstrap import bootstrap, prepare_worker_process
+    from syndicate.cli.supervise import follow_parent
+    from syndicate.settings import load_settings
+
     configure_logging(load_settings().log_format)
     if exit_with_parent:
         follow_parent()
@@ -141,6 +149,9 @@ def worker(
 @edge
 def beat() -> None:
     """Run the scheduler: outbox relay, digests, retries, sweeps."""
+    from syndicate.bootstrap import bootstrap
+    from syndicate.settings import load_settings
+
     configure_logging(load_settings().log_format)
     container = bootstrap()
     schedule = container.settings.var_dir / "celerybeat-schedule"
@@ -165,7 +176,13 @@ def articles_import(
     ] = None,
 ) -> None:
     """Import article files, one transaction each; prints ID, slug and URL per article."""
-    container = bootstrap(migrate=_embedded(), check_schema=True)
+    from rich.progress import Progress
+
+    from syndicate.bootstrap import bootstrap
+    from syndicate.errors import InvalidArticle
+    from syndicate.services.publishing import Outcome
+
+    container = bootstrap(migrate=_embedded(), check_schema=True, eager=False)
     if release_at and published_at and release_at != published_at:
         raise typer.BadParameter(f"--release-at {release_at!r} and --published-at {published_at!r} "
                                  "disagree; give one (the release time is the publication time)")
@@ -204,7 +221,9 @@ def articles_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """List stored articles, newest first."""
-    container = bootstrap(migrate=_embedded(), check_schema=True)
+    from syndicate.bootstrap import bootstrap
+
+    container = bootstrap(migrate=_embedded(), check_schema=True, eager=False)
     articles = container.article_reader.newest(limit=100000)
     for a in articles:
         if as_json:

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.bootstrap import Container, bootstrap
 from syndicate.cli.common import check_broker, edge, err, fail, report_broker_myself
 from syndicate.cli.common import embedded as _embedded
-from syndicate.partners.admin_json import delivery_json, overview_json
-from syndicate.partners.ports import DeliveryStatus, PartnerInput
+
+if TYPE_CHECKING:
+    from syndicate.bootstrap import Container
 
 partners_app = typer.Typer(no_args_is_help=True, help="Partner endpoints (signed pushes).")
 
 
 def _container() -> Container:
+    from syndicate.bootstrap import bootstrap
+
     report_broker_myself()
-    return bootstrap(migrate=_embedded(), check_schema=True)
+    return bootstrap(migrate=_embedded(), check_schema=True, eager=False)
 
 
 @partners_app.command("add")
@@ -35,6 +37,8 @@ def add(
     ] = None,
 ) -> None:
     """Register a partner; prints ID<TAB>whsec_… (the secret is shown only this once)."""
+    from syndicate.partners.ports import PartnerInput
+
     partner, secret = _container().partner_registry.add(
         PartnerInput(name=name, url=url, categories=category or (), language=language,
                      rate_limit_per_minute=rate_limit),
@@ -46,6 +50,9 @@ def add(
 @edge
 def list_(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
     """List partners: ID, state, delivery counts, name, URL."""
+    from syndicate.partners.admin_json import overview_json
+    from syndicate.partners.ports import DeliveryStatus
+
     for overview in _container().partner_reads.partners():
         if as_json:
             typer.echo(json.dumps(overview_json(overview), ensure_ascii=False))
@@ -92,6 +99,9 @@ def deliveries(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, with attempts.")] = False,
 ) -> None:
     """The delivery log: ID, webhook-id, event, article, status, attempts, last error."""
+    from syndicate.partners.admin_json import delivery_json
+    from syndicate.partners.ports import DeliveryStatus
+
     wanted = DeliveryStatus.parse(status) if status is not None else None
     found = _container().partner_reads.delivery_log(partner_id, status=wanted, limit=limit)
     for d in found.entries:

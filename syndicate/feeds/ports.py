@@ -1,8 +1,9 @@
 """What the feed builder needs of storage, declared by the builder.
 
 `syndicate.storage.feed_store.SqlFeedUnitOfWork` implements the unit of work on the article and
-feed tables, and `syndicate.storage.locks.AdvisoryLocks` the lock; the builder's unit tests use the
-fakes in tests/unit/fakes/feeds.py. The builder never sees a database session.
+feed tables, `syndicate.storage.locks.AdvisoryLocks` the lock, and
+`syndicate.storage.feed_documents.SqlFeedDocuments` the store of built documents; the builder's
+unit tests use the fakes in tests/unit/fakes/feeds.py. The builder never sees a database session.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from syndicate.domain.articles import Article
+from syndicate.feeds.documents import FeedDocument
 from syndicate.feeds.model import FeedSpec, Key
 from syndicate.services.ports import Transaction
 
@@ -107,3 +110,38 @@ class Locks(Protocol):
 
     def hold(self, name: str) -> AbstractContextManager[None]:
         """Hold the lock `name` for the block, waiting while another holder has it."""
+
+
+class FeedDocuments(Protocol):
+    """Built documents kept where every serve node reads them (the database), by path under /feeds/.
+
+    Any path is accepted (feeds, archive pages, sitemaps): the store does not interpret it.
+    """
+
+    def put(self, document: FeedDocument) -> bool:
+        """Store the document, moving its version on; False (nothing written) when it holds these bytes."""
+
+    def delete(self, path: str) -> bool:
+        """Remove the document; False when there was none."""
+
+    def stamp(self, path: str) -> str | None:
+        """A cheap token that changes whenever the document does; None when there is none."""
+
+    def get(self, path: str) -> tuple[str, FeedDocument] | None:
+        """The document with its stamp, or None when there is none."""
+
+
+class FeedOutput(Protocol):
+    """Where the feed service writes built documents: a folder, the database, or both."""
+
+    def write(self, relpath: str, data: bytes, modified: datetime) -> bool:
+        """Store `data` at `relpath` (Last-Modified `modified`); False when it already held it."""
+
+    def remove(self, relpath: str) -> bool:
+        """Remove the document; False when it did not exist."""
+
+    def path(self, relpath: str) -> Path:
+        """Where the document went, for people: a file, or its /feeds/ path when only in the database."""
+
+    def lock(self, spec: FeedSpec) -> AbstractContextManager[None]:
+        """Exclusive lock for rebuilding one feed among the processes of this host."""

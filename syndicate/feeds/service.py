@@ -27,7 +27,7 @@ from syndicate.feeds.model import (
     key_of,
     specs_of,
 )
-from syndicate.feeds.ports import ArchivePage, FeedUnitOfWork, Locks
+from syndicate.feeds.ports import ArchivePage, FeedOutput, FeedUnitOfWork, Locks
 from syndicate.feeds.sitemaps import (
     MAX_URLS,
     NEWS_SITEMAP_FILE,
@@ -69,10 +69,10 @@ def feeds_root(settings: Settings) -> Path:
 
 
 class FeedService:
-    """Builds the feeds of one output folder from the stored articles."""
+    """Builds the feeds of one output (a folder, or the database store) from the stored articles."""
 
     def __init__(
-        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path,
+        self, settings: Settings, uow: Callable[[], FeedUnitOfWork], locks: Locks, root: Path | FeedOutput,
         *, now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if settings.feed_items < 1:
@@ -82,7 +82,7 @@ class FeedService:
         self.settings = settings
         self.uow = uow
         self.locks = locks
-        self.folder = FeedFolder(root)
+        self.folder: FeedOutput = FeedFolder(root) if isinstance(root, Path) else root
         self.now = now
         # A page never holds more than the subscription feed, so the feed covers everything after it.
         self.page_size = min(settings.feed_archive_size, settings.feed_items)

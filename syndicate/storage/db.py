@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -101,6 +102,9 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def _alembic_config() -> Config:
+    # Alembic is imported only when migrations run: reading commands start without it.
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -108,6 +112,10 @@ def _alembic_config() -> Config:
 
 def upgrade(engine: Engine, target: str = "head") -> list[str]:
     """Apply every migration not yet applied (up to `target`); returns those applied, oldest first."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     with engine.begin() as conn:
@@ -121,11 +129,34 @@ def upgrade(engine: Engine, target: str = "head") -> list[str]:
     return list(reversed(revs))
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
+
+
+def head_revisions() -> set[str]:
+    """The newest migrations (those no other one revises), read from the revision files' text.
+
+    Without importing Alembic or the migrations themselves; tests check it against Alembic's own
+    answer.
+    """
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue
+        revisions.add(str(ast.literal_eval(found["revision"])))
+        down = ast.literal_eval(found.get("down_revision", "None"))
+        revised.update([down] if isinstance(down, str) else list(down or ()))
+    return revisions - revised
+
+
 def is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration."""
-    script = ScriptDirectory.from_config(_alembic_config())
+    """True when the database is at the newest migration (one query; Alembic is not imported)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == script.get_current_head()
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        applied = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    return applied == head_revisions()
 
 
 def ping(engine: Engine) -> None:

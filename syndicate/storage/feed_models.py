@@ -1,10 +1,10 @@
-"""Tables of the feeds feature: archive page boundaries and which feeds an article was in."""
+"""Tables of the feeds feature: archive page boundaries, which feeds an article was in, built documents."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from syndicate.storage.models import Base, BigId, UTCDateTime
@@ -33,3 +33,22 @@ class FeedMembershipRow(Base):
 
     article_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     feed_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class FeedDocumentRow(Base):
+    """One built document under /feeds/ as every serve node answers it (FEED_STORE=database).
+
+    `version` moves on with every change of the bytes; serve nodes compare it (with the ETag) to
+    the copy they hold, so a publish reaches all of them without a shared disk.
+    """
+
+    __tablename__ = "feed_documents"
+
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    gzip_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(80))
+    gzip_etag: Mapped[str] = mapped_column(String(80))
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime())
+    media_type: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(BigInteger)

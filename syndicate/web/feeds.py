@@ -1,21 +1,18 @@
-"""Serving /feeds/... from the built files: conditional GET, gzip, HEAD; never rebuilt per request.
+"""Serving /feeds/... from the built documents: conditional GET, gzip, HEAD; never rebuilt per request.
 
-A plain ASGI app (mounted at /feeds) rather than a FastAPI route: per request it stats the file and
-answers from an in-memory copy (bytes, gzip bytes, ETags) made once per file version. ETags are a
-hash of the bytes, so identical builds give identical ETags; the gzip variant has its own strong
+A plain ASGI app (mounted at /feeds) rather than a FastAPI route: per request it answers from an
+in-memory copy (bytes, gzip bytes, ETags) of the document, checked against its source (a folder,
+or the database store shared by every serve node; see `feed_sources.py`). ETags are a hash of the
+bytes, so identical builds give identical ETags on every node; the gzip variant has its own strong
 ETag (`"…-gz"`), and every answer says `Vary: Accept-Encoding`.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import logging
-import os
-from dataclasses import dataclass
-from email.utils import formatdate, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,28 +20,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from syndicate.errors import FeedNotFound
 from syndicate.feeds.model import FeedPath, parse_path
 from syndicate.feeds.service import feeds_root
+from syndicate.web.feed_sources import (
+    DocumentSource,
+    FolderSource,
+    Representation,
+    StoreSource,
+    bounded_put,
+)
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
 
 CACHE_CONTROL = b"public, max-age=300"
-MIN_GZIP_BYTES = 512
-MAX_CACHED = 512
-_V = TypeVar("_V")
-
-
-@dataclass(frozen=True)
-class Representation:
-    """One file version in memory, as served."""
-
-    version: tuple[int, int, int]
-    body: bytes
-    gzipped: bytes | None
-    etag: bytes
-    etag_gz: bytes
-    last_modified: bytes
-    mtime: int
-    media_type: bytes
 
 
 class OnDemandBuilder(Protocol):
@@ -52,27 +39,6 @@ class OnDemandBuilder(Protocol):
 
     def build_on_request(self, requested: FeedPath) -> bool:
         """Build a feed nobody built yet; False, building nothing, when it must not be built."""
-
-
-def _load(path: Path, parsed: FeedPath) -> Representation | None:
-    try:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            body = fh.read()
-    except FileNotFoundError:
-        return None
-    digest = hashlib.sha256(body).hexdigest()[:32]
-    mtime = int(st.st_mtime)
-    return Representation(
-        version=(st.st_ino, st.st_ctime_ns, st.st_size),
-        body=body,
-        gzipped=gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= MIN_GZIP_BYTES else None,
-        etag=f'"{digest}"'.encode(),
-        etag_gz=f'"{digest}-gz"'.encode(),
-        last_modified=formatdate(mtime, usegmt=True).encode(),
-        mtime=mtime,
-        media_type=parsed.fmt.media_type.encode(),
-    )
 
 
 def _accepts_gzip(value: bytes) -> bool:
@@ -102,14 +68,14 @@ def _not_modified_since(header: bytes, mtime: int) -> bool:
 
 
 class FeedFiles:
-    """ASGI app serving the feeds folder; builds a missing feed once when its scope exists."""
+    """ASGI app serving the feeds (a folder, or a `DocumentSource`); builds a missing feed once
+    when its scope exists."""
 
-    def __init__(self, service: OnDemandBuilder, root: Path) -> None:
+    def __init__(self, service: OnDemandBuilder, source: Path | DocumentSource) -> None:
         self.service = service
-        self.root = root
-        self.cache: dict[str, Representation] = {}
+        self.source: DocumentSource = FolderSource(source) if isinstance(source, Path) else source
         # Parsed request paths; only valid ones are kept, so the dict is bounded by the feeds.
-        self.paths: dict[str, tuple[FeedPath, str]] = {}
+        self.paths: dict[str, FeedPath] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -127,42 +93,28 @@ class FeedFiles:
         relpath = relpath.lstrip("/")
         if not root_path.endswith("/feeds") and relpath.startswith("feeds/"):
             relpath = relpath[len("feeds/"):]
-        resolved = self.paths.get(relpath)
-        if resolved is None:
+        parsed = self.paths.get(relpath)
+        if parsed is None:
             try:
-                resolved = (parse_path(relpath), os.path.join(self.root, relpath))
+                parsed = parse_path(relpath)
             except FeedNotFound as exc:
                 await _plain(send, 404, f"{exc}\n".encode())
                 return
-            _bounded_put(self.paths, relpath, resolved)
-        parsed, path = resolved
-        rep = self._current(relpath, parsed, path)
+            bounded_put(self.paths, relpath, parsed)
+        rep = self.source.peek(relpath)
         if rep is None:
-            rep = await run_in_threadpool(self._build_missing, relpath, parsed, path)
+            rep = await run_in_threadpool(self._current_or_built, relpath, parsed)
         if rep is None:
             await _plain(send, 404, f"feed {relpath!r} does not exist\n".encode())
             return
         await self._answer(scope, send, rep, method == "HEAD")
 
-    def _current(self, relpath: str, parsed: FeedPath, path: str) -> Representation | None:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            self.cache.pop(relpath, None)
-            return None
-        rep = self.cache.get(relpath)
-        if rep is not None and rep.version == (st.st_ino, st.st_ctime_ns, st.st_size):
-            return rep
-        rep = _load(Path(path), parsed)
-        if rep is not None:
-            _bounded_put(self.cache, relpath, rep)
-        return rep
-
-    def _build_missing(self, relpath: str, parsed: FeedPath, path: str) -> Representation | None:
+    def _current_or_built(self, relpath: str, parsed: FeedPath) -> Representation | None:
+        rep = self.source.load(relpath)
         # Fresh install: the worker has not built this feed yet.
-        if not self.service.build_on_request(parsed):
-            return None
-        return self._current(relpath, parsed, path)
+        if rep is None and self.service.build_on_request(parsed):
+            rep = self.source.load(relpath)
+        return rep
 
     async def _answer(self, scope: Scope, send: Send, rep: Representation, head_only: bool) -> None:
         headers = dict(scope["headers"])
@@ -189,14 +141,6 @@ class FeedFiles:
             out.append((b"content-encoding", b"gzip"))
         await send({"type": "http.response.start", "status": 200, "headers": out})
         await send({"type": "http.response.body", "body": b"" if head_only else body})
-
-
-def _bounded_put(cache: dict[str, _V], key: str, value: _V) -> None:
-    # Bounded: a crawler walking every archive page must not keep them all in memory.
-    cache.pop(key, None)
-    if len(cache) >= MAX_CACHED:
-        cache.pop(next(iter(cache)))
-    cache[key] = value
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -263,8 +207,9 @@ def quiet_feed_polls() -> None:
 
 
 def make_feed_app(container: Container) -> FeedFiles:
-    """The /feeds ASGI app for a container (PUBLIC_DIR/feeds)."""
+    """The /feeds ASGI app for a container: the database store, or PUBLIC_DIR/feeds (FEED_STORE)."""
     if not container.settings.feeds_access_log:
         quiet_feed_polls()
-    root = feeds_root(container.settings)
-    return FeedFiles(container.feed_service(root), root)
+    documents = container.feed_documents
+    source = FolderSource(feeds_root(container.settings)) if documents is None else StoreSource(documents)
+    return FeedFiles(container.feed_service(), source)

@@ -1,5 +1,6 @@
-"""/robots.txt, /sitemap.xml and /sitemap-news.xml: the files the feed service writes next to
-the feeds, served with a strong ETag; built once on request when no build has written them yet."""
+"""/robots.txt, /sitemap.xml and /sitemap-news.xml: the documents the feed service writes next to
+the feeds (files, or the database store: FEED_STORE), served with a strong ETag; built once on
+request when no build has written them yet."""
 
 from __future__ import annotations
 
@@ -16,13 +17,26 @@ router = APIRouter()
 CACHE_CONTROL = "public, max-age=300"
 
 
-def _serve(request: Request, container: ContainerDep, name: str) -> Response:
-    root = feeds_root(container.settings)
-    path = root / name
+def _stored(container: ContainerDep, name: str) -> tuple[bytes, str] | None:
+    """The document's bytes and strong ETag from where FEED_STORE keeps them, or None."""
+    if container.feed_documents is not None:
+        found = container.feed_documents.get(name)
+        return None if found is None else (found[1].body, found[1].etag)
+    path = feeds_root(container.settings) / name
     if not path.is_file():
-        container.feed_service(root).write_sitemaps()  # a fresh install: no build ran yet
+        return None
     body = path.read_bytes()
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+
+
+def _serve(request: Request, container: ContainerDep, name: str) -> Response:
+    found = _stored(container, name)
+    if found is None:
+        container.feed_service().write_sitemaps()  # a fresh install: no build ran yet
+        found = _stored(container, name)
+    if found is None:
+        return Response(status_code=404)
+    body, etag = found
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     match = request.headers.get("if-none-match", "")
     if etag in (tag.strip().removeprefix("W/") for tag in match.split(",")):

@@ -1,4 +1,5 @@
-"""compose.yaml cannot run here (no Docker engine): check it by reading, and run its nginx site."""
+"""compose.yaml cannot run here (no Docker engine): check it by reading, and run its nginx site
+in front of the feeds app."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,34 +45,66 @@ def test_required_secrets_are_never_defaulted() -> None:
 def test_app_environment_covers_the_contract_settings() -> None:
     env = COMPOSE["x-app"]["environment"]
     for var in ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "BASE_URL", "SECRET_KEY", "ADMIN_TOKEN",
-                "MAIL_FROM", "PUBLIC_DIR", "WEBSUB_HUBS", "PARTNER_ALLOW_PRIVATE"):
+                "MAIL_FROM", "FEED_STORE", "WEBSUB_HUBS", "PARTNER_ALLOW_PRIVATE"):
         assert var in env, var
 
 
-def test_nginx_site_serves_feed_files_with_the_contract_types(tmp_path: Path) -> None:
+def test_replicated_api_and_workers_share_no_feed_volume() -> None:
+    services: dict[str, Any] = COMPOSE["services"]
+    assert COMPOSE["x-app"]["environment"]["FEED_STORE"] == "database"
+    assert "PUBLIC_DIR" not in COMPOSE["x-app"]["environment"]
+    for name in ("api", "worker"):
+        assert services[name]["deploy"]["replicas"] >= 2, name
+        assert "ports" not in services[name], f"{name} replicas cannot share a published port"
+    for name in ("api", "worker", "beat", "migrate", "nginx"):
+        assert not services[name].get("volumes"), f"{name} mounts a volume; feeds live in PostgreSQL"
+    assert set(COMPOSE["volumes"]) == {"pgdata", "redisdata"}
+
+
+def _serve_in_thread(app: Any, port: int) -> Any:
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    threading.Thread(target=server.run, daemon=True).start()
+    wait_for(lambda: port_open("127.0.0.1", port), 20, "the feeds app behind nginx")
+    return server
+
+
+def test_nginx_site_passes_feeds_from_the_api_through_unchanged(tmp_path: Path) -> None:
+    from syndicate.feeds.folder import FeedFolder
+    from syndicate.feeds.model import FeedPath
+    from syndicate.web.feeds import FeedFiles
+
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if nginx is None:
         if IN_CI:
             pytest.fail("nginx is not installed (Debian package nginx; `make sysdeps`)")
         pytest.skip("nginx is not installed")
+
+    class NoBuilds:
+        def build_on_request(self, requested: FeedPath) -> bool:
+            return False
+
+    feeds = tmp_path / "feeds"
+    files = {
+        "rss.xml": "application/rss+xml; charset=utf-8",
+        "atom.xml": "application/atom+xml; charset=utf-8",
+        "feed.json": "application/feed+json; charset=utf-8",
+        "category/world/atom.xml": "application/atom+xml; charset=utf-8",
+        "lang/ru/rss.xml": "application/rss+xml; charset=utf-8",
+    }
+    for rel in files:
+        FeedFolder(feeds).write(rel, f"<feed>{rel}</feed>".encode() * 100, datetime(2026, 3, 1, tzinfo=UTC))
+    api_port = free_port()
+    api = _serve_in_thread(FeedFiles(NoBuilds(), feeds), api_port)
     site = COMPOSE["configs"]["nginx-site"]["content"].replace("$$", "$")
     port = free_port()
     site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    site = site.replace("root /srv/www;", f"root {tmp_path / 'www'};")
-    site = site.replace("http://api:8000", f"http://127.0.0.1:{free_port()}")
-    files = {
-        "feeds/rss.xml": "application/rss+xml; charset=utf-8",
-        "feeds/atom.xml": "application/atom+xml; charset=utf-8",
-        "feeds/feed.json": "application/feed+json; charset=utf-8",
-        "feeds/category/world/atom.xml": "application/atom+xml; charset=utf-8",
-        "feeds/lang/ru/rss.xml": "application/rss+xml; charset=utf-8",
-    }
-    for rel in files:
-        path = tmp_path / "www" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("<feed/>")
+    site = site.replace("server api:8000;", f"server 127.0.0.1:{api_port};")
     conf = tmp_path / "nginx.conf"
-    # Workers read files from pytest's private tmp dir: run them as the test's own user.
     user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
     conf.write_text(
         f"{user}pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log; worker_processes 1;\n"
@@ -83,18 +117,24 @@ def test_nginx_site_serves_feed_files_with_the_contract_types(tmp_path: Path) ->
         wait_for(lambda: port_open("127.0.0.1", port) or proc.poll() is not None, 20, "nginx")
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         for rel, content_type in files.items():
-            response = httpx.get(f"http://127.0.0.1:{port}/{rel}")
-            assert response.status_code == 200, rel
-            assert response.headers["content-type"] == content_type, rel
-            assert response.headers["cache-control"] == "public, max-age=60"
-            assert "etag" in response.headers
-        lock = tmp_path / "www" / "feeds" / ".locks" / "site.lock"
-        lock.parent.mkdir()
-        lock.write_text("")
-        assert httpx.get(f"http://127.0.0.1:{port}/feeds/.locks/site.lock").status_code == 403
+            for encoding in ("identity", "gzip"):
+                direct = httpx.get(f"http://127.0.0.1:{api_port}/feeds/{rel}",
+                                   headers={"accept-encoding": encoding})
+                proxied = httpx.get(f"http://127.0.0.1:{port}/feeds/{rel}",
+                                    headers={"accept-encoding": encoding})
+                assert proxied.status_code == 200, rel
+                assert proxied.headers["content-type"] == content_type, rel
+                assert proxied.content == direct.content == f"<feed>{rel}</feed>".encode() * 100
+                for header in ("etag", "last-modified", "cache-control", "vary", "content-encoding"):
+                    assert proxied.headers.get(header) == direct.headers.get(header), (rel, header)
+            etag = proxied.headers["etag"]
+            again = httpx.get(f"http://127.0.0.1:{port}/feeds/{rel}",
+                              headers={"accept-encoding": "gzip", "if-none-match": etag})
+            assert again.status_code == 304 and again.content == b"", rel
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        api.should_exit = True
 
 
 def test_image_is_built_from_the_multi_stage_dockerfile() -> None:

@@ -66,3 +66,20 @@ def test_addresses_that_differ_only_in_case_become_one_reader(
                                            (3, "bob@example.org", "bob@example.org")]
     assert [tuple(s) for s in subs] == [(1, 1, "active"), (1, 2, "active")]
     assert [tuple(d) for d in deliveries] == [(1, 1, "sent"), (3, 1, "bounced")]
+
+
+def test_head_revisions_read_from_the_files_agree_with_alembic(tmp_path: Any) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from syndicate.storage import db
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS_DIR))
+    assert db.head_revisions() == set(ScriptDirectory.from_config(cfg).get_heads())
+    engine = db.make_engine(f"sqlite:///{tmp_path}/h.db")
+    assert not db.is_current(engine)  # no alembic_version table yet
+    db.upgrade(engine, "0006")
+    assert not db.is_current(engine)
+    db.upgrade(engine)
+    assert db.is_current(engine)

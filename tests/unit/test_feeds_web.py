@@ -96,7 +96,7 @@ def test_gzip_body_is_real_gzip(root: Path) -> None:
     app = FeedFiles(FakeService(root), root)
     with TestClient(app) as c:
         r = c.get("/feeds/atom.xml", headers={"accept-encoding": "gzip"})
-    rep = app.cache["atom.xml"]
+    rep = app.source.cache["atom.xml"]  # type: ignore[attr-defined]
     assert rep.gzipped is not None and gzip.decompress(rep.gzipped) == ATOM
     assert int(r.headers["content-length"]) == len(rep.gzipped)
 
@@ -160,9 +160,9 @@ def test_served_atom_from_a_real_build_validates(tmp_path: Path) -> None:
 
 
 def test_memory_copies_are_bounded(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import syndicate.web.feeds as served
+    import syndicate.web.feed_sources as sources
 
-    monkeypatch.setattr(served, "MAX_CACHED", 3)
+    monkeypatch.setattr(sources, "MAX_CACHED", 3)
     for n in range(1, 6):
         folder = root / "archive" / str(n)
         folder.mkdir(parents=True)
@@ -171,4 +171,4 @@ def test_memory_copies_are_bounded(root: Path, monkeypatch: pytest.MonkeyPatch) 
     with TestClient(app) as c:
         for n in range(1, 6):
             assert c.get(f"/feeds/archive/{n}/atom.xml").content == b"<feed/>" * n
-    assert len(app.cache) == 3
+    assert len(app.source.cache) == 3  # type: ignore[attr-defined]

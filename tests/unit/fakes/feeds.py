@@ -10,6 +10,7 @@ from datetime import datetime
 from types import TracebackType
 
 from syndicate.domain.articles import Article
+from syndicate.feeds.documents import FeedDocument
 from syndicate.feeds.model import FeedSpec, Key, Scope, key_of
 from syndicate.feeds.ports import ArchivePage
 
@@ -162,3 +163,32 @@ class FakeLocks:
             yield
         finally:
             self.held.remove(name)
+
+
+class MemoryDocuments:
+    """FeedDocuments in a dict, counting the stamp checks and full reads serving makes."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[int, FeedDocument]] = {}
+        self.stamps = 0
+        self.reads = 0
+
+    def put(self, document: FeedDocument) -> bool:
+        old = self.rows.get(document.path)
+        if old is not None and old[1] == document:
+            return False
+        self.rows[document.path] = ((old[0] if old else 0) + 1, document)
+        return True
+
+    def delete(self, path: str) -> bool:
+        return self.rows.pop(path, None) is not None
+
+    def stamp(self, path: str) -> str | None:
+        self.stamps += 1
+        row = self.rows.get(path)
+        return None if row is None else f"{row[0]}:{row[1].etag}"
+
+    def get(self, path: str) -> tuple[str, FeedDocument] | None:
+        self.reads += 1
+        row = self.rows.get(path)
+        return None if row is None else (f"{row[0]}:{row[1].etag}", row[1])

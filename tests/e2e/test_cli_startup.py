@@ -1,0 +1,44 @@
+"""`syndicate --help` and reading commands start without importing what they do not use.
+
+On imports, not timings: a user notices a CLI that takes seconds to print its help, and what it
+imports is what makes it slow (Celery, premailer, SQLAlchemy's ORM, FastAPI, Alembic).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT, run_cli
+
+
+def _imported(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "syndicate.cli.main", *args],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    return done, modules
+
+
+def test_help_imports_no_framework(embedded_env: dict[str, str]) -> None:
+    done, modules = _imported(["--help"], embedded_env)
+    assert done.returncode == 0 and "articles" in done.stdout and "serve" in done.stdout
+    assert "typer" in modules  # the measurement works
+    for heavy in ("celery", "premailer", "sqlalchemy", "sqlalchemy.orm", "fastapi", "alembic", "kombu"):
+        assert heavy not in modules, f"`syndicate --help` imports {heavy}"
+    done, modules = _imported(["digest", "--help"], embedded_env)
+    assert done.returncode == 0 and "send" in done.stdout
+    assert not {"celery", "premailer", "sqlalchemy", "fastapi"} & modules
+
+
+def test_articles_list_imports_the_database_only(embedded_env: dict[str, str]) -> None:
+    assert run_cli(["db", "upgrade"], embedded_env).returncode == 0
+    imported = run_cli(["articles", "import", str(ROOT / "examples" / "peacekeeping-exercise.json")],
+                       embedded_env)
+    assert imported.returncode == 0, imported.stderr
+    done, modules = _imported(["articles", "list"], embedded_env)
+    assert done.returncode == 0 and "peacekeeping" in done.stdout.lower(), done.stderr[-2000:]
+    assert "sqlalchemy.orm" in modules
+    for heavy in ("celery", "premailer", "fastapi", "alembic", "kombu"):
+        assert heavy not in modules, f"`syndicate articles list` imports {heavy}"
