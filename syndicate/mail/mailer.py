@@ -11,12 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 from functools import partial
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from syndicate.mail.dkim import DkimSigner, dkim_signer
 from syndicate.mail.message import MessageTemplate, Recipient, build_simple
-from syndicate.mail.transport import SendResult, Transport, open_transport
+from syndicate.mail.transport import ClosesOnExit, SendResult, Transport, open_transport
 from syndicate.settings import Settings
 
 
@@ -42,7 +41,7 @@ class Mailer:
         return Outgoing(self, self.connect())
 
 
-class Outgoing:
+class Outgoing(ClosesOnExit):
     """An open connection of a Mailer: each send builds, signs, waits for the pace and sends."""
 
     def __init__(self, mailer: Mailer, transport: Transport) -> None:
@@ -80,14 +79,6 @@ class Outgoing:
     def close(self) -> None:
         """Close the connection."""
         self.transport.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 def build_mailer(settings: Settings, pace: Pace) -> Mailer:
