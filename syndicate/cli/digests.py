@@ -121,6 +121,8 @@ def subscribers_import(
     done = import_subscribers(c.digest_uow, csv_path, lst=lst, confirmed=confirmed, now=c.now(),
                               chunk_rows=c.settings.import_chunk_rows)
     report = done.report
+    for line in report.notes:
+        err.print(f"note: {csv_path}: {line}", markup=False, soft_wrap=True)
     for line in report.errors:
         err.print(f"error: {line}", markup=False, soft_wrap=True)
     if done.error_count > len(report.errors):

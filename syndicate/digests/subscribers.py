@@ -165,6 +165,9 @@ class ImportReport:
     #: Subscribers whose subscription to the list is pending after an unconfirmed import (new or
     #: not yet confirmed), minus suppressed addresses: they are owed a confirmation mail.
     to_confirm: list[int] = field(default_factory=list)
+    #: Lines that were not errors but did something the file does not say (an address folded
+    #: into an existing reader whose address differs only in case).
+    notes: list[str] = field(default_factory=list)
 
 
 def confirm(work: DigestUnitOfWork, subscriber_id: int, list_ids: Sequence[int], now: datetime) -> None:

@@ -156,7 +156,7 @@ def _import_row(
     except InvalidEmail as exc:
         fail(row.line, str(exc))
         return
-    if address in seen:
+    if address.lower() in seen:
         fail(row.line, f"email {address!r} repeats an earlier line")
         return
     raw_language = cell("language")
@@ -164,7 +164,7 @@ def _import_row(
     if language is None:
         fail(row.line, f"language {raw_language!r} is not a language tag such as en or ru-RU")
         return
-    seen.add(address)
+    seen.add(address.lower())
     subscriber, created = subs.add_subscriber(work, email=address, name=cell("name"),
                                               language=language, lists=[lst],
                                               confirmed=confirmed, now=now)
@@ -176,3 +176,7 @@ def _import_row(
         progress.report.imported += 1
     else:
         progress.report.existing += 1
+        if subscriber.email != address and len(progress.report.notes) < MAX_ERRORS_KEPT:
+            progress.report.notes.append(
+                f"line {row.line}: {address!r} is the reader {subscriber.email!r} already "
+                "(one reader per address, whatever its case)")

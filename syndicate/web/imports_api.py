@@ -42,7 +42,8 @@ def _report(progress: Progress, path: Path) -> dict[str, Any]:
     report = progress.report
     return {"imported": report.imported, "existing": report.existing, "rows": progress.rows,
             "error_count": progress.error_count,
-            "errors": [e.replace(str(path), UPLOAD_NAME) for e in report.errors]}
+            "errors": [e.replace(str(path), UPLOAD_NAME) for e in report.errors],
+            "notes": list(report.notes)}
 
 
 def _import_job(

@@ -178,3 +178,18 @@ def test_list_filters_use_the_importers_slug_and_language_rules(db: FakeDigestDb
         subs.create_list(uow, slug="x", name="X", frequency="daily", language=None,
                          categories=["not a slug"], custom_frequency=False, now=NOW)
     assert [lst.slug for lst in subs.all_lists(uow)] == ["ru-news"]
+
+
+def test_an_address_in_another_case_is_the_same_reader_and_the_import_says_so(
+    db: FakeDigestDb, tmp_path: Path
+) -> None:
+    lst = db.add_list()
+    db.add_reader("alice@example.org", lst)
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text("email\nALICE@example.org\nBob@example.org\nbob@example.org\n")
+    report = import_subscribers(FakeDigestUnitOfWork(db), csv_path, lst=lst, confirmed=True, now=NOW).report
+    assert (report.imported, report.existing) == (1, 1) and len(db.subscribers) == 2
+    assert report.notes == ["line 2: 'ALICE@example.org' is the reader 'alice@example.org' already "
+                            "(one reader per address, whatever its case)"]
+    assert [e.split(": ", 1)[1] for e in report.errors] == [
+        "line 4: email 'bob@example.org' repeats an earlier line"]
