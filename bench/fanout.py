@@ -7,6 +7,7 @@ per recipient), then prints messages/s for all three, the ratios, and the worker
     .venv/bin/python bench/fanout.py                 # 20,000 subscribers, 2 worker processes
     .venv/bin/python bench/fanout.py -n 200000       # memory flatness
     .venv/bin/python bench/fanout.py --quick         # a few hundred, for the test suite
+    .venv/bin/python bench/fanout.py -n 2000 --latency-ms 50   # a mail server 50 ms away (aiosmtpd)
 Needs PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) and `smtp-sink` (Debian package postfix).
 """
 
@@ -79,6 +80,35 @@ class Sink:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+class LatentSink:
+    """An aiosmtpd server that answers each DATA after `latency_s`, as a mail server far away
+    does; counts the messages it accepted."""
+
+    def __init__(self, latency_s: float) -> None:
+        import asyncio
+
+        from aiosmtpd.controller import Controller
+
+        self.port = free_port()
+        self.count = 0
+        owner = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                await asyncio.sleep(latency_s)
+                owner.count += len(envelope.rcpt_tos)
+                return "250 accepted"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def messages(self) -> int:
+        return self.count
+
+    def stop(self) -> None:
+        self.controller.stop()
 
 
 def rss_kb(pid: int) -> int:
@@ -241,6 +271,9 @@ def main() -> None:
     parser.add_argument("--naive", type=int, default=2_000, help="messages for the naive path")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--quick", action="store_true", help="300 subscribers, for tests")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="the mail server answers each DATA after this long (aiosmtpd, not smtp-sink)")
+    parser.add_argument("--smtp-connections", type=int, default=10, help="SMTP_CONNECTIONS per process")
     args = parser.parse_args()
     n = 300 if args.quick else args.subscribers
     naive_n = min(n, 200 if args.quick else args.naive)
@@ -252,7 +285,8 @@ def main() -> None:
     from syndicate.digests.tokens import Signer
     from syndicate.settings import load_settings
 
-    sink = Sink()
+    latency_s = args.latency_ms / 1000
+    sink: Sink | LatentSink = LatentSink(latency_s) if latency_s > 0 else Sink()
     db_name = create_database()
     workdir = Path(tempfile.mkdtemp(prefix="fanout-bench-"))
     queue = f"bench-{uuid.uuid4().hex[:8]}"
@@ -263,6 +297,7 @@ def main() -> None:
         "VAR_DIR": str(workdir / "var"), "MAIL_BATCH_SIZE": str(args.batch_size),
         "BASE_URL": "https://news.example.com", "MAIL_FROM": "Newsroom <news@news.example.com>",
         "DIGEST_HOUR": "24", "MAIL_SWEEP_SECONDS": "3600",
+        "SMTP_CONNECTIONS": str(args.smtp_connections),
     }
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -288,7 +323,10 @@ def main() -> None:
         sampler.join()
         received = sink.messages()
         if counts["sent"] != n or received < n:
-            raise SystemExit(f"fan-out incomplete: ledger {counts}, smtp-sink counted {received}")
+            raise SystemExit(f"fan-out incomplete: ledger {counts}, the mail server counted {received}")
+        if latency_s > 0:
+            report_latency(args, n, fan_s, latency_s, connections, sampler)
+            return
 
         content = container.deliveries().edition_content(edition_id)
         tpl = fanout.render_template(container.settings, content, "en")
@@ -325,6 +363,20 @@ def main() -> None:
     print(f"fanout/naive = {fan_rate / naive_rate:.1f}x (target >= 8x)")
     print(f"peak worker RSS = {peak_mb:.0f} MB per process, {sampler.peak_total_kb / 1024:.0f} MB all "
           f"worker processes (target <= 150 MB per process)")
+
+
+def report_latency(args: argparse.Namespace, n: int, fan_s: float, latency_s: float, processes: int,
+                   sampler: RssSampler) -> None:
+    """At a latency the limit is the connections in flight over the reply time."""
+    in_flight = processes * args.smtp_connections
+    limit = in_flight / latency_s
+    rate = n / fan_s
+    print(f"subscribers={n} worker processes={processes} SMTP_CONNECTIONS={args.smtp_connections} "
+          f"latency={args.latency_ms:g} ms")
+    print(f"fanout: {n} messages in {fan_s:.2f} s = {rate:.0f} msg/s")
+    print(f"limit: {in_flight} connections / {args.latency_ms:g} ms = {limit:.0f} msg/s")
+    print(f"fanout/limit = {rate / limit:.2f}")
+    print(f"peak worker RSS = {sampler.peak_process_kb / 1024:.0f} MB per process")
 
 
 if __name__ == "__main__":
