@@ -36,10 +36,14 @@ SETTINGS_VARS = {
     "DATABASE_URL", "REDIS_URL", "SMTP_URL", "BASE_URL", "SECRET_KEY", "ADMIN_TOKEN", "MAIL_FROM",
     "PUBLIC_DIR", "WEBSUB_HUBS", "PARTNER_ALLOW_PRIVATE", "VAR_DIR", "CELERY_QUEUE",
 }
+#: SMTP connections per sending process: each may have one message answered but not yet
+#: recorded when its process is killed, so a kill may cost that many extra copies per process.
+CONNECTIONS = 2
 #: Every scenario: no scheduled editions, loopback partners allowed.
 BASE = {
     "DIGEST_HOUR": "24", "BASE_URL": "https://news.example.com",
     "MAIL_FROM": "Newsroom <news@news.example.com>", "PARTNER_ALLOW_PRIVATE": "true",
+    "SMTP_CONNECTIONS": str(CONNECTIONS),
 }
 #: Short periods so a fault costs seconds of test time; the lease is the one under test.
 FAST = {
