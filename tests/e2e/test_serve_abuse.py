@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import ROOT, free_port, run_cli, wait_for
+from tests.conftest import run_cli
+from tests.e2e.conftest import Server
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -18,48 +17,29 @@ ROWS = 20_000
 
 
 def test_healthz_answers_during_a_large_import_and_sigterm_stops_the_server(
-    embedded_env: dict[str, str], tmp_path: Path
+    embedded_env: dict[str, str], serve: Callable[..., Server]
 ) -> None:
     env = embedded_env | {"ADMIN_TOKEN": TOKEN, "SECRET_KEY": "test-secret-key-0123456789",
                           "SUBSCRIBE_CLIENT_LIMIT_PER_HOUR": "2"}
     assert run_cli(["lists", "create", "news", "--name", "News", "--frequency", "daily"], env).returncode == 0
-    port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "syndicate.cli.main", "serve", "--no-worker", "--port", str(port)],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        def healthy() -> bool:
-            try:
-                return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
+    server = serve(env, "--no-worker")
+    base = server.url
+    # Rotating X-Forwarded-For from 127.0.0.1 does not make a new client (FORWARDED_ALLOW_IPS empty).
+    statuses = [httpx.post(f"{base}/subscribe", json={"email": f"x{n}@example.test", "lists": ["news"]},
+                           headers={"X-Forwarded-For": f"198.51.100.{n}"}, timeout=10).status_code
+                for n in range(3)]
+    assert statuses == [202, 202, 429]
 
-        wait_for(healthy, 60, "/healthz to answer 200")
+    body = "email,name\n" + "".join(f"user{n}@example.test,User {n}\n" for n in range(ROWS))
+    started = httpx.post(f"{base}/api/subscribers/import?list=news&confirmed=true&wait=0",
+                         content=body, headers=AUTH, timeout=30)
+    assert started.status_code == 202, started.text
+    job_url = base + started.headers["location"]
+    health = httpx.get(f"{base}/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["database"] == "ok"
+    job = httpx.get(job_url, headers=AUTH, timeout=10).json()
+    # /healthz was answered while the import was still running.
+    assert job["state"] == "running", job
 
-        # Rotating X-Forwarded-For from 127.0.0.1 does not make a new client (FORWARDED_ALLOW_IPS empty).
-        statuses = [httpx.post(f"{base}/subscribe", json={"email": f"x{n}@example.test", "lists": ["news"]},
-                               headers={"X-Forwarded-For": f"198.51.100.{n}"}, timeout=10).status_code
-                    for n in range(3)]
-        assert statuses == [202, 202, 429]
-
-        body = "email,name\n" + "".join(f"user{n}@example.test,User {n}\n" for n in range(ROWS))
-        started = httpx.post(f"{base}/api/subscribers/import?list=news&confirmed=true&wait=0",
-                             content=body, headers=AUTH, timeout=30)
-        assert started.status_code == 202, started.text
-        job_url = base + started.headers["location"]
-        health = httpx.get(f"{base}/healthz", timeout=10)
-        assert health.status_code == 200 and health.json()["database"] == "ok"
-        job = httpx.get(job_url, headers=AUTH, timeout=10).json()
-        # /healthz was answered while the import was still running.
-        assert job["state"] == "running", job
-
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) is not None
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=60) is not None
