@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from syndicate.digests.msgids import delivery_message_id
-from syndicate.digests.ports import ClaimedDelivery, DeliveryStore, EditionContent, Outcome
+from syndicate.digests.ports import (
+    ClaimedDelivery,
+    DeliveryStore,
+    EditionContent,
+    Outcome,
+    OutcomeWriter,
+)
 from syndicate.digests.states import DeliveryState
 from syndicate.digests.tokens import MANAGE, Signer, edition_view_url
 from syndicate.errors import DatabaseUnavailable
@@ -205,13 +211,14 @@ class Fanout:
             raise run.errors[0]
         return run.result
 
-    def record(self, outcome: Outcome, suppress: list[int]) -> None:
-        """Write one outcome, waiting out a database outage; raises DatabaseUnavailable when the
-        database stayed away longer than `outage_wait_s` (the row is then left to the sweep)."""
+    def record(self, writer: OutcomeWriter, outcome: Outcome, suppress: int | None) -> None:
+        """Write one outcome through `writer`, waiting out a database outage; raises
+        DatabaseUnavailable when the database stayed away longer than `outage_wait_s` (the row is
+        then left to the sweep)."""
         waited, pause = 0.0, 0.5
         while True:
             try:
-                self.store.record([outcome], suppress, now=self.now())
+                writer.record(outcome, suppress, now=self.now())
                 if waited:
                     log.warning("database back after %.0f s; sending resumes", waited)
                 return
@@ -300,9 +307,9 @@ class _BatchRun:
         failures = 0
         while failures <= self.engine.reconnects and not self._stop.is_set():
             try:
-                with self.engine.mailer.open() as out:
+                with self.engine.mailer.open() as out, self.engine.store.writer() as writer:
                     while (row := self._next()) is not None:
-                        self._send(row, out)
+                        self._send(row, out, writer)
                         failures = 0
                 return
             except CONNECTION_ERRORS as exc:  # this connection failed: only its own row goes back
@@ -321,12 +328,13 @@ class _BatchRun:
         with self._lock:
             self.errors.append(exc)
 
-    def _send(self, row: ClaimedDelivery, out: Outgoing) -> None:
+    def _send(self, row: ClaimedDelivery, out: Outgoing, writer: OutcomeWriter) -> None:
         """Mail one claimed row (or skip it) and record its outcome before returning."""
         e = self.engine
         now = e.now()
         if not row.receiving:
-            self._record(Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more"), [])
+            self._record(writer, Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more"),
+                         None)
             return
         template = e.cache.template(e.settings, self.edition, row.language)
         data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
@@ -337,10 +345,10 @@ class _BatchRun:
             raise
         self.in_flight.add(row.delivery_id)
         outcome = outcome_of(e.settings, reply, row, now)
-        self._record(outcome, [row.subscriber_id] if outcome.state == DeliveryState.BOUNCED else [])
+        self._record(writer, outcome, row.subscriber_id if outcome.state == DeliveryState.BOUNCED else None)
 
-    def _record(self, outcome: Outcome, suppress: list[int]) -> None:
-        self.engine.record(outcome, suppress)
+    def _record(self, writer: OutcomeWriter, outcome: Outcome, suppress: int | None) -> None:
+        self.engine.record(writer, outcome, suppress)
         with self._lock:
             self.in_flight.discard(outcome.delivery_id)
             self.done.add(outcome.delivery_id)

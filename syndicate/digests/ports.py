@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self
 
 from syndicate.digests.states import (
     DeliveryState,
@@ -130,6 +130,45 @@ class ReportTarget:
     email: str
 
 
+class OutcomeWriter(Protocol):
+    """Records the outcomes of one sender (one SMTP connection), one durable write each.
+
+    `with store.writer() as writer:` around a sender's loop; the writer may hold a database
+    connection from its first write until it is closed.
+    """
+
+    def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
+        """Write one outcome (and bounce `suppress`, a subscriber id) before returning, as
+        `DeliveryStore.record`; raises DatabaseUnavailable when it could not be written."""
+
+    def close(self) -> None:
+        """Release what the writer holds."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class StoreOutcomeWriter:
+    """An OutcomeWriter that calls `DeliveryStore.record` per outcome (embedded SQLite, fakes)."""
+
+    def __init__(self, store: DeliveryStore) -> None:
+        self.store = store
+
+    def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
+        """See OutcomeWriter.record."""
+        self.store.record([outcome], [suppress] if suppress is not None else [], now=now)
+
+    def close(self) -> None:
+        """Nothing is held."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class DeliveryStore(Protocol):
     """The delivery ledger, as the sending engine and the dispatch use cases see it.
 
@@ -152,6 +191,9 @@ class DeliveryStore(Protocol):
         """Write each row's outcome, add it to the row's attempt history (unless skipped), and mark
         these subscribers `bounced` (if active or pending). One transaction; raises
         DatabaseUnavailable when the database cannot be reached (nothing written then)."""
+
+    def writer(self) -> OutcomeWriter:
+        """A writer for one sender's outcomes, one per connection (see OutcomeWriter)."""
 
     def heartbeat(self, delivery_ids: Sequence[int], *, now: datetime) -> int:
         """Renew the lease of these rows while they are still `sending`; returns how many.

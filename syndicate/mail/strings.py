@@ -3,6 +3,9 @@ catalogs of `syndicate.i18n` (a language without a catalog reads English)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Final
 
 from syndicate import i18n
@@ -42,9 +45,17 @@ def languages() -> tuple[str, ...]:
     return i18n.available()
 
 
-def strings_for(language: str) -> dict[str, str]:
-    """Every mail string in the language of a BCP 47 tag (English when we have no catalog)."""
-    return {key: i18n.gettext(language, text) for key, text in SOURCE.items()}
+def strings_for(language: str) -> Mapping[str, str]:
+    """Every mail string in the language of a BCP 47 tag (English when we have no catalog).
+
+    Read-only and shared: built once per tag, since the sender asks for it per message.
+    """
+    return _strings(language)
+
+
+@lru_cache(maxsize=64)
+def _strings(language: str) -> Mapping[str, str]:
+    return MappingProxyType({key: i18n.gettext(language, text) for key, text in SOURCE.items()})
 
 
 def plural(language: str, key: str, count: int, **values: object) -> str:

@@ -5,14 +5,23 @@ Each method is one short transaction; the SQL itself is in `delivery_ledger`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from syndicate.digests.ports import ClaimedDelivery, EditionContent, Outcome, ReportTarget
+from syndicate.digests.ports import (
+    ClaimedDelivery,
+    EditionContent,
+    Outcome,
+    OutcomeWriter,
+    ReportTarget,
+    StoreOutcomeWriter,
+)
 from syndicate.digests.states import DeliveryState, SubscriberStatus
 from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.db import as_unavailable
@@ -30,6 +39,52 @@ def _outage_named() -> Iterator[None]:
         if outage is None:
             raise
         raise outage from exc
+
+
+class _PgOutcomeWriter(contextlib.AbstractContextManager["_PgOutcomeWriter"]):
+    """Writes outcomes one statement each over one connection of the recording engine, held from
+    the first write until `close` (a sender's whole loop), so a message costs one round trip.
+
+    The statement goes straight to the DBAPI driver. A connection that fails is invalidated and
+    dropped, and the next write opens a fresh one: an outage raises DatabaseUnavailable per
+    write, never leaves a broken connection behind.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
+        """See OutcomeWriter.record."""
+        params = ledger.record_one_params(outcome, suppress, now=now)
+        dbapi = self.engine.dialect.loaded_dbapi
+        with _outage_named():
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            conn = self._conn
+            try:
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                with driver.cursor() as cursor:
+                    cursor.execute(ledger.RECORD_ONE_PG, params)
+            except dbapi.Error as exc:
+                # Dropped either way; a lost link is reported as an outage (DatabaseUnavailable).
+                self._conn = None
+                lost = isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError)
+                with contextlib.suppress(Exception):
+                    conn.invalidate(exc) if lost else conn.close()
+                raise sa_exc.DBAPIError.instance(ledger.RECORD_ONE_PG, params, exc, dbapi.Error,
+                                                 connection_invalidated=lost) from exc
+
+    def close(self) -> None:
+        """Return the connection to the pool."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class SqlDeliveryStore:
@@ -60,11 +115,17 @@ class SqlDeliveryStore:
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
         """See DeliveryStore.record (committed; an outage raises DatabaseUnavailable)."""
         if self.recording is not None and len(outcomes) == 1 and len(suppress) <= 1:
-            with _outage_named(), self.recording.connect() as conn:
-                ledger.record_one_pg(conn, outcomes[0], suppress[0] if suppress else None, now=now)
+            with self.writer() as writer:
+                writer.record(outcomes[0], suppress[0] if suppress else None, now=now)
             return
         with _outage_named(), self.session_factory() as session:
             ledger.record(session, outcomes, suppress, now=now)
+
+    def writer(self) -> OutcomeWriter:
+        """See DeliveryStore.writer: on PostgreSQL one held connection of the recording engine."""
+        if self.recording is None:
+            return StoreOutcomeWriter(self)
+        return _PgOutcomeWriter(self.recording)
 
     def heartbeat(self, delivery_ids: Sequence[int], *, now: datetime) -> int:
         """See DeliveryStore.heartbeat (committed; an outage raises DatabaseUnavailable)."""

@@ -12,7 +12,7 @@ from aiosmtpd.smtp import AuthResult
 
 from syndicate.errors import ConfigError
 from syndicate.mail.outbox import OutboxTransport
-from syndicate.mail.smtp import SmtpTransport, parse_smtp_url
+from syndicate.mail.smtp import SmtpTransport, dot_stuffed, parse_smtp_url
 from tests.conftest import free_port
 from tests.integration.digest_helpers import SmtpSink
 
@@ -47,6 +47,23 @@ def test_one_connection_reports_each_recipients_fate(sink: SmtpSink, pipelining:
     assert gone.code == 550 and not gone.temporary and gone.describe() == "550 5.1.1 no"
     assert sink.recipients() == ["ok@example.com", "ok2@example.com"]
     assert all(data.endswith(b"\r\n.leading dot line\r\n") for _, data in sink.received)
+
+
+@pytest.mark.parametrize(("data", "stuffed"), [
+    (b".first\r\nsecond\r\n", b"..first\r\nsecond\r\n"),
+    (b"a\r\n.\r\nb\r\n", b"a\r\n..\r\nb\r\n"),  # a lone dot would end the message
+    (b"a\r\n..b\r\nc.d\r\n", b"a\r\n...b\r\nc.d\r\n"),
+    (b"bare\n.lf\n", b"bare\n..lf\n"),
+    (b"", b""),
+])
+def test_lines_starting_with_a_dot_get_a_second_one(data: bytes, stuffed: bytes) -> None:
+    assert dot_stuffed(data) == stuffed
+
+
+def test_a_lone_dot_line_reaches_the_server_intact(sink: SmtpSink) -> None:
+    with SmtpTransport(sink.url, pipelining=True) as smtp:
+        assert smtp.send("a@example.com", "b@example.com", MESSAGE + b".\r\n.x\r\n").ok
+    assert sink.received[0][1].endswith(b"body\r\n.\r\n.x\r\n")
 
 
 def test_credentials_from_the_url_are_used(sink: SmtpSink) -> None:

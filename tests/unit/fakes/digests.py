@@ -22,6 +22,7 @@ from syndicate.digests.ports import (
     NewEdition,
     Outcome,
     ReportTarget,
+    StoreOutcomeWriter,
     Subscriber,
     Subscription,
     Visibility,
@@ -190,6 +191,9 @@ class FakeDeliveryStore:
             got.append(ClaimedDelivery(row.id, reader.id, reader.email, reader.name, reader.language,
                                        row.attempts, receiving))
         return got
+
+    def writer(self) -> StoreOutcomeWriter:
+        return StoreOutcomeWriter(self)
 
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
         self._maybe_down()
