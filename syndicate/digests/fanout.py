@@ -308,9 +308,21 @@ class _BatchRun:
         while failures <= self.engine.reconnects and not self._stop.is_set():
             try:
                 with self.engine.mailer.open() as out, self.engine.store.writer() as writer:
-                    while (row := self._next()) is not None:
-                        self._send(row, out, writer)
+                    row = self._next()
+                    while row is not None:
+                        # The next row is taken first, so its envelope can travel with this data.
+                        following = self._next()
+                        try:
+                            self._send(row, out, writer, following)
+                        except BaseException:
+                            if following is not None:
+                                self.todo.put(following)
+                            raise
                         failures = 0
+                        if following is not None and self._stop.is_set():
+                            self.todo.put(following)
+                            break
+                        row = following
                 return
             except CONNECTION_ERRORS as exc:  # this connection failed: only its own row goes back
                 self._failed(exc)
@@ -328,8 +340,10 @@ class _BatchRun:
         with self._lock:
             self.errors.append(exc)
 
-    def _send(self, row: ClaimedDelivery, out: Outgoing, writer: OutcomeWriter) -> None:
-        """Mail one claimed row (or skip it) and record its outcome before returning."""
+    def _send(self, row: ClaimedDelivery, out: Outgoing, writer: OutcomeWriter,
+              following: ClaimedDelivery | None) -> None:
+        """Mail one claimed row (or skip it) and record its outcome before returning; `following`
+        is the row this connection sends next, if any."""
         e = self.engine
         now = e.now()
         if not row.receiving:
@@ -339,7 +353,8 @@ class _BatchRun:
         template = e.cache.template(e.settings, self.edition, row.language)
         data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
         try:
-            reply = out.send_prepared(row.email, data)
+            then = following.email if following is not None and following.receiving else None
+            reply = out.send_prepared(row.email, data, then)
         except BaseException:
             self.todo.put(row)  # not sent: another connection (or this one, reconnected) takes it
             raise

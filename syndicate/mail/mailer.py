@@ -71,10 +71,13 @@ class Outgoing(ClosesOnExit):
         """`data` with a DKIM signature when DKIM is configured, else as it is."""
         return self.mailer.dkim.sign(data) if self.mailer.dkim is not None else data
 
-    def send_prepared(self, recipient: str, data: bytes) -> SendResult:
-        """Wait for the send pace, then send signed bytes; never raises for a refusal."""
+    def send_prepared(self, recipient: str, data: bytes, then: str | None = None) -> SendResult:
+        """Wait for the send pace, then send signed bytes; never raises for a refusal.
+
+        `then`: the recipient of this connection's next send, if known (see Transport.send).
+        """
         self.mailer.pace.wait()
-        return self.transport.send(self.sender, recipient, data)
+        return self.transport.send(self.sender, recipient, data, then)
 
     def close(self) -> None:
         """Close the connection."""

@@ -15,7 +15,7 @@ class OutboxTransport(ClosesOnExit):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+    def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> SendResult:
         """Write one message file; the envelope goes in X-Envelope-* lines on top."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{uuid.uuid4().hex}.eml"

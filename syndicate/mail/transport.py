@@ -63,8 +63,12 @@ class ClosesOnExit:
 class Transport(Protocol):
     """Sends already-serialized messages, one recipient per call, over one connection."""
 
-    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
-        """Send `data` to one recipient; never raises for a per-recipient refusal."""
+    def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> SendResult:
+        """Send `data` to one recipient; never raises for a per-recipient refusal.
+
+        `then` names the recipient of the next send, when the caller knows it: a transport may
+        prepare that send ahead (an SMTP envelope), never deliver anything for it.
+        """
 
     def close(self) -> None:
         """Release the connection."""

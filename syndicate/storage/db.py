@@ -51,9 +51,10 @@ def make_recording_engine(engine: Engine, connections: int = 10) -> Engine | Non
     """For PostgreSQL, a second pool for the ledger's per-message writes, else None.
 
     It holds up to `connections` (SMTP_CONNECTIONS: each SMTP connection of a batch holds one
-    while it sends), opened when first needed. Its connections autocommit (one statement is one transaction, one round trip) and commit
-    without waiting for the disk (`synchronous_commit = off`): a dead worker loses nothing the
-    server has; only a crash of the database server can lose its last few hundred milliseconds.
+    while it sends), opened when first needed. Its connections autocommit (one statement is one
+    transaction, one round trip) and commit without waiting for the disk
+    (`synchronous_commit = off`): a dead worker loses nothing the server has; only a crash of
+    the database server can lose its last few hundred milliseconds.
     The setting stays on these connections, never on the pool the rest of syndicate uses.
     """
     if engine.dialect.name != "postgresql":

@@ -266,7 +266,7 @@ def test_a_batch_stopped_by_an_error_records_what_it_sent_and_requeues_the_rest(
     class Breaks(SmtpTransport):
         sent = 0
 
-        def send(self, sender: str, recipient: str, data: bytes) -> Any:
+        def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> Any:
             if Breaks.sent == 2:
                 raise RuntimeError("disk full")
             Breaks.sent += 1

@@ -158,7 +158,7 @@ class RecordingOrder(FakeTransport):
         self.store_of = store_of
         self.recorded_before_send: list[int] = []
 
-    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+    def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> SendResult:
         self.recorded_before_send.append(len(self.store_of[0].recorded))
         return super().send(sender, recipient, data)
 
@@ -220,7 +220,7 @@ def test_a_live_sender_renews_the_lease_of_its_unfinished_rows(tmp_path: Path) -
     gate = threading.Event()
 
     class Slow(FakeTransport):
-        def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+        def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> SendResult:
             gate.wait(5)
             return super().send(sender, recipient, data)
 
@@ -248,7 +248,7 @@ class PoolServer:
         server = self
 
         class Connection(FakeTransport):
-            def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+            def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> SendResult:
                 if server.barrier is not None and not self.sent:
                     server.barrier.wait(timeout=10)
                 return super().send(sender, recipient, data)

@@ -66,6 +66,51 @@ def test_a_lone_dot_line_reaches_the_server_intact(sink: SmtpSink) -> None:
     assert sink.received[0][1].endswith(b"body\r\n.\r\n.x\r\n")
 
 
+def test_next_envelope_travels_with_the_data_and_each_message_reaches_only_its_recipient(
+        sink: SmtpSink) -> None:
+    sink.replies = {"later@example.com": ["451 4.7.1 try later"]}
+    order = ["a@example.com", "later@example.com", "b@example.com", "c@example.com"]
+    with SmtpTransport(sink.url, pipelining=True) as smtp:
+        results = [smtp.send("s@example.com", rcpt, MESSAGE + rcpt.encode() + b"\r\n", then)
+                   for rcpt, then in zip(order, [*order[1:], None], strict=True)]
+    assert [r.code for r in results] == [250, 451, 250, 250]
+    assert [(rcpts, data.rsplit(b"\r\n", 2)[-2]) for rcpts, data in sink.received] == [
+        (["a@example.com"], b"a@example.com"), (["b@example.com"], b"b@example.com"),
+        (["c@example.com"], b"c@example.com")]
+
+
+def test_an_envelope_opened_ahead_and_never_used_delivers_nothing(sink: SmtpSink) -> None:
+    with SmtpTransport(sink.url, pipelining=True) as smtp:
+        assert smtp.send("s@example.com", "a@example.com", MESSAGE, then="x@example.com").ok
+        # The caller changed its mind: another recipient comes next, then the connection closes
+        # with an envelope open for y@ (its QUIT must not become that message's data).
+        assert smtp.send("s@example.com", "b@example.com", MESSAGE, then="y@example.com").ok
+    assert sink.recipients() == ["a@example.com", "b@example.com"]
+    assert all(data == MESSAGE for _, data in sink.received)
+
+
+class _RefusingSink(SmtpSink):
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if b"reject-me" in envelope.original_content:
+            return "554 5.6.0 content refused"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_refused_data_with_an_envelope_ahead_keeps_the_next_message_intact() -> None:
+    refusing = _RefusingSink(port=free_port())
+    controller = Controller(refusing, hostname="127.0.0.1", port=refusing.port)
+    controller.start()
+    try:
+        with SmtpTransport(refusing.url, pipelining=True) as smtp:
+            first = smtp.send("s@example.com", "a@example.com", MESSAGE + b"reject-me\r\n",
+                              then="b@example.com")
+            second = smtp.send("s@example.com", "b@example.com", MESSAGE)
+    finally:
+        controller.stop()
+    assert first.code == 554 and not first.bounce
+    assert second.ok and refusing.received == [(["b@example.com"], MESSAGE)]
+
+
 def test_credentials_from_the_url_are_used(sink: SmtpSink) -> None:
     url = f"smtp://user:p%40ss%20word@127.0.0.1:{sink.port}"
     with SmtpTransport(url) as smtp:

@@ -17,7 +17,7 @@ class FakeTransport(ClosesOnExit):
         self.opened = 0
         self.closed = 0
 
-    def send(self, sender: str, recipient: str, data: bytes) -> SendResult:
+    def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> SendResult:
         """Record (sender, recipient, data); the reply chosen for the recipient."""
         if self.breaks_after is not None and len(self.sent) >= self.breaks_after:
             raise ConnectionResetError("connection lost")
