@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import IN_CI, ROOT
 
-EXPECTED = ("subscribers=", "fanout: ", "ceiling: ", "naive: ", "fanout/ceiling = ", "fanout/naive = ",
+EXPECTED = ("subscribers=", "fanout: ", "ceiling: ", "raw limit: ", "naive: ", "fanout/ceiling = ",
+            "fanout per worker process = ", "fanout/naive = ",
             "peak worker RSS = ")
 
 
