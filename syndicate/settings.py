@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2 * 1024 * 1024
     media_url: str = ""
     celery_queue: str = "syndicate"
-    outbox_sweep_seconds: float = 10.0
+    outbox_sweep_seconds: float = 2.0
     news_page_size: int = 20
     feed_items: int = 50
     feed_archive_size: int = 50
