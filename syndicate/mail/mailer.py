@@ -7,10 +7,14 @@ configured send rate holds over every kind of mail together.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 from functools import partial
+from types import TracebackType
 from typing import Protocol
 
 from syndicate.mail.dkim import DkimSigner, dkim_signer
@@ -26,19 +30,71 @@ class Pace(Protocol):
         """Return once the send rate allows one more message."""
 
 
+class IdleConnections:
+    """Connections a process keeps open between batches, up to `size`, each reused for at most
+    `max_idle_s` after its last use (mail servers drop idle clients after a minute or more).
+
+    A connection goes back only when its sender finished without an error and it says it is
+    `reusable`; one that failed is closed. After a fork the child starts with none: the sockets
+    belong to the parent.
+    """
+
+    def __init__(self, size: int, max_idle_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.size = size
+        self.max_idle_s = max_idle_s
+        self._clock = clock
+        self._idle: list[tuple[float, Transport]] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def take(self) -> Transport | None:
+        """A connection idle for less than `max_idle_s`, or None (older ones are closed)."""
+        stale: list[Transport] = []
+        found: Transport | None = None
+        with self._lock:
+            if self._pid != os.getpid():
+                self._idle, self._pid = [], os.getpid()
+            while self._idle and found is None:
+                since, transport = self._idle.pop()
+                if self._clock() - since < self.max_idle_s:
+                    found = transport
+                else:
+                    stale.append(transport)
+        for transport in stale:
+            transport.close()
+        return found
+
+    def give(self, transport: Transport) -> None:
+        """Keep a connection for the next sender, or close it when it cannot serve or none fit."""
+        if transport.reusable():
+            with self._lock:
+                if self._pid == os.getpid() and len(self._idle) < self.size:
+                    self._idle.append((self._clock(), transport))
+                    return
+        transport.close()
+
+
 @dataclass(frozen=True)
 class Mailer:
-    """Sends messages from MAIL_FROM through connections from `connect`."""
+    """Sends messages from MAIL_FROM through connections from `connect`.
+
+    With `idle`, connections outlive a sender: the next `open` reuses one (no new connection,
+    greeting, TLS or login), so a worker's batches keep its connections busy.
+    """
 
     mail_from: str
     mail_domain: str
     connect: Callable[[], Transport]
     dkim: DkimSigner | None
     pace: Pace
+    idle: IdleConnections | None = None
 
     def open(self) -> Outgoing:
-        """One connection to send over (`with mailer.open() as out:`); closed on the way out."""
-        return Outgoing(self, self.connect())
+        """One connection to send over (`with mailer.open() as out:`); on the way out it is kept
+        for reuse (see `idle`) or closed, and always closed after an error."""
+        reused = self.idle.take() if self.idle is not None else None
+        return Outgoing(self, reused if reused is not None else self.connect())
 
 
 class Outgoing(ClosesOnExit):
@@ -80,11 +136,23 @@ class Outgoing(ClosesOnExit):
         return self.transport.send(self.sender, recipient, data, then)
 
     def close(self) -> None:
-        """Close the connection."""
-        self.transport.close()
+        """Done with the connection: kept for the next sender when the mailer keeps idle ones."""
+        if self.mailer.idle is not None:
+            self.mailer.idle.give(self.transport)
+        else:
+            self.transport.close()
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if e is None:
+            self.close()
+        else:
+            self.transport.close()  # in an unknown state: never handed to another sender
 
 
 def build_mailer(settings: Settings, pace: Pace) -> Mailer:
     """The process's mailer: SMTP_URL or .eml files, DKIM when configured (ConfigError if broken)."""
     return Mailer(mail_from=settings.mail_from, mail_domain=settings.mail_domain,
-                  connect=partial(open_transport, settings), dkim=dkim_signer(settings), pace=pace)
+                  connect=partial(open_transport, settings), dkim=dkim_signer(settings), pace=pace,
+                  idle=IdleConnections(settings.smtp_connections))

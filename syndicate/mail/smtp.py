@@ -173,6 +173,10 @@ class SmtpTransport(ClosesOnExit):
             return SendResult(rcpt[0], _text(rcpt[1]))
         return SendResult(start[0], _text(start[1]), recipient_fault=False)
 
+    def reusable(self) -> bool:
+        """See Transport.reusable: connected, with no envelope opened ahead."""
+        return self._conn is not None and self._ahead is None
+
     def _reset(self) -> None:
         try:
             if self._conn is not None:

@@ -51,6 +51,10 @@ class ClosesOnExit:
     def close(self) -> None:
         """Release the connection (subclasses override)."""
 
+    def reusable(self) -> bool:
+        """False: only a transport that says so is kept open for another sender (see Transport)."""
+        return False
+
     def __enter__(self) -> Self:
         return self
 
@@ -69,6 +73,9 @@ class Transport(Protocol):
         `then` names the recipient of the next send, when the caller knows it: a transport may
         prepare that send ahead (an SMTP envelope), never deliver anything for it.
         """
+
+    def reusable(self) -> bool:
+        """True when the connection is open and idle, fit to carry another sender's messages."""
 
     def close(self) -> None:
         """Release the connection."""

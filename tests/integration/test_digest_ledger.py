@@ -273,7 +273,7 @@ def test_a_batch_stopped_by_an_error_records_what_it_sent_and_requeues_the_rest(
             return super().send(sender, recipient, data)
 
     digests = c.digests
-    mailer = replace(c.mailer, connect=lambda: Breaks(c.settings.smtp_url or ""))
+    mailer = replace(c.mailer, connect=lambda: Breaks(c.settings.smtp_url or ""), idle=None)
     breaking = replace(digests.fanout, mailer=mailer)
     with pytest.raises(RuntimeError, match="disk full"):
         breaking.send_batch(edition_id, 0, 2**62)

@@ -9,7 +9,7 @@ import pytest
 
 from syndicate.errors import ConfigError
 from syndicate.mail.dkim import DkimSigner
-from syndicate.mail.mailer import build_mailer
+from syndicate.mail.mailer import IdleConnections, Mailer, build_mailer
 from syndicate.mail.message import Recipient, build_template
 from syndicate.mail.outbox import OutboxTransport
 from syndicate.settings import load_settings
@@ -67,3 +67,56 @@ def test_the_process_mailer_writes_eml_files_without_smtp_and_checks_dkim_at_sta
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     with pytest.raises(ConfigError, match="DKIM_SELECTOR and DKIM_PRIVATE_KEY_PATH"):
         build_mailer(load_settings(var_dir=tmp_path, dkim_selector="mail"), FakePace())
+
+
+class _Conn(FakeTransport):
+    """A connection that can say whether it may be reused."""
+
+    def __init__(self, open_: bool = True) -> None:
+        super().__init__()
+        self.open_ = open_
+
+    def reusable(self) -> bool:
+        return self.open_ and not self.closed
+
+
+def test_idle_connections_are_reused_until_too_old_and_closed_when_unfit() -> None:
+    now = [0.0]
+    idle = IdleConnections(2, max_idle_s=30, clock=lambda: now[0])
+    made: list[_Conn] = []
+
+    def connect() -> _Conn:
+        made.append(_Conn())
+        return made[-1]
+
+    mailer = Mailer(mail_from="N <n@news.example.com>", mail_domain="news.example.com", connect=connect,
+                    dkim=None, pace=FakePace(), idle=idle)
+    with mailer.open() as out:
+        first = out.transport
+    with mailer.open() as out:
+        assert out.transport is first  # kept open between senders
+    now[0] = 31.0
+    with mailer.open() as out:
+        assert out.transport is not first  # idle too long: closed, a new one opened
+    assert first.closed == 1
+    broken = mailer.open()
+    with pytest.raises(RuntimeError), broken:
+        raise RuntimeError("a sender failed")
+    assert broken.transport.closed == 1 and idle.take() is not broken.transport  # never handed on
+
+
+def test_idle_connections_keep_at_most_size_and_only_reusable_ones() -> None:
+    idle = IdleConnections(1)
+    kept, extra, dropped = _Conn(), _Conn(), _Conn(open_=False)
+    for conn in (kept, extra, dropped):
+        idle.give(conn)
+    assert (kept.closed, extra.closed, dropped.closed) == (0, 1, 1)
+    assert idle.take() is kept and idle.take() is None
+
+
+def test_a_forked_child_starts_without_the_parents_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    idle = IdleConnections(2)
+    parent = _Conn()
+    idle.give(parent)
+    monkeypatch.setattr("syndicate.mail.mailer.os.getpid", lambda: -1)
+    assert idle.take() is None and parent.closed == 0  # the parent's socket is not the child's to close
