@@ -1,0 +1,95 @@
+"""One copy of each story per reader: a delivery's entries, decided at its first claim.
+
+Invariants:
+- A delivery's entries (`deliveries.article_ids`) are decided once, in the claim that first
+  takes the row, and never again: a retry, a takeover by the sweep and a resend all send
+  exactly the same articles, in the same language.
+- A (reader, story) pair has one row in `mailed_stories`: the delivery that first took the story
+  for that reader. A list that does not repeat stories keeps a story only when its own delivery
+  owns the pair after the insert, so two lists whose batches are claimed at the same moment never
+  both mail it: the primary key decides, not an earlier read.
+- A `repeat_stories` list keeps the stories other lists already gave the reader, but not one its
+  own list gave (a round-up repeats other lists, not itself). It still records the pairs it is
+  first to take, so a list that does not repeat skips them afterwards.
+- A reader who no longer receives the list (left it, suppressed) is decided nothing and takes
+  no story: the row is skipped, and another list may still give them the story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from syndicate.domain.stories import Entry, Story, entries_for
+from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailedStoryRow, MailingListRow
+from syndicate.storage.edition_store import story_of
+
+#: (delivery id, subscriber id, subscriber language) of a claimed row with no entries yet.
+Undecided = tuple[int, int, str]
+Owners = dict[tuple[int, str], tuple[int, int]]
+
+
+def _owners(session: Session, subscriber_ids: Sequence[int], keys: Sequence[str]) -> Owners:
+    """(subscriber, story) → (delivery id, list id) of the delivery that took the pair."""
+    rows = session.execute(select(
+        MailedStoryRow.subscriber_id, MailedStoryRow.story, MailedStoryRow.delivery_id,
+        MailedStoryRow.list_id,
+    ).where(MailedStoryRow.subscriber_id.in_(subscriber_ids), MailedStoryRow.story.in_(keys)))
+    return {(s, k): (d, lst) for s, k, d, lst in rows}
+
+
+def _insert_ignoring_taken(session: Session, pairs: list[dict[str, Any]]) -> None:
+    """Insert (subscriber, story) rows; a pair another delivery took first stays as it is."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(pg_insert(MailedStoryRow).on_conflict_do_nothing(), pairs)
+    elif dialect == "sqlite":
+        session.execute(sqlite_insert(MailedStoryRow).on_conflict_do_nothing(), pairs)
+    else:  # pragma: no cover - the two databases we support are above
+        raise NotImplementedError(f"mailed_stories on {dialect}")
+
+
+def decide_entries(
+    session: Session, edition_id: int, list_id: int, rows: Sequence[Undecided], *, now: datetime,
+) -> dict[int, tuple[int, ...]]:
+    """Decide and store the entries of these claimed rows; returns them by delivery id.
+
+    Rows of an edition built before stories get nothing stored (they send the edition's
+    articles). The caller commits.
+    """
+    stored = session.scalar(select(EditionRow.stories).where(EditionRow.id == edition_id))
+    if not rows or not stored:
+        return {}
+    stories: list[Story] = [story_of(s) for s in stored]
+    repeat = bool(session.scalar(select(MailingListRow.repeat_stories).where(MailingListRow.id == list_id)))
+    keys = [s.key for s in stories]
+    before = _owners(session, [r[1] for r in rows], keys)
+    picks: dict[int, list[Entry]] = {}
+    pairs: list[dict[str, Any]] = []
+    for delivery_id, subscriber_id, language in rows:
+        skip = set()
+        for key in keys:
+            owner = before.get((subscriber_id, key))
+            if owner is not None and owner[0] != delivery_id and (not repeat or owner[1] == list_id):
+                skip.add(key)
+        picks[delivery_id] = entries_for(stories, language, skip=skip)
+        pairs += [{"subscriber_id": subscriber_id, "story": e.story, "delivery_id": delivery_id,
+                   "list_id": list_id, "article_id": e.article_id, "created_at": now}
+                  for e in picks[delivery_id] if (subscriber_id, e.story) not in before]
+    after = before
+    if pairs:
+        _insert_ignoring_taken(session, pairs)
+        after = _owners(session, [r[1] for r in rows], keys)
+    decided: dict[int, tuple[int, ...]] = {}
+    for delivery_id, subscriber_id, _ in rows:
+        decided[delivery_id] = tuple(
+            e.article_id for e in picks[delivery_id]
+            if repeat or after.get((subscriber_id, e.story), (delivery_id, list_id))[0] == delivery_id)
+    session.execute(update(DeliveryRow), [{"id": d, "article_ids": list(ids)} for d, ids in decided.items()])
+    return decided
