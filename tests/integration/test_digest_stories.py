@@ -14,6 +14,7 @@ from sqlalchemy import select
 from syndicate.digests import subscribers as subs
 from syndicate.digests.fanout import NOTHING_NEW
 from syndicate.storage.digest_models import DeliveryRow, MailedStoryRow
+from tests.conftest import run_cli
 from tests.integration.digest_helpers import SmtpSink, add_active, make_list
 
 pytest_plugins = ["tests.integration.conftest_digests"]
@@ -136,3 +137,16 @@ def test_a_repeat_stories_list_mails_a_story_again(pg_mail: Any, smtp_sink: Smtp
 def _editions_of(container: Any) -> list[int]:
     with container.session_factory() as session:
         return list(session.scalars(select(DeliveryRow.edition_id).distinct()))
+
+
+def test_the_cli_marks_a_list_to_repeat_stories_and_back(embedded_env: dict[str, str]) -> None:
+    assert run_cli(["db", "upgrade"], embedded_env).returncode == 0
+    created = run_cli(["lists", "create", "weekly", "--name", "Weekly", "--frequency", "weekly",
+                       "--repeat-stories"], embedded_env)
+    assert created.returncode == 0, created.stderr
+    shown = run_cli(["lists", "edit", "weekly"], embedded_env)
+    assert shown.stdout.strip().endswith("\tweekly\trepeat_stories=true")
+    changed = run_cli(["lists", "edit", "weekly", "--no-repeat-stories"], embedded_env)
+    assert changed.returncode == 0 and changed.stdout.strip().endswith("repeat_stories=false")
+    missing = run_cli(["lists", "edit", "nope", "--repeat-stories"], embedded_env)
+    assert missing.returncode != 0 and "nope" in missing.stderr
