@@ -84,6 +84,9 @@ def decide_entries(
                   for e in picks[delivery_id] if (subscriber_id, e.story) not in before]
     after = before
     if pairs:
+        # One order for every inserter: two claims taking the same pairs wait for each other
+        # instead of deadlocking (PostgreSQL locks each inserted key until commit).
+        pairs.sort(key=lambda p: (p["subscriber_id"], p["story"]))
         _insert_ignoring_taken(session, pairs)
         after = _owners(session, [r[1] for r in rows], keys)
     decided: dict[int, tuple[int, ...]] = {}

@@ -3,6 +3,7 @@ per story in their language, and one copy of a story across every list they read
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -132,6 +133,38 @@ def test_a_repeat_stories_list_mails_a_story_again(pg_mail: Any, smtp_sink: Smtp
     got = mails_to(smtp_sink, "ivan@example.org")
     assert len(got) == 2
     assert RU_TITLE in html_of(got[1]) and EN_TITLE not in html_of(got[1])
+
+
+def test_two_lists_sending_at_the_same_moment_mail_each_story_once(pg_mail: Any, smtp_sink: SmtpSink) -> None:
+    c = pg_mail
+    first, second = make_list(c, "statements", name="Statements"), make_list(c, "news", name="All news")
+    emails = [f"reader{n}@example.org" for n in range(40)]
+    add_active(c, first, emails, language="ru")
+    with c.digest_uow() as work:
+        for email in emails:
+            subs.add_subscriber(work, email=email, name="", language="ru", lists=[second], confirmed=True,
+                                now=c.now())
+        work.commit()
+    publish(c, "tag:ministry,2026:river", EN_TITLE, "en", minutes_ago=9)
+    publish(c, "tag:ministry,2026:river-ru", RU_TITLE, "ru", minutes_ago=4,
+            translation_of="tag:ministry,2026:river")
+    editions = [c.digests.send_now("statements"), c.digests.send_now("news")]
+    assert None not in editions
+    start = threading.Barrier(2)
+
+    def run(edition_id: int) -> None:
+        start.wait()
+        c.digests.send_batch(edition_id, 0, 2**62)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in editions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(smtp_sink.recipients()) == sorted(emails)  # each reader once, whichever list won
+    assert all(RU_TITLE in html_of(m) for m in smtp_sink.messages())
+    counts = [c.digests.edition_counts(e) for e in editions]
+    assert sum(n["sent"] for n in counts) == 40 and sum(n["skipped"] for n in counts) == 40
 
 
 def _editions_of(container: Any) -> list[int]:
