@@ -9,8 +9,9 @@ Invariants:
   owns the pair after the insert, so two lists whose batches are claimed at the same moment never
   both mail it: the primary key decides, not an earlier read.
 - A `repeat_stories` list keeps the stories other lists already gave the reader, but not one its
-  own list gave (a round-up repeats other lists, not itself). It still records the pairs it is
-  first to take, so a list that does not repeat skips them afterwards.
+  own recent editions (`RECENT_EDITIONS`) sent them, in any version: a round-up repeats other
+  lists, not itself, when a translation arrives a window later. It still records the pairs it
+  is first to take, so a list that does not repeat skips them afterwards.
 - A reader who no longer receives the list (left it, suppressed) is decided nothing and takes
   no story: the row is skipped, and another list may still give them the story.
 """
@@ -26,9 +27,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from syndicate.digests.states import DeliveryState
 from syndicate.domain.stories import Entry, Story, entries_for
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailedStoryRow, MailingListRow
 from syndicate.storage.edition_store import story_of
+
+#: How many of a list's earlier editions a `repeat_stories` list looks back at for its own repeats.
+RECENT_EDITIONS = 20
 
 #: (delivery id, subscriber id, subscriber language) of a claimed row with no entries yet.
 Undecided = tuple[int, int, str]
@@ -42,6 +47,20 @@ def _owners(session: Session, subscriber_ids: Sequence[int], keys: Sequence[str]
         MailedStoryRow.list_id,
     ).where(MailedStoryRow.subscriber_id.in_(subscriber_ids), MailedStoryRow.story.in_(keys)))
     return {(s, k): (d, lst) for s, k, d, lst in rows}
+
+
+def _sent_by_list(session: Session, list_id: int, edition_id: int, subscriber_ids: Sequence[int],
+                  stories: Sequence[Story]) -> set[tuple[int, str]]:
+    """(subscriber, story) pairs the list's recent earlier editions sent (or are sending), in any
+    version the current stories offer."""
+    key_of = {v.article_id: s.key for s in stories for v in s.versions}
+    recent = (select(EditionRow.id).where(EditionRow.list_id == list_id, EditionRow.id != edition_id)
+              .order_by(EditionRow.id.desc()).limit(RECENT_EDITIONS))
+    rows = session.execute(select(DeliveryRow.subscriber_id, DeliveryRow.article_ids).where(
+        DeliveryRow.edition_id.in_(recent), DeliveryRow.subscriber_id.in_(subscriber_ids),
+        DeliveryRow.state.in_((DeliveryState.SENT, DeliveryState.SENDING)),
+        DeliveryRow.article_ids.is_not(None)))
+    return {(s, key_of[i]) for s, ids in rows for i in ids or () if i in key_of}
 
 
 def _insert_ignoring_taken(session: Session, pairs: list[dict[str, Any]]) -> None:
@@ -69,11 +88,13 @@ def decide_entries(
     stories: list[Story] = [story_of(s) for s in stored]
     repeat = bool(session.scalar(select(MailingListRow.repeat_stories).where(MailingListRow.id == list_id)))
     keys = [s.key for s in stories]
-    before = _owners(session, [r[1] for r in rows], keys)
+    subscriber_ids = [r[1] for r in rows]
+    before = _owners(session, subscriber_ids, keys)
+    own = _sent_by_list(session, list_id, edition_id, subscriber_ids, stories) if repeat else set()
     picks: dict[int, list[Entry]] = {}
     pairs: list[dict[str, Any]] = []
     for delivery_id, subscriber_id, language in rows:
-        skip = set()
+        skip = {key for key in keys if (subscriber_id, key) in own}
         for key in keys:
             owner = before.get((subscriber_id, key))
             if owner is not None and owner[0] != delivery_id and (not repeat or owner[1] == list_id):

@@ -133,6 +133,14 @@ def test_a_repeat_stories_list_mails_a_story_again(pg_mail: Any, smtp_sink: Smtp
     got = mails_to(smtp_sink, "ivan@example.org")
     assert len(got) == 2
     assert RU_TITLE in html_of(got[1]) and EN_TITLE not in html_of(got[1])
+    # A round-up repeats other lists, not itself: its next edition with the story is nothing new.
+    publish(c, "tag:ministry,2026:river-uk", "Заява щодо договору", "uk", minutes_ago=1,
+            translation_of="tag:ministry,2026:river-ru")
+    later = c.digests.send_now("weekly", since=datetime.now(UTC) - timedelta(minutes=2))
+    assert later is not None
+    c.digests.send_batch(later, 0, 2**62)
+    assert len(mails_to(smtp_sink, "ivan@example.org")) == 2
+    assert c.digests.edition_counts(later)["skipped"] == 1
 
 
 def test_two_lists_sending_at_the_same_moment_mail_each_story_once(pg_mail: Any, smtp_sink: SmtpSink) -> None:
