@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload, sessionmaker
 
 from syndicate.domain.articles import Article
 from syndicate.domain.stories import translations
@@ -23,30 +24,41 @@ MAX_HOPS = 16
 _CHUNK = 500
 
 
+def _rows(session: Session, column: InstrumentedAttribute[Any], values: Sequence[str]) -> list[ArticleRow]:
+    found: list[ArticleRow] = []
+    for i in range(0, len(values), _CHUNK):
+        found += session.scalars(select(ArticleRow).options(selectinload(ArticleRow.categories))
+                                 .where(column.in_(values[i:i + _CHUNK])))
+    return found
+
+
 def linked_articles(session: Session, articles: Sequence[Article]) -> list[Article]:
     """Every stored article reachable from `articles` through `translation_of`, either way, in any
-    state (published or not), the given ones included; one query per hop of the chains."""
+    state (published or not), the given ones included.
+
+    Each hop asks for the translations of the articles found last (ix_articles_translation_of)
+    and for the originals they name that are not loaded yet: for articles without translations
+    that is one indexed query returning nothing, so feeds pay almost nothing for it.
+    """
     found: dict[str, Article] = {a.guid: a for a in articles}
-    frontier = {a.guid for a in articles} | {a.translation_of for a in articles if a.translation_of}
-    asked: set[str] = set()
+    fresh = list(articles)
+    asked_children: set[str] = set()
+    asked_parents: set[str] = set()
     for _ in range(MAX_HOPS):
-        frontier -= asked
-        if not frontier:
+        named = {a.translation_of for a in fresh if a.translation_of}
+        # Translations of these articles, and of originals that are not stored (their siblings).
+        children = sorted(({a.guid for a in fresh} | named) - asked_children)
+        parents = sorted(named - found.keys() - asked_parents)
+        asked_children.update(children)
+        asked_parents.update(parents)
+        if not children and not parents:
             break
-        asked |= frontier
-        wanted = sorted(frontier)
-        frontier = set()
-        for i in range(0, len(wanted), _CHUNK):
-            chunk = wanted[i:i + _CHUNK]
-            rows = session.scalars(select(ArticleRow).options(selectinload(ArticleRow.categories))
-                                   .where(or_(ArticleRow.guid.in_(chunk),
-                                              ArticleRow.translation_of.in_(chunk))))
-            for row in rows:
-                if row.guid not in found:
-                    found[row.guid] = to_article(row)
-                frontier.add(row.guid)
-                if row.translation_of:
-                    frontier.add(row.translation_of)
+        rows = _rows(session, ArticleRow.translation_of, children) + _rows(session, ArticleRow.guid, parents)
+        fresh = []
+        for row in rows:
+            if row.guid not in found:
+                found[row.guid] = to_article(row)
+                fresh.append(found[row.guid])
     return list(found.values())
 
 
