@@ -24,11 +24,15 @@ MAX_HOPS = 16
 _CHUNK = 500
 
 
-def _rows(session: Session, column: InstrumentedAttribute[Any], values: Sequence[str]) -> list[ArticleRow]:
-    found: list[ArticleRow] = []
+Edge = tuple[str, str | None]
+
+
+def _edges(session: Session, column: InstrumentedAttribute[Any], values: Sequence[str]) -> list[Edge]:
+    """(guid, translation_of) of the articles whose `column` is among `values` (ids only, no rows)."""
+    found: list[Edge] = []
     for i in range(0, len(values), _CHUNK):
-        found += session.scalars(select(ArticleRow).options(selectinload(ArticleRow.categories))
-                                 .where(column.in_(values[i:i + _CHUNK])))
+        found += [(g, t) for g, t in session.execute(select(ArticleRow.guid, ArticleRow.translation_of)
+                                                     .where(column.in_(values[i:i + _CHUNK])))]
     return found
 
 
@@ -36,30 +40,37 @@ def linked_articles(session: Session, articles: Sequence[Article]) -> list[Artic
     """Every stored article reachable from `articles` through `translation_of`, either way, in any
     state (published or not), the given ones included.
 
-    Each hop asks for the translations of the articles found last (ix_articles_translation_of)
-    and for the originals they name that are not loaded yet: for articles without translations
-    that is one indexed query returning nothing, so feeds pay almost nothing for it.
+    The chains are walked on (guid, translation_of) pairs alone, one hop per round: the
+    translations of the guids found last (ix_articles_translation_of) and the originals they name.
+    Only articles not given are then loaded whole, so for articles without translations this
+    costs one indexed query returning nothing (feeds call it on every page they build).
     """
-    found: dict[str, Article] = {a.guid: a for a in articles}
-    fresh = list(articles)
+    given: dict[str, Article] = {a.guid: a for a in articles}
+    original_of: dict[str, str | None] = {a.guid: a.translation_of for a in articles}
+    fresh = set(given)
     asked_children: set[str] = set()
     asked_parents: set[str] = set()
     for _ in range(MAX_HOPS):
-        named = {a.translation_of for a in fresh if a.translation_of}
+        named = {parent for g in fresh if (parent := original_of[g])}
         # Translations of these articles, and of originals that are not stored (their siblings).
-        children = sorted(({a.guid for a in fresh} | named) - asked_children)
-        parents = sorted(named - found.keys() - asked_parents)
+        children = sorted((fresh | named) - asked_children)
+        parents = sorted(named - original_of.keys() - asked_parents)
         asked_children.update(children)
         asked_parents.update(parents)
         if not children and not parents:
             break
-        rows = _rows(session, ArticleRow.translation_of, children) + _rows(session, ArticleRow.guid, parents)
-        fresh = []
-        for row in rows:
-            if row.guid not in found:
-                found[row.guid] = to_article(row)
-                fresh.append(found[row.guid])
-    return list(found.values())
+        fresh = set()
+        for guid, parent in (_edges(session, ArticleRow.translation_of, children)
+                             + _edges(session, ArticleRow.guid, parents)):
+            if guid not in original_of:
+                original_of[guid] = parent
+                fresh.add(guid)
+    more = sorted(original_of.keys() - given.keys())
+    for i in range(0, len(more), _CHUNK):
+        for row in session.scalars(select(ArticleRow).options(selectinload(ArticleRow.categories))
+                                   .where(ArticleRow.guid.in_(more[i:i + _CHUNK]))):
+            given[row.guid] = to_article(row)
+    return list(given.values())
 
 
 def with_translations(session: Session, articles: Sequence[Article], *,
