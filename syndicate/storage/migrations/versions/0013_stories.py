@@ -47,10 +47,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_mailed_stories_delivery", table_name="mailed_stories")
     op.drop_table("mailed_stories")
-    with op.batch_alter_table("deliveries") as batch:
-        batch.drop_column("article_ids")
-    with op.batch_alter_table("editions") as batch:
-        batch.drop_column("stories")
-    with op.batch_alter_table("mailing_lists") as batch:
-        batch.drop_column("repeat_stories")
+    # Plain ALTER TABLE DROP COLUMN (SQLite 3.35+): a batch rebuild of these parent tables would
+    # cascade-delete their children.
+    op.drop_column("deliveries", "article_ids")
+    op.drop_column("editions", "stories")
+    op.drop_column("mailing_lists", "repeat_stories")
     op.drop_index("ix_articles_translation_of", table_name="articles")
