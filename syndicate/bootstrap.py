@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from syndicate.storage.metrics_read import SqlMetricsReads
     from syndicate.storage.partner_read import SqlPartnerReads
     from syndicate.storage.runtime_stats import SqlTelemetry
+    from syndicate.storage.stories import SqlStoryReader
     from syndicate.storage.subscriber_store import SqlDigestUnitOfWork
     from syndicate.storage.uow import SqlUnitOfWork
 
@@ -94,6 +95,7 @@ class Container:
         articles: ArticleService = field(init=False)
         article_reader: SqlArticleReader = field(init=False)
         event_log: SqlEventLog = field(init=False)
+        stories: SqlStoryReader = field(init=False)
         # Feeds: `feed_service()` writes where FEED_STORE says, `feed_service(DIR)` files into DIR
         feed_service: Callable[..., FeedService] = field(init=False)
         feed_documents: SqlFeedDocuments | None = field(init=False)  # FEED_STORE=database only
@@ -120,6 +122,7 @@ class Container:
         articles = Wired("articles")
         article_reader = Wired("article_reads")
         event_log = Wired("article_reads")
+        stories = Wired("article_reads")
         feed_service = Wired("feeds")
         feed_documents = Wired("feeds")
         partner_client = Wired("partners")
@@ -272,9 +275,11 @@ def _wire_article_reads(c: Container) -> None:
     """The read models of articles and events (no broker: listing commands need only these)."""
     from syndicate.storage.articles import SqlArticleReader
     from syndicate.storage.event_log import SqlEventLog
+    from syndicate.storage.stories import SqlStoryReader
 
     c.article_reader = SqlArticleReader(c.session_factory)
     c.event_log = SqlEventLog(c.session_factory)
+    c.stories = SqlStoryReader(c.session_factory)
 
 
 def _wire_feeds(c: Container) -> None:

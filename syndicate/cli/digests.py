@@ -76,6 +76,8 @@ def lists_create(
     description: Annotated[str, typer.Option(help="One or two sentences shown on the sign-up page.")] = "",
     private: Annotated[bool, typer.Option(
         "--private", help="Not offered on the public pages; only an admin adds readers.")] = False,
+    repeat_stories: Annotated[bool, typer.Option(
+        "--repeat-stories", help="Mail stories readers already had through another list.")] = False,
 ) -> None:
     """Create a list; prints ID<TAB>SLUG."""
     from syndicate.digests import subscribers as subs
@@ -83,8 +85,27 @@ def lists_create(
     c = _container()
     created = subs.create_list(c.digest_uow, slug=slug, name=name, frequency=frequency, language=language,
                                categories=category or [], custom_frequency=custom_frequency, now=c.now(),
-                               description=description, visibility="private" if private else "public")
+                               description=description, visibility="private" if private else "public",
+                               repeat_stories=repeat_stories)
     typer.echo(f"{created.id}\t{created.slug}")
+
+
+@lists_app.command("edit")
+@edge
+def lists_edit(
+    slug: Annotated[str, typer.Argument(help="The list to change.")],
+    repeat_stories: Annotated[bool | None, typer.Option(
+        "--repeat-stories/--no-repeat-stories",
+        help="Mail stories readers already had through another list (a round-up), or not.")] = None,
+) -> None:
+    """Change a list's settings; prints ID<TAB>SLUG<TAB>repeat_stories=true|false."""
+    from syndicate.digests import subscribers as subs
+
+    c = _container()
+    lst = subs.list_by_slug(c.digest_uow, slug)
+    if repeat_stories is not None:
+        lst = subs.set_repeat_stories(c.digest_uow, slug, repeat_stories)
+    typer.echo(f"{lst.id}\t{lst.slug}\trepeat_stories={str(lst.repeat_stories).lower()}")
 
 
 @lists_app.command("list")

@@ -1,4 +1,9 @@
-"""Editions: which articles go to a list now, stored with one queued delivery per recipient."""
+"""Editions: which stories go to a list now, stored with one queued delivery per recipient.
+
+An edition holds stories, not articles: the articles that matched the list in its window are
+grouped with their translations (domain/stories.py), one story each; every reader later gets
+one version of each story (chosen at the delivery's first claim, in the reader's language).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from syndicate.digests.ports import EditionStore, MailingList, NewEdition
 from syndicate.digests.states import Frequency
 from syndicate.domain.articles import Article
 from syndicate.domain.languages import in_language_range
+from syndicate.domain.stories import stories_of
 
 PERIODS = {Frequency.INSTANT: timedelta(days=1), Frequency.DAILY: timedelta(days=1),
            Frequency.WEEKLY: timedelta(days=7)}
@@ -50,8 +56,13 @@ def create_edition(
                                           limit=MAX_ARTICLES)
     if not articles:
         return None
+    linked = editions.linked(articles)
+    stories = stories_of(articles, linked, list_language=lst.language, until=now)
+    by_id = {a.id: a for a in [*linked, *articles]}
+    defaults = [by_id[s.versions[0].article_id] for s in stories]
     edition = NewEdition(
         list_id=lst.id, frequency=frequency, dedupe_key=dedupe_key, since=since, until=now,
-        article_ids=tuple(a.id for a in articles), subject=english_subject(lst, articles),
+        article_ids=tuple(a.id for a in defaults), subject=english_subject(lst, defaults),
+        stories=tuple(stories),
     )
     return editions.add(edition, lst, now=now)

@@ -38,12 +38,33 @@ from syndicate.settings import Settings
 log = logging.getLogger(__name__)
 
 
+#: What decides a reader's message: the mail language and the entries (None: the edition's own).
+Variant = tuple[str, tuple[int, ...] | None]
+#: Rendered variants kept per edition; rows are sent grouped by variant, so each renders once a batch.
+MAX_VARIANTS = 256
+NOTHING_NEW = "nothing new: every story of this edition was already mailed to this reader"
+
+
+def variant_of(row: ClaimedDelivery) -> Variant:
+    """The variant of a claimed row: readers with equal variants get byte-equal messages
+    (but for the per-recipient fields filled into the serialized template)."""
+    return mail_language(row.language), row.article_ids
+
+
+def by_variant(rows: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
+    """The rows grouped by variant (stable: by id within a variant), so a variant renders once."""
+    first: dict[Variant, int] = {}
+    for i, row in enumerate(rows):
+        first.setdefault(variant_of(row), i)
+    return sorted(rows, key=lambda r: first[variant_of(r)])
+
+
 @dataclass
 class EditionMail:
-    """An edition ready to send: its content and one serialized template per language."""
+    """An edition ready to send: its content and one serialized template per variant."""
 
     content: EditionContent
-    templates: dict[str, MessageTemplate] = field(default_factory=dict)
+    templates: OrderedDict[Variant, MessageTemplate] = field(default_factory=OrderedDict)
 
     @property
     def edition_id(self) -> int:
@@ -78,24 +99,30 @@ class TemplateCache:
                 self._items.popitem(last=False)
         return item
 
-    def template(self, settings: Settings, item: EditionMail, language: str) -> MessageTemplate:
-        """The serialized message of an edition in a language, rendered on first use."""
-        lang = mail_language(language)
-        tpl = item.templates.get(lang)
+    def template(self, settings: Settings, item: EditionMail, language: str,
+                 article_ids: tuple[int, ...] | None = None) -> MessageTemplate:
+        """The serialized message of an edition in a language with these entries (None: the
+        edition's articles), rendered on first use."""
+        key: Variant = (mail_language(language), article_ids)
+        tpl = item.templates.get(key)
         if tpl is None:
             with self._lock:
-                tpl = item.templates.get(lang)
+                tpl = item.templates.get(key)
                 if tpl is None:
-                    tpl = render_template(settings, item.content, lang)
-                    item.templates[lang] = tpl
+                    tpl = render_template(settings, item.content, key[0], article_ids)
+                    item.templates[key] = tpl
+                    while len(item.templates) > MAX_VARIANTS:
+                        item.templates.popitem(last=False)
                     self.renders += 1
         return tpl
 
 
-def render_template(settings: Settings, content: EditionContent, language: str) -> MessageTemplate:
-    """Render (Jinja2 + premailer) and serialize an edition once for one language."""
+def render_template(settings: Settings, content: EditionContent, language: str,
+                    article_ids: tuple[int, ...] | None = None) -> MessageTemplate:
+    """Render (Jinja2 + premailer) and serialize an edition once for one variant."""
+    articles = content.articles_of(article_ids)
     rendered = render_edition(list_name=content.list_name, frequency=content.frequency,
-                              articles=with_available_images(content.articles, settings),
+                              articles=with_available_images(articles, settings),
                               language=language, base_url=settings.base_url,
                               max_html_bytes=settings.mail_max_html_bytes,
                               masthead=Masthead(settings.site_title, settings.site_logo_url),
@@ -186,7 +213,7 @@ class Fanout:
         send anything at all.
         """
         edition = self.cache.edition(self.store, edition_id)
-        rows = self.store.claim(edition_id, edition.list_id, lo, hi, now=self.now())
+        rows = by_variant(self.store.claim(edition_id, edition.list_id, lo, hi, now=self.now()))
         run = _BatchRun(self, edition, rows)
         if not rows:
             return run.result
@@ -350,7 +377,10 @@ class _BatchRun:
             self._record(writer, Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more"),
                          None)
             return
-        template = e.cache.template(e.settings, self.edition, row.language)
+        if row.article_ids == ():
+            self._record(Outcome(row.delivery_id, DeliveryState.SKIPPED, NOTHING_NEW), [])
+            return
+        template = e.cache.template(e.settings, self.edition, row.language, row.article_ids)
         data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
         try:
             then = following.email if following is not None and following.receiving else None

@@ -8,7 +8,7 @@ Only the frozen values below cross a port: never a session, never a table row, n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol, Self
 
@@ -19,6 +19,7 @@ from syndicate.digests.states import (
     SubscriptionStatus,
 )
 from syndicate.domain.articles import Article
+from syndicate.domain.stories import Story
 from syndicate.services.ports import Transaction
 
 #: Who may join a list: anyone from the public pages, or only through an admin.
@@ -39,6 +40,8 @@ class MailingList:
     custom_frequency: bool
     description: str = ""
     visibility: Visibility = "public"
+    #: Mail a story again to readers who had it through another list (a weekly round-up).
+    repeat_stories: bool = False
 
     @property
     def is_public(self) -> bool:
@@ -80,6 +83,8 @@ class NewEdition:
     until: datetime
     article_ids: tuple[int, ...]
     subject: str
+    #: One per story, in article_ids order (whose ids are the stories' default versions).
+    stories: tuple[Story, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,9 @@ class ClaimedDelivery:
     language: str
     attempts: int
     receiving: bool  # subscriber active and still subscribed to the edition's list
+    #: The articles of this reader's message, decided at the first claim and kept for every
+    #: retry and resend (empty: every story was already mailed); None: the edition's own.
+    article_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,15 @@ class EditionContent:
     list_name: str
     frequency: str
     articles: list[Article]
+    #: Every version the edition's stories offer, by id (what a reader's entries may name).
+    versions: dict[int, Article] = field(default_factory=dict)
+
+    def articles_of(self, article_ids: Sequence[int] | None) -> list[Article]:
+        """The articles of one reader's message: these ids in order, or the edition's (None)."""
+        if article_ids is None:
+            return self.articles
+        known = {**{a.id: a for a in self.articles}, **self.versions}
+        return [known[i] for i in article_ids if i in known]
 
 
 @dataclass(frozen=True)
@@ -274,6 +291,9 @@ class EditionStore(Protocol):
     def article(self, article_id: int) -> Article | None:
         """The article with this id, published or not, or None."""
 
+    def linked(self, articles: Sequence[Article]) -> list[Article]:
+        """Every article tied to these by `translation_of`, either way, in any state (StoryReader)."""
+
 
 class ListStore(Protocol):
     """Mailing lists inside a DigestUnitOfWork."""
@@ -281,9 +301,12 @@ class ListStore(Protocol):
     def add(
         self, *, slug: str, name: str, frequency: Frequency, language: str | None,
         categories: Sequence[str], custom_frequency: bool, now: datetime,
-        description: str = "", visibility: Visibility = "public",
+        description: str = "", visibility: Visibility = "public", repeat_stories: bool = False,
     ) -> MailingList:
         """Insert a list (slug checked free by the caller)."""
+
+    def set_repeat_stories(self, list_id: int, repeat: bool) -> None:
+        """Set whether the list mails stories readers already had through another list."""
 
     def get(self, list_id: int) -> MailingList | None:
         """The list with this id, or None."""

@@ -49,7 +49,7 @@ def check_frequency(value: str) -> Frequency:
 def create_list(
     uow: UnitOfWorkFactory, *, slug: str, name: str, frequency: str, language: str | None,
     categories: Sequence[str], custom_frequency: bool, now: datetime,
-    description: str = "", visibility: str = "public",
+    description: str = "", visibility: str = "public", repeat_stories: bool = False,
 ) -> MailingList:
     """Create a list; raises InvalidDigestInput on a bad or taken slug, name, frequency, language,
     description or visibility."""
@@ -80,9 +80,21 @@ def create_list(
                                  language=language or None, categories=list(dict.fromkeys(category_slugs)),
                                  custom_frequency=custom_frequency, now=now,
                                  description=description.strip(),
-                                 visibility="private" if visibility == "private" else "public")
+                                 visibility="private" if visibility == "private" else "public",
+                                 repeat_stories=repeat_stories)
         work.commit()
     return created
+
+
+def set_repeat_stories(uow: UnitOfWorkFactory, slug: str, repeat: bool) -> MailingList:
+    """Mark the list (by slug; NotFound) as repeating stories readers had through other lists, or not."""
+    with uow() as work:
+        found = work.lists.by_slug(slug)
+        if found is None:
+            raise NotFound("list", slug)
+        work.lists.set_repeat_stories(found.id, repeat)
+        work.commit()
+    return replace(found, repeat_stories=repeat)
 
 
 def list_by_slug(uow: UnitOfWorkFactory, slug: str) -> MailingList:

@@ -37,6 +37,25 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """Another published language version of an article's story (see domain/stories.py)."""
+
+    article_id: int
+    guid: str
+    slug: str
+    language: str
+    url: str | None = None
+
+    def link(self, base_url: str) -> str:
+        """Its public page."""
+        return f"{base_url}/news/{self.slug}"
+
+    def canonical_url(self, base_url: str) -> str:
+        """Its own URL when the newsroom gave one, else its public page."""
+        return self.url or self.link(base_url)
+
+
+@dataclass(frozen=True)
 class ArticleDraft:
     """Validated, sanitized article input: every string is XML-safe, body_html is sanitized."""
 
@@ -93,6 +112,8 @@ class Article:
     images: tuple[Image, ...] = field(default_factory=tuple)
     translation_of: str | None = None
     unpublished_at: datetime | None = None
+    # The story's other published versions; filled only by readers that say so (stories.py).
+    translations: tuple[Translation, ...] = ()
 
     @property
     def is_published(self) -> bool:

@@ -8,7 +8,10 @@ Traps (FIELD-NOTES; each has a test in tests/unit/test_feeds_builder.py):
 - unset feed `updated`/`lastBuildDate` default to now: both are set to the newest item's update time.
 - naive datetimes raise: every time goes through `aware_utc`.
 - XML-forbidden characters raise only at serialization: every string goes through `xml_safe`.
-- Atom entry links lose `rel`/`type` (feedgen #135): our entry extension rewrites them.
+- Atom entry links lose `rel`/`type` (feedgen #135): our entry extension rewrites them, and
+  writes the story's other languages as `link rel="alternate" type="text/html" hreflang=…`
+  (feedgen would drop `hreflang` with `rel`); the entry's own alternate then carries its
+  language, so no two alternates share type and hreflang (RFC 4287 4.1.1).
 """
 
 from __future__ import annotations
@@ -94,13 +97,19 @@ class _EntryExtension(BaseEntryExtension):
 
     article: Article
     link: str
+    base_url: str
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         entry.set(XML_LANG, self.article.language)
         # feedgen writes Atom elements without a namespace under a default xmlns; so do we.
         for old in entry.findall("link"):
             entry.remove(old)
-        etree.SubElement(entry, "link", href=self.link, rel="alternate", type="text/html")
+        own = etree.SubElement(entry, "link", href=self.link, rel="alternate", type="text/html")
+        if self.article.translations:
+            own.set("hreflang", self.article.language)
+        for other in self.article.translations:
+            etree.SubElement(entry, "link", href=other.link(self.base_url), rel="alternate",
+                             type="text/html", hreflang=other.language)
         for image in self.article.images:
             etree.SubElement(entry, "link", href=image.url, rel="enclosure",
                              type=_image_type(image.url), title=xml_safe(image.alt))
@@ -150,6 +159,7 @@ def _add_entry(fg: FeedGenerator, head: FeedHead, article: Article) -> None:
     link = article.link(head.base_url)
     fe.syndicate.article = article
     fe.syndicate.link = link
+    fe.syndicate.base_url = head.base_url
     guid = xml_safe(article.guid)
     fe.guid(guid, permalink=guid == link)
     fe.title(xml_safe(article.title))

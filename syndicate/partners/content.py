@@ -19,8 +19,12 @@ def matches(categories: Sequence[str], language: str | None, article: Article) -
 
 
 def article_data(article: Article, base_url: str) -> dict[str, Any]:
-    """The contract's article JSON, exactly as the admin API shows it."""
-    return article_json(article, base_url)
+    """The contract's article JSON as the admin API shows it, plus `translations`: the story's
+    other published versions, [{"id", "guid", "language", "url"}] (empty when it has none, or
+    when the article was loaded without its story)."""
+    return {**article_json(article, base_url), "translations": [
+        {"id": t.article_id, "guid": t.guid, "language": t.language, "url": t.canonical_url(base_url)}
+        for t in article.translations]}
 
 
 def push_body(event_type: str, timestamp: datetime, data: dict[str, Any]) -> str:

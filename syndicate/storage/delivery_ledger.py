@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +46,7 @@ from syndicate.storage.digest_models import (
     SubscriberRow,
     SubscriptionRow,
 )
+from syndicate.storage.story_ledger import decide_entries
 
 QUEUED, SENDING, SENT, BOUNCED = (
     DeliveryState.QUEUED, DeliveryState.SENDING, DeliveryState.SENT, DeliveryState.BOUNCED)
@@ -102,7 +104,12 @@ def forget_enqueued(session: Session, edition_id: int, lo: int, hi: int) -> None
 def claim(
     session: Session, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
 ) -> list[ClaimedDelivery]:
-    """Atomically move due queued rows of the range to `sending`; returns only those we got."""
+    """Atomically move due queued rows of the range to `sending`; returns only those we got.
+
+    Rows claimed for the first time get their entries decided and stored (story_ledger), in a
+    second transaction: a crash between the two leaves them `sending` without entries, and the
+    claim that takes them over decides them then.
+    """
     token = uuid.uuid4().hex
     session.execute(
         update(DeliveryRow)
@@ -116,7 +123,7 @@ def claim(
     stmt = (
         select(DeliveryRow.id, DeliveryRow.subscriber_id, SubscriberRow.email, SubscriberRow.name,
                SubscriberRow.language, DeliveryRow.attempts, SubscriberRow.status,
-               SubscriptionRow.status)
+               SubscriptionRow.status, DeliveryRow.article_ids)
         .join(SubscriberRow, SubscriberRow.id == DeliveryRow.subscriber_id)
         .outerjoin(SubscriptionRow, and_(SubscriptionRow.subscriber_id == DeliveryRow.subscriber_id,
                                          SubscriptionRow.list_id == list_id))
@@ -124,11 +131,20 @@ def claim(
                DeliveryRow.id.between(lo, hi), DeliveryRow.claim == token)
         .order_by(DeliveryRow.id)
     )
-    return [
+    claimed = [
         ClaimedDelivery(d, s, email, name, lang, attempts,
-                        status == ACTIVE and sub_status == SubscriptionStatus.ACTIVE)
-        for d, s, email, name, lang, attempts, status, sub_status in session.execute(stmt)
+                        status == ACTIVE and sub_status == SubscriptionStatus.ACTIVE,
+                        None if ids is None else tuple(ids))
+        for d, s, email, name, lang, attempts, status, sub_status, ids in session.execute(stmt)
     ]
+    undecided = [(r.delivery_id, r.subscriber_id, r.language) for r in claimed
+                 if r.receiving and r.article_ids is None]
+    decided = decide_entries(session, edition_id, list_id, undecided, now=now)
+    if decided:
+        session.commit()
+        claimed = [replace(r, article_ids=decided[r.delivery_id]) if r.delivery_id in decided else r
+                   for r in claimed]
+    return claimed
 
 
 def record(session: Session, outcomes: Sequence[Outcome], suppress: Iterable[int],

@@ -26,7 +26,7 @@ from syndicate.digests.states import DeliveryState, SubscriberStatus
 from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.db import as_unavailable
 from syndicate.storage.digest_models import DeliveryRow, SubscriberRow
-from syndicate.storage.edition_store import edition_and_list, edition_articles
+from syndicate.storage.edition_store import edition_and_list, edition_articles, story_of
 
 
 @contextmanager
@@ -102,8 +102,10 @@ class SqlDeliveryStore:
         """See DeliveryStore.edition_content."""
         with self.session_factory() as session:
             row, lst = edition_and_list(session, edition_id)
+            version_ids = [v.article_id for s in row.stories or () for v in story_of(s).versions]
+            versions = {a.id: a for a in edition_articles(session, version_ids)}
             return EditionContent(edition_id, lst.id, lst.slug, lst.name, row.frequency,
-                                  edition_articles(session, row.article_ids))
+                                  edition_articles(session, row.article_ids), versions)
 
     def claim(
         self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime

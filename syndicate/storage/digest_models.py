@@ -35,6 +35,8 @@ class MailingListRow(Base):
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
     # "public": anyone may join from /subscribe; "private": only an admin adds readers.
     visibility: Mapped[str] = mapped_column(String(10), default="public", server_default="public")
+    # True: the list mails a story again to a reader who had it through another list (a round-up).
+    repeat_stories: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 def _email_key(context: Any) -> str:
@@ -94,6 +96,9 @@ class EditionRow(Base):
     # until a resend, which clears them and bumps the epoch): see ledger.counts_many.
     settled_counts: Mapped[dict[str, int] | None] = mapped_column(JSON(none_as_null=True), default=None)
     counts_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The edition's stories: [{"key": guid, "versions": [[article_id, language], ...]}], the
+    # default version first; None for editions built before stories (every reader gets article_ids).
+    stories: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
     __table_args__ = (
         UniqueConstraint("list_id", "dedupe_key", name="uq_editions_list_dedupe"),
@@ -124,6 +129,9 @@ class DeliveryRow(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The articles this reader's message carries, decided once at the row's first claim and kept
+    # for every retry and resend; None: not decided yet (or an edition without stories).
+    article_ids: Mapped[list[int] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
@@ -154,6 +162,26 @@ class DeliveryAttemptRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "id"),)
+
+
+class MailedStoryRow(Base):
+    """A story a reader was given: the first delivery that took it for them, at its first claim.
+
+    One row per (subscriber, story): the primary key is what keeps two lists from both mailing
+    a story to one reader, even when their batches are claimed at the same moment.
+    """
+
+    __tablename__ = "mailed_stories"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    story: Mapped[str] = mapped_column(String(500), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(BigId, ForeignKey("deliveries.id", ondelete="CASCADE"))
+    list_id: Mapped[int] = mapped_column(BigId)
+    article_id: Mapped[int] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_mailed_stories_delivery", "delivery_id"),)
 
 
 def row_dict(row: Any) -> dict[str, Any]:

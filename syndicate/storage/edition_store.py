@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from syndicate.digests.ports import MailingList, NewEdition
 from syndicate.digests.states import DeliveryState, Frequency, SubscriberStatus, SubscriptionStatus
 from syndicate.domain.articles import Article
+from syndicate.domain.stories import Story, Version
 from syndicate.errors import NotFound
 from syndicate.storage.articles import ArticleQueries, to_article
 from syndicate.storage.digest_models import (
@@ -22,6 +24,17 @@ from syndicate.storage.digest_models import (
     SubscriptionRow,
 )
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow, UTCDateTime
+from syndicate.storage.stories import linked_articles
+
+
+def story_json(story: Story) -> dict[str, Any]:
+    """How an edition stores one story: its key and its versions as [article_id, language]."""
+    return {"key": story.key, "versions": [[v.article_id, v.language] for v in story.versions]}
+
+
+def story_of(data: dict[str, Any]) -> Story:
+    """The story `story_json` stored."""
+    return Story(str(data["key"]), tuple(Version(int(i), str(lang)) for i, lang in data["versions"]))
 
 
 def edition_and_list(session: Session, edition_id: int) -> tuple[EditionRow, MailingListRow]:
@@ -134,6 +147,7 @@ class SqlEditionStore:
             list_id=edition.list_id, frequency=str(edition.frequency), dedupe_key=edition.dedupe_key,
             since=edition.since, until=edition.until, article_ids=list(edition.article_ids),
             subject=edition.subject, created_at=now,
+            stories=[story_json(s) for s in edition.stories] if edition.stories else None,
         )
         with self.session_factory() as session:
             try:
@@ -154,3 +168,8 @@ class SqlEditionStore:
         """See EditionStore.article."""
         with self.session_factory() as session:
             return ArticleQueries(session).by_id(article_id)
+
+    def linked(self, articles: Sequence[Article]) -> list[Article]:
+        """See EditionStore.linked."""
+        with self.session_factory() as session:
+            return linked_articles(session, articles)

@@ -14,6 +14,7 @@ from syndicate.domain.articles import Article
 from syndicate.feeds.model import FeedSpec, Key, Scope
 from syndicate.storage.articles import public_now, to_article
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow
+from syndicate.storage.stories import with_translations
 
 
 def _scoped(spec: FeedSpec) -> Select[ArticleRow]:
@@ -33,8 +34,9 @@ def _scoped(spec: FeedSpec) -> Select[ArticleRow]:
 
 
 def _load(session: Session, stmt: Select[ArticleRow]) -> list[Article]:
+    """The articles, each with its story's other published languages (Atom hreflang alternates)."""
     rows = session.scalars(stmt.options(selectinload(ArticleRow.categories)))
-    return [to_article(r) for r in rows]
+    return with_translations(session, [to_article(r) for r in rows])
 
 
 class SqlFeedArticles:

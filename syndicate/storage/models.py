@@ -79,6 +79,8 @@ class ArticleRow(Base):
     __table_args__ = (
         Index("ix_articles_published", "published_at", "id"),
         Index("ix_articles_language_published", "language", "published_at"),
+        # Stories: the translations of an article are found by the guid they name.
+        Index("ix_articles_translation_of", "translation_of"),
     )
 
 

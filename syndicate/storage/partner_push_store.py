@@ -29,6 +29,7 @@ from syndicate.storage.partner_models import (
     PartnerRow,
 )
 from syndicate.storage.partner_store import to_partner
+from syndicate.storage.stories import with_translations
 
 PENDING = DeliveryStatus.PENDING.value
 _older = aliased(PartnerDeliveryRow, name="older")
@@ -155,9 +156,10 @@ class SqlPushStore:
             return set(session.scalars(stmt.distinct()))
 
     def article(self, article_id: int) -> Article | None:
-        """See PushStore.article."""
+        """See PushStore.article (with its story's other published versions as `translations`)."""
         with self.session_factory() as session:
-            return ArticleQueries(session).by_id(article_id)
+            found = ArticleQueries(session).by_id(article_id)
+            return None if found is None else with_translations(session, [found])[0]
 
     def latest_event(self, article_id: int) -> ArticleEvent | None:
         """See PushStore.latest_event."""

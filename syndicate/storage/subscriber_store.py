@@ -28,7 +28,8 @@ def to_list(row: MailingListRow) -> MailingList:
     """The typed list of a row."""
     return MailingList(row.id, row.slug, row.name, Frequency(row.frequency), row.language,
                        tuple(row.categories or ()), bool(row.custom_frequency),
-                       row.description or "", "private" if row.visibility == "private" else "public")
+                       row.description or "", "private" if row.visibility == "private" else "public",
+                       bool(row.repeat_stories))
 
 
 def to_subscriber(row: SubscriberRow) -> Subscriber:
@@ -52,15 +53,21 @@ class SqlListStore:
     def add(
         self, *, slug: str, name: str, frequency: Frequency, language: str | None,
         categories: Sequence[str], custom_frequency: bool, now: datetime,
-        description: str = "", visibility: Visibility = "public",
+        description: str = "", visibility: Visibility = "public", repeat_stories: bool = False,
     ) -> MailingList:
         """See ListStore.add."""
         row = MailingListRow(slug=slug, name=name, frequency=str(frequency), language=language,
                              categories=list(categories), custom_frequency=custom_frequency,
-                             created_at=now, description=description, visibility=visibility)
+                             created_at=now, description=description, visibility=visibility,
+                             repeat_stories=repeat_stories)
         self.session.add(row)
         self.session.flush()
         return to_list(row)
+
+    def set_repeat_stories(self, list_id: int, repeat: bool) -> None:
+        """See ListStore.set_repeat_stories."""
+        self.session.execute(update(MailingListRow).where(MailingListRow.id == list_id)
+                             .values(repeat_stories=repeat))
 
     def get(self, list_id: int) -> MailingList | None:
         """See ListStore.get."""

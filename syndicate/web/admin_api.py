@@ -96,7 +96,8 @@ def lists(container: ContainerDep) -> list[dict[str, Any]]:
     return [{"id": r.id, "slug": r.slug, "name": r.name, "frequency": r.frequency,
              "language": r.language, "categories": list(r.categories),
              "custom_frequency": r.custom_frequency, "description": r.description,
-             "visibility": r.visibility} for r in subs.all_lists(container.digest_uow)]
+             "visibility": r.visibility, "repeat_stories": r.repeat_stories}
+            for r in subs.all_lists(container.digest_uow)]
 
 
 @router.get("/subscribers")

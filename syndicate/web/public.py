@@ -7,6 +7,7 @@ import math
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from syndicate import i18n
 from syndicate.errors import BrokerUnavailable
 from syndicate.services.media import missing_images
 from syndicate.storage import db
@@ -39,13 +40,16 @@ def news_list(
 
 @router.get("/news/{slug}", response_class=HTMLResponse)
 def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLResponse:
-    """One article's public page: what every feed item and email links to."""
+    """One article's public page: what every feed item and email links to, linking the other
+    published languages of its story."""
     article = container.article_reader.by_slug(slug, include_unpublished=True)
     if article is None:
         raise HTTPException(404, f"no article with slug {slug!r}")
     if not article.is_published:
         raise HTTPException(410, f"the article {slug!r} was unpublished")
     settings = container.settings
+    # Its other languages: hreflang alternates in the head and the visible language switcher.
+    [article] = container.stories.with_translations([article], now=container.now())
     # Photos named in a pasted .txt whose files were never uploaded get a placeholder, not a
     # broken image.
     missing = missing_images(article, settings)
@@ -53,7 +57,7 @@ def news_article(request: Request, slug: str, container: ContainerDep) -> HTMLRe
         request,
         "news/article.html",
         {"article": article, "base_url": settings.base_url, "missing_images": missing,
-         **i18n_context(request_language(request))},
+         "language_name": i18n.language_name, **i18n_context(request_language(request))},
     )
 
 

@@ -379,3 +379,27 @@ def test_sitemaps_are_built_on_request_on_a_fresh_install(make_container: Callab
     client = TestClient(create_app(container))
     assert_valid(client.get("/sitemap.xml").content, "sitemap.xsd")
     assert_valid(client.get("/sitemap-news.xml").content)
+
+
+def test_atom_entries_of_a_story_link_each_others_languages(container: Container) -> None:
+    base = container.settings.base_url
+    container.articles.ingest({"guid": "tag:ministry,2026:river", "title": "River treaty", "slug": "river",
+                               "language": "en", "body_text": "Signed.",
+                               "published_at": "2026-03-01T10:00:00Z"})
+    container.articles.ingest({"guid": "tag:ministry,2026:river-ru", "title": "Договор по реке",
+                               "slug": "river-ru", "language": "ru", "body_text": "Подписан.",
+                               "translation_of": "tag:ministry,2026:river",
+                               "published_at": "2026-03-01T10:05:00Z"})
+    service_of(container).build_all()
+    atom = read(container, "atom.xml")
+    check_atom(atom)
+    entries = {e.id: e for e in parse_ok(atom).entries}
+    alternates = {guid: [(x.get("hreflang"), x["href"]) for x in e.links if x["rel"] == "alternate"]
+                  for guid, e in entries.items()}
+    assert alternates["tag:ministry,2026:river"] == [("en", f"{base}/news/river"),
+                                                     ("ru", f"{base}/news/river-ru")]
+    assert alternates["tag:ministry,2026:river-ru"] == [("ru", f"{base}/news/river-ru"),
+                                                        ("en", f"{base}/news/river")]
+    # The language feeds carry the same alternates.
+    ru_entry = parse_ok(read(container, "lang/ru/atom.xml")).entries[0]
+    assert ("en", f"{base}/news/river") in [(x.get("hreflang"), x["href"]) for x in ru_entry.links]

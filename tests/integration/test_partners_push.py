@@ -50,7 +50,8 @@ def test_push_is_signed_and_carries_the_contract_body(partner_container: Any, re
         stored = ArticleQueries(s).by_id(delivery(partner_container, delivery_id).article_id)
     assert stored is not None
     assert body["type"] == "article.published"
-    assert body["data"] == article_json(stored, partner_container.settings.base_url)
+    # The admin API's article JSON, plus the story's other languages (none here).
+    assert body["data"] == {**article_json(stored, partner_container.settings.base_url), "translations": []}
     assert body["timestamp"]
     assert got.headers["webhook-id"] == delivery(partner_container, delivery_id).webhook_id
     assert got.headers["webhook-signature"].startswith("v1,")
@@ -279,3 +280,24 @@ def test_unpublished_article_is_announced_to_partners_that_received_it(
     body = verified(secret, receiver.requests[-1])
     assert body["type"] == "article.deleted"
     assert body["data"] == {"id": result.article.id, "guid": "g-1"}
+
+
+def test_push_lists_the_storys_translations(partner_container: Any, receiver: Receiver) -> None:
+    _, secret = add(partner_container, receiver)
+    base = partner_container.settings.base_url
+    [first] = publish(partner_container, article(1, language="en", slug="river"))
+    partner_container.partner_pushes.attempt(first)
+    [second] = publish(partner_container, article(2, language="ru", slug="river-ru", translation_of="g-1",
+                                                  url="https://ministry.example.org/ru/river"))
+    assert partner_container.partner_pushes.attempt(second) == "delivered"
+    original, translation = (verified(secret, r)["data"] for r in receiver.requests)
+    # The original was pushed before its translation existed; the translation names the original.
+    assert original["translations"] == []
+    assert translation["translations"] == [
+        {"id": original["id"], "guid": "g-1", "language": "en", "url": f"{base}/news/river"}]
+    # A push after both exist lists the other language from the original's side too.
+    [again] = publish(partner_container, article(1, language="en", slug="river", title="River treaty"))
+    assert partner_container.partner_pushes.attempt(again) == "delivered"
+    updated = verified(secret, receiver.requests[-1])["data"]
+    assert updated["translations"] == [{"id": translation["id"], "guid": "g-2", "language": "ru",
+                                        "url": "https://ministry.example.org/ru/river"}]

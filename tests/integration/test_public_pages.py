@@ -129,3 +129,26 @@ def test_a_russian_reader_reads_russian(web: tuple[Any, TestClient], smtp_sink: 
     assert manage is not None
     page = client.get(manage.group(1))  # no Accept-Language: the reader's own language decides
     assert "<h1>Ваша подписка</h1>" in page.text and "Отписаться от всего" in page.text
+
+
+def test_an_article_page_links_its_other_languages(web: tuple[Any, TestClient]) -> None:
+    c, client = web
+    c.articles.ingest({"guid": "tag:ministry,2026:river", "title": "River treaty", "language": "en",
+                       "body_text": "Signed today.", "slug": "river-treaty"})
+    c.articles.ingest({"guid": "tag:ministry,2026:river-ru", "title": "Договор по реке", "language": "ru",
+                       "body_text": "Подписан сегодня.", "slug": "river-treaty-ru",
+                       "translation_of": "tag:ministry,2026:river"})
+    page = client.get("/news/river-treaty", headers=HTML)
+    assert page.status_code == 200
+    head = page.text.split("</head>", 1)[0]
+    assert f'<link rel="alternate" hreflang="ru" href="{BASE}/news/river-treaty-ru">' in head
+    assert f'<link rel="alternate" hreflang="en" href="{BASE}/news/river-treaty">' in head
+    switcher = re.search(r'<nav class="languages"[^>]*>(.*?)</nav>', page.text, re.S)
+    assert switcher is not None
+    assert f'<a href="{BASE}/news/river-treaty-ru" hreflang="ru" lang="ru">Русский</a>' in switcher.group(1)
+    assert 'aria-current="true" lang="en">English</span>' in switcher.group(1)
+    # The translation links back to the original; an article alone has neither.
+    back = client.get("/news/river-treaty-ru", headers=HTML).text
+    assert f'hreflang="en" href="{BASE}/news/river-treaty">' in back
+    alone = client.get(f"/news/{publish_sample(c).slug}", headers=HTML).text
+    assert "hreflang" not in alone and 'class="languages"' not in alone

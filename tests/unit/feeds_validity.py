@@ -106,7 +106,11 @@ def check_atom(data: bytes) -> etree._Element:
         _rfc3339(e.findtext(f"{A}published"))
         assert feed_author or e.find(f"{A}author/{A}name") is not None
         alternates = [x for x in e.findall(f"{A}link") if x.get("rel") == "alternate"]
-        assert len(alternates) == 1 and alternates[0].get("type") == "text/html"
+        assert alternates and all(x.get("type") == "text/html" for x in alternates)
+        # RFC 4287 4.1.1: no two alternates with the same type and hreflang (translations differ
+        # by hreflang; the entry's own page is the alternate in its language).
+        pairs = [(x.get("type"), x.get("hreflang")) for x in alternates]
+        assert len(set(pairs)) == len(pairs), f"repeated alternate {pairs}"
         content = e.find(f"{A}content")
         assert content is not None and content.get("type") == "html"
     return root

@@ -139,6 +139,28 @@ def test_atom_entry_links_keep_rel_and_type() -> None:
     assert links["enclosure"].get("href") == "https://cdn.example/7.jpg"
 
 
+def test_atom_entries_carry_the_storys_other_languages_as_hreflang_alternates() -> None:
+    from syndicate.domain.articles import Translation
+
+    translated = replace(make_article(7), translations=(
+        Translation(8, "g-8", "article-8-ru", "ru"), Translation(9, "g-9", "article-9-uk", "uk")))
+    data = render_atom(head(), [translated, make_article(6)])
+    check_atom(data)
+    first, second = etree.fromstring(data).findall(f"{A}entry")
+    alternates = [(x.get("hreflang"), x.get("href"), x.get("type"))
+                  for x in first.findall(f"{A}link") if x.get("rel") == "alternate"]
+    assert alternates == [("en", f"{BASE}/news/article-7", "text/html"),
+                          ("ru", f"{BASE}/news/article-8-ru", "text/html"),
+                          ("uk", f"{BASE}/news/article-9-uk", "text/html")]
+    # An article alone keeps its single alternate, with no hreflang (bytes as before).
+    [alone] = [x for x in second.findall(f"{A}link") if x.get("rel") == "alternate"]
+    assert alone.get("hreflang") is None
+    links = parse_ok(data).entries[0].links
+    assert [(x.get("hreflang"), x["href"]) for x in links if x["rel"] == "alternate"] == [
+        ("en", f"{BASE}/news/article-7"), ("ru", f"{BASE}/news/article-8-ru"),
+        ("uk", f"{BASE}/news/article-9-uk")]
+
+
 # --- content of items --------------------------------------------------------------------------
 
 UNUSUAL = [

@@ -61,6 +61,7 @@ class FakeDelivery:
     enqueued_epoch: str | None = None
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
+    article_ids: tuple[int, ...] | None = None  # a reader's entries, as the SQL claim decides them
 
 
 @dataclass
@@ -105,12 +106,13 @@ class FakeDigestDb:
         return reader
 
     def add_article(self, title: str, published_at: datetime, *, language: str = "en",
-                    categories: tuple[str, ...] = ()) -> Article:
+                    categories: tuple[str, ...] = (), translation_of: str | None = None) -> Article:
         """Store a published article."""
         article_id = next(self.ids)
         article = Article(id=article_id, guid=f"g-{article_id}", slug=f"a-{article_id}", title=title,
                           body_html=f"<p>{title}.</p>", published_at=published_at,
-                          updated_at=published_at, language=language, categories=categories)
+                          updated_at=published_at, language=language, categories=categories,
+                          translation_of=translation_of)
         self.articles[article_id] = article
         return article
 
@@ -173,7 +175,10 @@ class FakeDeliveryStore:
             raise NotFound("edition", edition_id)
         lst = self.db.lists[found.edition.list_id]
         articles = [self.db.articles[i] for i in found.edition.article_ids]
-        return EditionContent(edition_id, lst.id, lst.slug, lst.name, found.edition.frequency, articles)
+        versions = {v.article_id: self.db.articles[v.article_id]
+                    for s in found.edition.stories for v in s.versions}
+        return EditionContent(edition_id, lst.id, lst.slug, lst.name, found.edition.frequency, articles,
+                              versions)
 
     def claim(
         self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
@@ -189,7 +194,7 @@ class FakeDeliveryStore:
             receiving = (reader.status == SubscriberStatus.ACTIVE and subscription is not None
                          and subscription.status == SubscriptionStatus.ACTIVE)
             got.append(ClaimedDelivery(row.id, reader.id, reader.email, reader.name, reader.language,
-                                       row.attempts, receiving))
+                                       row.attempts, receiving, row.article_ids))
         return got
 
     def writer(self) -> StoreOutcomeWriter:
@@ -322,6 +327,15 @@ class FakeEditionStore:
     def article(self, article_id: int) -> Article | None:
         return self.db.articles.get(article_id)
 
+    def linked(self, articles: Sequence[Article]) -> list[Article]:
+        guids = {a.guid for a in articles} | {a.translation_of for a in articles if a.translation_of}
+        while True:
+            found = [a for a in self.db.articles.values() if a.guid in guids or a.translation_of in guids]
+            more = {a.guid for a in found} | {a.translation_of for a in found if a.translation_of}
+            if more <= guids:
+                return found
+            guids |= more
+
 
 class FakeListStore:
     """ListStore on a FakeDigestDb."""
@@ -331,10 +345,16 @@ class FakeListStore:
 
     def add(self, *, slug: str, name: str, frequency: Frequency, language: str | None,
             categories: Sequence[str], custom_frequency: bool, now: datetime,
-            description: str = "", visibility: Visibility = "public") -> MailingList:
-        return self.db.add_list(slug, frequency, name=name, language=language,
-                                categories=tuple(categories), custom_frequency=custom_frequency,
-                                description=description, visibility=visibility)
+            description: str = "", visibility: Visibility = "public",
+            repeat_stories: bool = False) -> MailingList:
+        lst = self.db.add_list(slug, frequency, name=name, language=language,
+                               categories=tuple(categories), custom_frequency=custom_frequency,
+                               description=description, visibility=visibility)
+        self.db.lists[lst.id] = replace(lst, repeat_stories=repeat_stories)
+        return self.db.lists[lst.id]
+
+    def set_repeat_stories(self, list_id: int, repeat: bool) -> None:
+        self.db.lists[list_id] = replace(self.db.lists[list_id], repeat_stories=repeat)
 
     def get(self, list_id: int) -> MailingList | None:
         return self.db.lists.get(list_id)

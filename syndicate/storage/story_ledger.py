@@ -1,0 +1,119 @@
+"""One copy of each story per reader: a delivery's entries, decided at its first claim.
+
+Invariants:
+- A delivery's entries (`deliveries.article_ids`) are decided once, in the claim that first
+  takes the row, and never again: a retry, a takeover by the sweep and a resend all send
+  exactly the same articles, in the same language.
+- A (reader, story) pair has one row in `mailed_stories`: the delivery that first took the story
+  for that reader. A list that does not repeat stories keeps a story only when its own delivery
+  owns the pair after the insert, so two lists whose batches are claimed at the same moment never
+  both mail it: the primary key decides, not an earlier read.
+- A `repeat_stories` list keeps the stories other lists already gave the reader, but not one its
+  own recent editions (`RECENT_EDITIONS`) sent them, in any version: a round-up repeats other
+  lists, not itself, when a translation arrives a window later. It still records the pairs it
+  is first to take, so a list that does not repeat skips them afterwards.
+- A reader who no longer receives the list (left it, suppressed) is decided nothing and takes
+  no story: the row is skipped, and another list may still give them the story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from syndicate.digests.states import DeliveryState
+from syndicate.domain.stories import Entry, Story, entries_for
+from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailedStoryRow, MailingListRow
+from syndicate.storage.edition_store import story_of
+
+#: How many of a list's earlier editions a `repeat_stories` list looks back at for its own repeats.
+RECENT_EDITIONS = 20
+
+#: (delivery id, subscriber id, subscriber language) of a claimed row with no entries yet.
+Undecided = tuple[int, int, str]
+Owners = dict[tuple[int, str], tuple[int, int]]
+
+
+def _owners(session: Session, subscriber_ids: Sequence[int], keys: Sequence[str]) -> Owners:
+    """(subscriber, story) → (delivery id, list id) of the delivery that took the pair."""
+    rows = session.execute(select(
+        MailedStoryRow.subscriber_id, MailedStoryRow.story, MailedStoryRow.delivery_id,
+        MailedStoryRow.list_id,
+    ).where(MailedStoryRow.subscriber_id.in_(subscriber_ids), MailedStoryRow.story.in_(keys)))
+    return {(s, k): (d, lst) for s, k, d, lst in rows}
+
+
+def _sent_by_list(session: Session, list_id: int, edition_id: int, subscriber_ids: Sequence[int],
+                  stories: Sequence[Story]) -> set[tuple[int, str]]:
+    """(subscriber, story) pairs the list's recent earlier editions sent (or are sending), in any
+    version the current stories offer."""
+    key_of = {v.article_id: s.key for s in stories for v in s.versions}
+    recent = (select(EditionRow.id).where(EditionRow.list_id == list_id, EditionRow.id != edition_id)
+              .order_by(EditionRow.id.desc()).limit(RECENT_EDITIONS))
+    rows = session.execute(select(DeliveryRow.subscriber_id, DeliveryRow.article_ids).where(
+        DeliveryRow.edition_id.in_(recent), DeliveryRow.subscriber_id.in_(subscriber_ids),
+        DeliveryRow.state.in_((DeliveryState.SENT, DeliveryState.SENDING)),
+        DeliveryRow.article_ids.is_not(None)))
+    return {(s, key_of[i]) for s, ids in rows for i in ids or () if i in key_of}
+
+
+def _insert_ignoring_taken(session: Session, pairs: list[dict[str, Any]]) -> None:
+    """Insert (subscriber, story) rows; a pair another delivery took first stays as it is."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(pg_insert(MailedStoryRow).on_conflict_do_nothing(), pairs)
+    elif dialect == "sqlite":
+        session.execute(sqlite_insert(MailedStoryRow).on_conflict_do_nothing(), pairs)
+    else:  # pragma: no cover - the two databases we support are above
+        raise NotImplementedError(f"mailed_stories on {dialect}")
+
+
+def decide_entries(
+    session: Session, edition_id: int, list_id: int, rows: Sequence[Undecided], *, now: datetime,
+) -> dict[int, tuple[int, ...]]:
+    """Decide and store the entries of these claimed rows; returns them by delivery id.
+
+    Rows of an edition built before stories get nothing stored (they send the edition's
+    articles). The caller commits.
+    """
+    stored = session.scalar(select(EditionRow.stories).where(EditionRow.id == edition_id))
+    if not rows or not stored:
+        return {}
+    stories: list[Story] = [story_of(s) for s in stored]
+    repeat = bool(session.scalar(select(MailingListRow.repeat_stories).where(MailingListRow.id == list_id)))
+    keys = [s.key for s in stories]
+    subscriber_ids = [r[1] for r in rows]
+    before = _owners(session, subscriber_ids, keys)
+    own = _sent_by_list(session, list_id, edition_id, subscriber_ids, stories) if repeat else set()
+    picks: dict[int, list[Entry]] = {}
+    pairs: list[dict[str, Any]] = []
+    for delivery_id, subscriber_id, language in rows:
+        skip = {key for key in keys if (subscriber_id, key) in own}
+        for key in keys:
+            owner = before.get((subscriber_id, key))
+            if owner is not None and owner[0] != delivery_id and (not repeat or owner[1] == list_id):
+                skip.add(key)
+        picks[delivery_id] = entries_for(stories, language, skip=skip)
+        pairs += [{"subscriber_id": subscriber_id, "story": e.story, "delivery_id": delivery_id,
+                   "list_id": list_id, "article_id": e.article_id, "created_at": now}
+                  for e in picks[delivery_id] if (subscriber_id, e.story) not in before]
+    after = before
+    if pairs:
+        # One order for every inserter: two claims taking the same pairs wait for each other
+        # instead of deadlocking (PostgreSQL locks each inserted key until commit).
+        pairs.sort(key=lambda p: (p["subscriber_id"], p["story"]))
+        _insert_ignoring_taken(session, pairs)
+        after = _owners(session, [r[1] for r in rows], keys)
+    decided: dict[int, tuple[int, ...]] = {}
+    for delivery_id, subscriber_id, _ in rows:
+        decided[delivery_id] = tuple(
+            e.article_id for e in picks[delivery_id]
+            if repeat or after.get((subscriber_id, e.story), (delivery_id, list_id))[0] == delivery_id)
+    session.execute(update(DeliveryRow), [{"id": d, "article_ids": list(ids)} for d, ids in decided.items()])
+    return decided
