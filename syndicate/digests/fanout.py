@@ -378,12 +378,13 @@ class _BatchRun:
                          None)
             return
         if row.article_ids == ():
-            self._record(Outcome(row.delivery_id, DeliveryState.SKIPPED, NOTHING_NEW), [])
+            self._record(writer, Outcome(row.delivery_id, DeliveryState.SKIPPED, NOTHING_NEW), None)
             return
         template = e.cache.template(e.settings, self.edition, row.language, row.article_ids)
         data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
         try:
-            then = following.email if following is not None and following.receiving else None
+            mailed_next = following is not None and following.receiving and following.article_ids != ()
+            then = following.email if following is not None and mailed_next else None
             reply = out.send_prepared(row.email, data, then)
         except BaseException:
             self.todo.put(row)  # not sent: another connection (or this one, reconnected) takes it
