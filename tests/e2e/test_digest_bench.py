@@ -28,3 +28,18 @@ def test_quick_benchmark_prints_all_figures(pg_server: str, redis_server: str) -
     for prefix in EXPECTED:
         assert any(line.startswith(prefix) for line in lines), (prefix, done.stdout)
     assert "fanout: 300 messages" in done.stdout
+
+
+def test_pool_benchmark_compares_threads_and_asyncio() -> None:
+    if shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists():
+        if IN_CI:
+            pytest.fail("smtp-sink is not installed (Debian package postfix)")
+        pytest.skip("smtp-sink is not installed")
+    done = subprocess.run([sys.executable, "bench/smtp_pool.py", "-n", "60", "--connections", "3",
+                           "--latency-ms", "0", "--latency-ms", "20"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for latency in ("0", "20"):
+        for mode in ("threads", "asyncio"):
+            assert f"latency={latency} ms {mode}: 60 messages over 3 connections" in done.stdout, done.stdout
+        assert f"latency={latency} ms asyncio/threads = " in done.stdout
