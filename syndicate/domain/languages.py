@@ -6,9 +6,8 @@ the canonical form langcodes gives (`en-US`), so they make one feed, not three.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NewType
-
-import langcodes
 
 #: A language tag in its canonical BCP 47 form, as `parse_language` returns it.
 LanguageTag = NewType("LanguageTag", str)
@@ -24,6 +23,14 @@ def parse_language(value: str) -> LanguageTag | None:
     text = value.strip()
     if not text or len(text) > MAX_TAG:
         return None
+    return _canonical(text)
+
+
+@lru_cache(maxsize=1024)
+def _canonical(text: str) -> LanguageTag | None:
+    # langcodes loads its registry (about 0.2 s) on import: only when a tag is first parsed.
+    import langcodes
+
     try:
         tag = langcodes.standardize_tag(text)
     except (langcodes.LanguageTagError, ValueError):
