@@ -21,12 +21,13 @@ def test_erasing_removes_the_person_and_keeps_anonymous_ledger_rows() -> None:
     lst = db.add_list()
     reader = db.add_reader("Olga@Example.org", lst, name="Olga Petrova", language="ru")
     article = db.add_article("Story", NOW - timedelta(hours=1))
-    FakeEditionStore(db).add(
-        NewEdition(lst.id, Frequency.DAILY, None, NOW - timedelta(days=1), NOW, (article.id,), "s"), lst, now=NOW)
+    day = NOW - timedelta(days=1)
+    editions = FakeEditionStore(db)
+    editions.add(NewEdition(lst.id, Frequency.DAILY, None, day, NOW, (article.id,), "s"), lst, now=NOW)
     (row,) = db.deliveries.values()
     row.state, row.last_reply = DeliveryState.BOUNCED, "550 5.1.1 <olga@example.org>: mailbox unavailable"
-    queued_copy = FakeEditionStore(db).add(
-        NewEdition(lst.id, Frequency.DAILY, "k2", NOW - timedelta(days=1), NOW, (article.id,), "s2"), lst, now=NOW)
+    queued_copy = editions.add(
+        NewEdition(lst.id, Frequency.DAILY, "k2", day, NOW, (article.id,), "s2"), lst, now=NOW)
     assert queued_copy is not None
 
     done = erase(FakeDigestUnitOfWork(db), reader.id, now=NOW)
