@@ -1,0 +1,85 @@
+"""Subscriber CSV import from the browser: upload, then a page that follows the import job and
+shows its per-row report.
+
+The work is the API's import job (web/imports_api.py), started the same way: this module only
+stores the upload and reads the job back. While the job runs its page reloads itself every
+second (a meta refresh: no script needed).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from syndicate.digests import subscribers as subs
+from syndicate.errors import NotFound
+from syndicate.web.admin.session import CsrfDep, SessionDep
+from syndicate.web.admin.views import render
+from syndicate.web.deps import ContainerDep
+from syndicate.web.imports_api import _import_job, registry
+
+router = APIRouter(prefix="/admin/subscribers/import", include_in_schema=False)
+COPY_CHUNK = 1024 * 1024
+
+
+def _form(
+    request: Request, container: ContainerDep, *, error: str = "", status_code: int = 200
+) -> HTMLResponse:
+    lists = subs.all_lists(container.digest_uow)
+    return render(request, "admin/import.html", {"lists": lists, "error": error}, status_code=status_code)
+
+
+@router.get("", response_class=HTMLResponse)
+def import_form(request: Request, container: ContainerDep, _: SessionDep) -> HTMLResponse:
+    """The upload form: a CSV file with a header row `email[,name,language]`, and the list."""
+    return _form(request, container)
+
+
+def _store_upload(upload: UploadFile, folder: Path, limit: int) -> Path:
+    """Copy the upload into a new file in `folder`; HTTPException 413 (nothing kept) over `limit`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="import-", suffix=".csv", dir=folder)
+    path = Path(name)
+    try:
+        with open(fd, "wb") as out:
+            shutil.copyfileobj(upload.file, out, COPY_CHUNK)
+        if path.stat().st_size > limit:
+            raise HTTPException(413, f"the CSV file is over {limit} bytes (IMPORT_MAX_BYTES)")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+@router.post("", response_class=HTMLResponse)
+async def start_import(
+    request: Request, container: ContainerDep, _: CsrfDep, file: UploadFile,
+    list_slug: Annotated[str, Form(alias="list", max_length=63)],
+    confirmed: Annotated[bool, Form()] = False,
+) -> Response:
+    """Start the import job on the uploaded file, then follow it on its own page."""
+    try:
+        lst = await run_in_threadpool(subs.list_by_slug, container.digest_uow, list_slug)
+    except NotFound as exc:
+        return _form(request, container, error=str(exc), status_code=422)
+    settings = container.settings
+    path = await run_in_threadpool(_store_upload, file, settings.var_dir / "tmp", settings.import_max_bytes)
+    job = registry(request).start("subscribers-import", _import_job(container, path, lst.id, confirmed))
+    return RedirectResponse(f"/admin/subscribers/import/{job.id}?list={lst.slug}", status_code=303)
+
+
+@router.get("/{job_id}", response_class=HTMLResponse)
+def import_report(
+    request: Request, job_id: str, _: SessionDep, list_slug: str = Query("", alias="list", max_length=63)
+) -> HTMLResponse:
+    """The job's progress while it runs (the page reloads itself), then its per-row report."""
+    job = registry(request).get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no import job {job_id!r} (jobs are forgotten when the server restarts)")
+    return render(request, "admin/import_report.html", {"job": job, "list_slug": list_slug})
