@@ -126,7 +126,8 @@ def test_export_and_import_with_a_per_row_report(container: Any) -> None:
                                           "ann@example.org,,en,active"]
     upload = b"email,name,language\nzoe@example.org,Zoe,ru\nnot-an-address,X,en\nann@example.org,Ann,en\n"
     started = client.post("/admin/subscribers/import",
-                          data={"list": "world", "confirmed": "true", "csrf_token": token}, files={"file": ("people.csv", upload, "text/csv")}, follow_redirects=False)
+                          data={"list": "world", "confirmed": "true", "csrf_token": token},
+                          files={"file": ("people.csv", upload, "text/csv")}, follow_redirects=False)
     assert started.status_code == 303
     report_url = started.headers["location"]
     deadline = time.monotonic() + 30
