@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from syndicate.digests.states import DeliveryState, SubscriptionStatus
 from syndicate.domain.articles import Article
+from syndicate.partners.ports import DeliveryStatus
 from syndicate.storage.articles import to_article
 from syndicate.storage.digest_models import (
     DeliveryRow,
@@ -24,6 +25,7 @@ from syndicate.storage.digest_models import (
     SubscriptionRow,
 )
 from syndicate.storage.models import ArticleCategoryRow, ArticleRow
+from syndicate.storage.partner_models import PartnerDeliveryRow, PartnerRow
 
 #: What the article filter may ask for; "scheduled" is published with a release time still ahead.
 ArticleStatus = Literal["published", "scheduled", "unpublished"]
@@ -66,6 +68,21 @@ class FailedDelivery:
     state: str
     last_reply: str | None
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DeadPush:
+    """A partner push that gave up, with its partner, for the failures page."""
+
+    id: int
+    partner_id: int
+    partner: str
+    article_id: int
+    event_type: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    last_attempt_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -146,6 +163,17 @@ class SqlAdminReads:
             return [FailedDelivery(d.id, d.edition_id, subject, d.subscriber_id, email, d.state,
                                    d.last_reply, d.updated_at)
                     for d, subject, email in session.execute(stmt)]
+
+    def dead_pushes(self, *, since: datetime, limit: int) -> list[DeadPush]:
+        """Partner pushes that gave up since `since`, newest first (the overview's count)."""
+        d = PartnerDeliveryRow
+        stmt = (select(d, PartnerRow.name).join(PartnerRow, PartnerRow.id == d.partner_id)
+                .where(d.status == DeliveryStatus.DEAD.value, d.last_attempt_at >= since)
+                .order_by(d.last_attempt_at.desc(), d.id.desc()).limit(limit))
+        with self.session_factory() as session:
+            return [DeadPush(r.id, r.partner_id, name, r.article_id, r.event_type, r.attempts,
+                             r.last_status_code, r.last_error, r.last_attempt_at)
+                    for r, name in session.execute(stmt)]
 
     def _filtered(self, stmt: Select[ArticleRow], wanted: ArticleFilter, now: datetime
                   ) -> Select[ArticleRow]:
