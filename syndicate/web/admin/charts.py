@@ -12,8 +12,8 @@ from html import escape
 
 from syndicate.storage.admin_read import DayCount
 
-WIDTH, HEIGHT = 600, 160
-TOP, BOTTOM, LEFT, RIGHT = 12, 22, 34, 6
+WIDTH, HEIGHT = 480, 170
+TOP, BOTTOM, LEFT, RIGHT = 12, 24, 34, 6
 
 
 def _nice_max(value: int) -> int:
