@@ -76,6 +76,15 @@ def test_admin_walk(width: int, embedded_env: dict[str, str], tmp_path: Path, se
         assert page.inner_text("#import-summary") == "2 new, 0 already known, 1 bad row (of 3)."
         assert "line 3: email 'not-an-address' is not an address" in page.inner_text("#import-errors")
         check("import-report")
+        page.goto(f"{server.url}/admin/subscribers?q=boris")
+        page.click("text=boris@example.org")
+        assert page.inner_text("h1") == "boris@example.org"
+        check("subscriber")
+        page.click("button:has-text('Erase (GDPR request)…')")
+        assert page.inner_text("h1") == "Erase boris@example.org?"
+        check("erase-confirm")
+        page.click("text=Cancel")  # a person changes their mind: nothing was erased
+        assert page.inner_text("h1") == "boris@example.org"
 
         # A test to one address first: nothing is recorded, one message arrives.
         smtp.gate.set()
