@@ -123,6 +123,14 @@ def members(uow: UnitOfWorkFactory, slug: str) -> tuple[MailingList, list[tuple[
         return found, work.subscribers.members(found.id)
 
 
+def awaiting_confirmation(uow: UnitOfWorkFactory, slug: str) -> tuple[MailingList, list[int]]:
+    """A list (by slug; NotFound) and the ids of its readers still owed a confirmation link: their
+    subscription is pending and the address is not suppressed."""
+    lst, rows = members(uow, slug)
+    return lst, [sub.id for sub, subscription in rows
+                 if subscription.status == SubscriptionStatus.PENDING and sub.status not in SUPPRESSED]
+
+
 def add_subscriber(
     work: DigestUnitOfWork, *, email: str, name: str, language: str, lists: Sequence[MailingList],
     confirmed: bool, now: datetime,

@@ -146,3 +146,30 @@ def test_export_and_import_with_a_per_row_report(container: Any) -> None:
                          files={"file": ("people.csv", b"email\nmallory@example.org\n", "text/csv")})
     assert forged.status_code == 403
     assert "mallory@example.org" not in {s.email for s, _ in subs.members(container.digest_uow, "world")[1]}
+
+
+def test_an_unconfirmed_import_offers_to_mail_confirmation_links(container: Any) -> None:
+    world = make_list(container, slug="world", name="World")
+    add_active(container, world, ["known@example.org"])
+    client, token = browser(container)
+    started = client.post("/admin/subscribers/import", data={"list": "world", "csrf_token": token},
+                          files={"file": ("people.csv", b"email\nzoe@example.org\nyan@example.org\n",
+                                          "text/csv")}, follow_redirects=False)
+    deadline = time.monotonic() + 30
+    page = client.get(started.headers["location"]).text
+    while 'id="import-state">running' in page and time.monotonic() < deadline:
+        time.sleep(0.1)
+        page = client.get(started.headers["location"]).text
+    assert "2 readers of <code>world</code> are pending" in page
+    outbox = container.settings.var_dir / "outbox"
+    assert not list(outbox.glob("*.eml"))  # nothing mailed before the admin asks
+    asked = client.post("/admin/subscribers/import/confirmations",
+                        data={"list": "world", "csrf_token": token})
+    assert "Mail 2 confirmation links?" in asked.text and not list(outbox.glob("*.eml"))
+    done = client.post("/admin/subscribers/import/confirmations",
+                       data={"list": "world", "confirm": "yes", "csrf_token": token})
+    assert "Mailing 2 confirmation links to readers of World." in done.text
+    mails = sorted(p.read_text() for p in outbox.glob("*.eml"))
+    assert len(mails) == 2 and all("/confirm/" in m for m in mails)
+    assert {"zoe@example.org", "yan@example.org"} == {
+        a for m in mails for a in ("zoe@example.org", "yan@example.org") if f"To: {a}" in m}

@@ -1,5 +1,5 @@
 """Subscriber CSV import from the browser: upload, then a page that follows the import job and
-shows its per-row report.
+shows its per-row report, and a button mailing confirmation links to a list's pending readers.
 
 The work is the API's import job (web/imports_api.py), started the same way: this module only
 stores the upload and reads the job back. While the job runs its page reloads itself every
@@ -13,12 +13,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from syndicate.digests import subscribers as subs
+from syndicate.digests.optin import PendingConfirmation
 from syndicate.errors import NotFound
+from syndicate.web.admin.confirm import ask, is_confirmed
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import render
 from syndicate.web.deps import ContainerDep
@@ -29,10 +31,12 @@ COPY_CHUNK = 1024 * 1024
 
 
 def _form(
-    request: Request, container: ContainerDep, *, error: str = "", status_code: int = 200
+    request: Request, container: ContainerDep, *, error: str = "", flash: str | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     lists = subs.all_lists(container.digest_uow)
-    return render(request, "admin/import.html", {"lists": lists, "error": error}, status_code=status_code)
+    return render(request, "admin/import.html", {"lists": lists, "error": error, "flash": flash},
+                  status_code=status_code)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -76,10 +80,42 @@ async def start_import(
 
 @router.get("/{job_id}", response_class=HTMLResponse)
 def import_report(
-    request: Request, job_id: str, _: SessionDep, list_slug: str = Query("", alias="list", max_length=63)
+    request: Request, job_id: str, container: ContainerDep, _: SessionDep,
+    list_slug: str = Query("", alias="list", max_length=63),
 ) -> HTMLResponse:
-    """The job's progress while it runs (the page reloads itself), then its per-row report."""
+    """The job's progress while it runs (the page reloads itself), then its per-row report and how
+    many readers of the list still wait for a confirmation link."""
     job = registry(request).get(job_id)
     if job is None:
         raise HTTPException(404, f"no import job {job_id!r} (jobs are forgotten when the server restarts)")
-    return render(request, "admin/import_report.html", {"job": job, "list_slug": list_slug})
+    pending = 0
+    if list_slug and job.state != "running":
+        try:
+            pending = len(subs.awaiting_confirmation(container.digest_uow, list_slug)[1])
+        except NotFound:
+            list_slug = ""
+    return render(request, "admin/import_report.html",
+                  {"job": job, "list_slug": list_slug, "pending": pending})
+
+
+@router.post("/confirmations", response_class=HTMLResponse)
+def mail_confirmations(
+    request: Request, container: ContainerDep, _: CsrfDep, background: BackgroundTasks,
+    list_slug: Annotated[str, Form(alias="list", max_length=63)], confirm: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """After confirmation, mail a confirmation link to every pending reader of the list (double
+    opt-in for imported addresses), at the configured send rate, after the response."""
+    try:
+        lst, waiting = subs.awaiting_confirmation(container.digest_uow, list_slug)
+    except NotFound as exc:
+        return _form(request, container, error=str(exc), status_code=422)
+    links = f"{len(waiting)} confirmation link{'' if len(waiting) == 1 else 's'}"
+    if not is_confirmed(confirm):
+        return ask(request, title=f"Mail {links}?",
+                   message=(f"Each pending reader of {lst.name} gets a mail asking to confirm; only those "
+                            "who click it receive editions."),
+                   button="Yes, mail them", back="/admin/subscribers/import", fields={"list": lst.slug},
+                   danger=False)
+    pendings = [PendingConfirmation(subscriber_id, (lst.id,)) for subscriber_id in waiting]
+    background.add_task(container.optin.send_confirmations, pendings, lambda *_: None)
+    return _form(request, container, flash=f"Mailing {links} to readers of {lst.name}.")
