@@ -172,16 +172,16 @@ def unpublish_article(
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
     """Unpublish from the dashboard after confirmation, then show the article again."""
-    if confirm != "yes":
+    from syndicate.web.admin.confirm import ask, is_confirmed  # confirm renders through this module
+
+    if not is_confirmed(confirm):
         found = container.article_reader.by_id(article_id)
         if found is None:
             raise HTTPException(404, f"no article with id {article_id}")
-        return render(request, "admin/confirm.html", {
-            "title": f"Unpublish “{found.title}”?",
-            "message": ("It leaves every feed, page and sitemap (its page answers 410 Gone), and partners "
-                        "are told. Mail already sent stays sent."),
-            "button": "Yes, unpublish", "back": f"/admin/articles/{article_id}", "action": request.url.path,
-            "fields": {}, "danger": True})
+        return ask(request, title=f"Unpublish “{found.title}”?",
+                   message=("It leaves every feed, page and sitemap (its page answers 410 Gone), and "
+                            "partners are told. Mail already sent stays sent."),
+                   button="Yes, unpublish", back=f"/admin/articles/{article_id}")
     if container.articles.unpublish(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)
