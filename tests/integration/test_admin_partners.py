@@ -34,6 +34,8 @@ def test_admin_adds_edits_disables_and_rotates_a_partner(make_container: Any) ->
     forged = client.post("/admin/partners", data={"name": "Forged", "url": "http://127.0.0.1:9/x"})
     assert forged.status_code == 403 and len(container.partner_reads.partners()) == 1
 
+    forged_edit = client.post(f"/admin/partners/{partner.id}", data={"name": "Eve", "url": "http://127.0.0.1:9/e"})
+    assert forged_edit.status_code == 403
     edited = client.post(f"/admin/partners/{partner.id}", data={
         "name": "Agency", "url": "http://127.0.0.1:9/hook2", "categories": "", "language": "",
         "rate_limit_per_minute": "30", "csrf_token": token})
@@ -50,12 +52,19 @@ def test_admin_adds_edits_disables_and_rotates_a_partner(make_container: Any) ->
                            data={"active": "false", "confirm": "yes", "csrf_token": token})
     assert "Disabled: nothing is pushed" in disabled.text
     assert not container.partner_reads.partner(partner.id).partner.active
+    no_csrf_enable = client.post(f"/admin/partners/{partner.id}/active", data={"active": "true"})
+    assert no_csrf_enable.status_code == 403
+    assert not container.partner_reads.partner(partner.id).partner.active
     enabled = client.post(f"/admin/partners/{partner.id}/active",
                           data={"active": "true", "csrf_token": token})
     assert "Enabled" in enabled.text and container.partner_reads.partner(partner.id).partner.active
 
     asked = client.post(f"/admin/partners/{partner.id}/rotate-secret", data={"csrf_token": token})
     assert "Rotate the signing secret?" in asked.text
+    before = container.partner_reads.partner(partner.id).partner.previous_secret_until
+    forged_rotate = client.post(f"/admin/partners/{partner.id}/rotate-secret", data={"confirm": "yes"})
+    assert forged_rotate.status_code == 403
+    assert container.partner_reads.partner(partner.id).partner.previous_secret_until == before
     rotated = client.post(f"/admin/partners/{partner.id}/rotate-secret",
                           data={"csrf_token": token, "confirm": "yes"})
     new_secret = re.search(r"<pre><code>(whsec_[A-Za-z0-9+/=]+)</code></pre>", rotated.text)

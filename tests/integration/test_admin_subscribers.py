@@ -34,6 +34,8 @@ def test_admin_adds_and_edits_a_reader(container: Any) -> None:
     assert page.status_code == 200 and "Subscriber saved." in page.text
     ann = container.digest_reads.subscribers(q="ann", limit=5)[0]
     assert (ann.email, ann.name, ann.language, ann.status) == ("Ann@example.org", "Ann", "ru", "active")
+    forged = client.post("/admin/subscribers", data=form | {"email": "eve@example.org", "csrf_token": "x"})
+    assert forged.status_code == 403 and not container.digest_reads.subscribers(q="eve", limit=1)
     bad = client.post("/admin/subscribers", data=form | {"email": "not an address"})
     assert bad.status_code == 422 and "is not an address of the form name@domain" in bad.text
     assert 'value="not an address"' in bad.text  # the form comes back as typed
@@ -99,6 +101,9 @@ def test_erase_removes_the_person_and_keeps_the_ledger_row(container: Any) -> No
     client, token = browser(container)
     asked = client.post(f"/admin/subscribers/{olga.id}/erase", data={"csrf_token": token})
     assert "Erase olga@example.org?" in asked.text and "cannot be undone" in asked.text
+    assert container.digest_reads.subscriber(olga.id).email == "olga@example.org"
+    forged = client.post(f"/admin/subscribers/{olga.id}/erase", data={"confirm": "yes"})
+    assert forged.status_code == 403
     assert container.digest_reads.subscriber(olga.id).email == "olga@example.org"
     done = client.post(f"/admin/subscribers/{olga.id}/erase", data={"csrf_token": token, "confirm": "yes"})
     assert done.status_code == 200 and "Erased: the address and name are gone" in done.text
@@ -166,6 +171,8 @@ def test_an_unconfirmed_import_offers_to_mail_confirmation_links(container: Any)
     asked = client.post("/admin/subscribers/import/confirmations",
                         data={"list": "world", "csrf_token": token})
     assert "Mail 2 confirmation links?" in asked.text and not list(outbox.glob("*.eml"))
+    forged = client.post("/admin/subscribers/import/confirmations", data={"list": "world", "confirm": "yes"})
+    assert forged.status_code == 403 and not list(outbox.glob("*.eml"))
     done = client.post("/admin/subscribers/import/confirmations",
                        data={"list": "world", "confirm": "yes", "csrf_token": token})
     assert "Mailing 2 confirmation links to readers of World." in done.text

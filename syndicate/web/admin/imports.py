@@ -88,14 +88,16 @@ def import_report(
     job = registry(request).get(job_id)
     if job is None:
         raise HTTPException(404, f"no import job {job_id!r} (jobs are forgotten when the server restarts)")
+    # The job thread changes the job while this page renders: show one consistent moment of it.
+    seen = job.as_json()
     pending = 0
-    if list_slug and job.state != "running":
+    if list_slug and seen["state"] != "running":
         try:
             pending = len(subs.awaiting_confirmation(container.digest_uow, list_slug)[1])
         except NotFound:
             list_slug = ""
     return render(request, "admin/import_report.html",
-                  {"job": job, "list_slug": list_slug, "pending": pending})
+                  {"job": seen, "list_slug": list_slug, "pending": pending})
 
 
 @router.post("/confirmations", response_class=HTMLResponse)
