@@ -69,6 +69,7 @@ def test_admin_walk(width: int, embedded_env: dict[str, str], tmp_path: Path, se
                             "boris@example.org,Борис,ru\n")
         page.goto(f"{server.url}/admin/subscribers")
         page.click("text=Import a CSV…")
+        check("import-form")
         page.set_input_files("input[name=file]", str(csv_path))
         page.check("input[name=confirmed]")
         page.click("button:has-text('Import')")
