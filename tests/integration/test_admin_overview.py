@@ -52,6 +52,10 @@ def test_overview_growth_chart_and_failure_links(seeded: Any) -> None:
     assert '<a class="bad" href="/admin/failures#pushes">1 partner pushes gave up.</a>' in page
     assert f'<a class="bad" href="/admin/editions/{edition_id}?state=failed">1</a>' in page
     assert f'<a class="bad" href="/admin/partners/{partner_id}?status=dead">1</a>' in page
+    editions = client.get("/admin/editions").text
+    assert f'<a class="bad" href="/admin/editions/{edition_id}?state=failed">1</a>' in editions
+    partners = client.get("/admin/partners").text
+    assert f'<a class="bad" href="/admin/partners/{partner_id}?status=dead">1</a>' in partners
     failures = client.get("/admin/failures").text
     assert "boris@example.org" in failures and "451 4.2.2 mailbox full" in failures
     assert f'href="/admin/subscribers/{boris_id}"' in failures
