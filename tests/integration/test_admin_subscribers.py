@@ -118,6 +118,8 @@ def test_erase_removes_the_person_and_keeps_the_ledger_row(container: Any) -> No
     assert "550 5.1.1 <[erased]>: no such user" in replies
     assert container.digest_reads.edition(edition_id).counts == counts_before  # the ledger adds up
     assert "olga" not in client.get("/admin/subscribers").text
+    refilled = client.post(f"/admin/subscribers/{olga.id}", data={"name": "Olga", "csrf_token": token})
+    assert refilled.status_code == 409 and container.digest_reads.subscriber(olga.id).name == ""
     assert "olga" not in client.get(f"/admin/editions/{edition_id}?state=bounced").text
 
 

@@ -118,7 +118,11 @@ def edit(
     request: Request, subscriber_id: DbId, container: ContainerDep, _: CsrfDep, lists: ListIds,
     name: Annotated[str, Form(max_length=200)] = "", language: Annotated[str, Form(max_length=35)] = "en",
 ) -> Response:
-    """Save name, language and lists (joined lists follow the reader's status; unticked ones are left)."""
+    """Save name, language and lists (joined lists follow the reader's status; unticked ones are left);
+    409 for an erased subscriber, which must stay anonymous."""
+    with not_found_404():
+        if is_erased(container.digest_reads.subscriber(subscriber_id).email):
+            raise HTTPException(409, f"subscriber {subscriber_id} was erased; it cannot be edited")
     try:
         subs.edit_subscriber(container.digest_uow, subscriber_id, name=name, language=language,
                              list_ids=lists, now=container.now())
