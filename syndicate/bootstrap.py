@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from syndicate.services.articles import ArticleService
     from syndicate.services.handlers import Handler
     from syndicate.services.messagebus import BoundHandler
+    from syndicate.storage.admin_read import SqlAdminReads
     from syndicate.storage.articles import SqlArticleReader
     from syndicate.storage.digest_read import DigestReads
     from syndicate.storage.event_log import SqlEventLog
@@ -115,6 +116,8 @@ class Container:
         # Operators: counters and heartbeats in the database, and the /metrics read model
         telemetry: SqlTelemetry = field(init=False)
         metrics_reads: SqlMetricsReads = field(init=False)
+        # The admin dashboard's own queries (list growth, deliveries per day, article search)
+        admin_reads: SqlAdminReads = field(init=False)
     else:
         celery = Wired("broker")
         tasks = Wired("broker")
@@ -138,6 +141,7 @@ class Container:
         digest_reads = Wired("digests")
         telemetry = Wired("telemetry")
         metrics_reads = Wired("telemetry")
+        admin_reads = Wired("admin_reads")
 
     def clock(self) -> datetime:
         """The current time as `now` gives it."""
@@ -364,6 +368,13 @@ def _wire_digests(c: Container) -> None:
 
 
 # Feature wiring by name, in dependency order (what `Wired` attributes and wire_all() call).
+def _wire_admin_reads(c: Container) -> None:
+    """The admin dashboard's read model."""
+    from syndicate.storage.admin_read import SqlAdminReads
+
+    c.admin_reads = SqlAdminReads(c.session_factory)
+
+
 WIRING: dict[str, Callable[[Container], None]] = {
     "telemetry": _wire_telemetry,
     "broker": _wire_broker,
@@ -373,6 +384,7 @@ WIRING: dict[str, Callable[[Container], None]] = {
     "partners": _wire_partners,
     "digests": _wire_digests,
     "handlers": _wire_handlers,
+    "admin_reads": _wire_admin_reads,
 }
 
 

@@ -353,6 +353,13 @@ class SubscriberStore(Protocol):
     def skip_queued_deliveries(self, subscriber_id: int, *, reply: str, now: datetime) -> int:
         """Mark the subscriber's `queued` deliveries `skipped` with this reply; returns how many."""
 
+    def erase(self, subscriber_id: int, *, placeholder: str, reason: str) -> None:
+        """Replace the subscriber's address by `placeholder`, blank its name, leave every list, mark it
+        `suppressed` with `reason`, and cut its address out of the replies its deliveries kept.
+
+        Delivery rows stay (states, dates, counts) so the ledger adds up; they name no one after.
+        """
+
 
 class DigestUnitOfWork(Transaction, Protocol):
     """One transaction over lists and subscribers; leaving without commit() rolls back."""

@@ -135,6 +135,14 @@ def members(uow: UnitOfWorkFactory, slug: str) -> tuple[MailingList, list[tuple[
         return found, work.subscribers.members(found.id)
 
 
+def awaiting_confirmation(uow: UnitOfWorkFactory, slug: str) -> tuple[MailingList, list[int]]:
+    """A list (by slug; NotFound) and the ids of its readers still owed a confirmation link: their
+    subscription is pending and the address is not suppressed."""
+    lst, rows = members(uow, slug)
+    return lst, [sub.id for sub, subscription in rows
+                 if subscription.status == SubscriptionStatus.PENDING and sub.status not in SUPPRESSED]
+
+
 def add_subscriber(
     work: DigestUnitOfWork, *, email: str, name: str, language: str, lists: Sequence[MailingList],
     confirmed: bool, now: datetime,
@@ -165,6 +173,68 @@ def add_subscriber(
         elif current.status != SubscriptionStatus.ACTIVE:
             work.subscribers.save_subscription(replace(current, status=wanted), now=now)
     return subscriber, created
+
+
+def _language(raw: str) -> str:
+    tag = parse_language(raw.strip() or "en")
+    if tag is None:
+        raise InvalidDigestInput(f"language: {raw!r} is not a language tag such as en or ru-RU")
+    return tag
+
+
+def _lists_by_id(work: DigestUnitOfWork, list_ids: Sequence[int]) -> list[MailingList]:
+    found = []
+    for list_id in dict.fromkeys(list_ids):
+        lst = work.lists.get(list_id)
+        if lst is None:
+            raise NotFound("list", list_id)
+        found.append(lst)
+    return found
+
+
+def add_one(
+    uow: UnitOfWorkFactory, *, email: str, name: str, language: str, list_ids: Sequence[int],
+    confirmed: bool, now: datetime,
+) -> tuple[Subscriber, bool]:
+    """An admin adds one reader to lists (see `add_subscriber`); returns it and whether it still
+    owes a confirmation (unconfirmed and not suppressed). Raises InvalidEmail, InvalidDigestInput
+    for a bad language and NotFound for an unknown list."""
+    tag = _language(language)
+    with uow() as work:
+        lists = _lists_by_id(work, list_ids)
+        subscriber, _ = add_subscriber(work, email=email, name=name, language=tag, lists=lists,
+                                       confirmed=confirmed, now=now)
+        work.commit()
+    return subscriber, not confirmed and subscriber.status not in SUPPRESSED and bool(lists)
+
+
+def edit_subscriber(
+    uow: UnitOfWorkFactory, subscriber_id: int, *, name: str, language: str, list_ids: Sequence[int],
+    now: datetime,
+) -> Subscriber:
+    """An admin sets a reader's name, language and lists: it joins the lists named (active when
+    the reader is, else pending) and leaves the others. Raises NotFound, InvalidDigestInput."""
+    tag = _language(language)
+    with uow() as work:
+        subscriber = work.subscribers.get(subscriber_id)
+        if subscriber is None:
+            raise NotFound("subscriber", subscriber_id)
+        wanted = {lst.id for lst in _lists_by_id(work, list_ids)}
+        joined = (SubscriptionStatus.ACTIVE if subscriber.status == SubscriberStatus.ACTIVE
+                  else SubscriptionStatus.PENDING)
+        mine = work.subscribers.subscriptions(subscriber_id)
+        for list_id in wanted:
+            current = mine.get(list_id)
+            if current is None or current.status == SubscriptionStatus.UNSUBSCRIBED:
+                work.subscribers.save_subscription(Subscription(subscriber_id, list_id, joined), now=now)
+        left = [list_id for list_id, sub in mine.items()
+                if list_id not in wanted and sub.status != SubscriptionStatus.UNSUBSCRIBED]
+        if left:
+            work.subscribers.set_subscription_status(subscriber_id, left, SubscriptionStatus.UNSUBSCRIBED)
+        subscriber = replace(subscriber, name=" ".join(name.split())[:200], language=tag)
+        work.subscribers.save(subscriber)
+        work.commit()
+    return subscriber
 
 
 @dataclass

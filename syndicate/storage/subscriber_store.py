@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import MailingList, Subscriber, Subscription, Visibility
@@ -17,6 +17,7 @@ from syndicate.digests.states import (
 )
 from syndicate.storage.db import SessionUnitOfWork
 from syndicate.storage.digest_models import (
+    DeliveryAttemptRow,
     DeliveryRow,
     MailingListRow,
     SubscriberRow,
@@ -169,6 +170,27 @@ class SqlSubscriberStore:
             .values(state=str(DeliveryState.SKIPPED), last_reply=reply, updated_at=now)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def erase(self, subscriber_id: int, *, placeholder: str, reason: str) -> None:
+        """See SubscriberStore.erase."""
+        row = self.session.get(SubscriberRow, subscriber_id)
+        if row is None:
+            return
+        # SMTP replies quote the address as given or lower-cased; both spellings go.
+        spellings = sorted({row.email, row.email.lower()})
+        row.email = row.email_key = placeholder
+        row.name, row.language = "", "en"
+        row.status, row.status_reason, row.confirmed_at = str(SubscriberStatus.SUPPRESSED), reason, None
+        self.set_subscription_status(subscriber_id, None, SubscriptionStatus.UNSUBSCRIBED)
+        mine = select(DeliveryRow.id).where(DeliveryRow.subscriber_id == subscriber_id)
+        for address in spellings:
+            self.session.execute(
+                update(DeliveryRow).where(DeliveryRow.subscriber_id == subscriber_id)
+                .values(last_reply=func.replace(DeliveryRow.last_reply, address, "[erased]")))
+            self.session.execute(
+                update(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id.in_(mine))
+                .values(reply=func.replace(DeliveryAttemptRow.reply, address, "[erased]")))
+        self.session.flush()
 
 
 class SqlDigestUnitOfWork(SessionUnitOfWork):

@@ -33,6 +33,8 @@ from syndicate.web import (
 )
 from syndicate.web import subscribe as subscribe_routes
 from syndicate.web.admin import editions as admin_editions
+from syndicate.web.admin import failures as admin_failures
+from syndicate.web.admin import imports as admin_imports
 from syndicate.web.admin import lists as admin_lists
 from syndicate.web.admin import outbox as admin_outbox
 from syndicate.web.admin import partners as admin_partners
@@ -113,6 +115,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(admin_outbox.router)
     app.include_router(admin_editions.router)
     app.include_router(admin_partners.router)
+    app.include_router(admin_failures.router)
+    app.include_router(admin_imports.router)  # before /admin/subscribers/{id}
     app.include_router(admin_subscribers.router)
     app.include_router(admin_lists.router)
     app.add_exception_handler(StarletteHTTPException, error_pages.http_error)

@@ -21,7 +21,7 @@ DbId = Annotated[int, Interval(ge=0, le=INT64_MAX)]
 MAX_PAGE = 1_000_000
 
 ADMIN_CSP = (
-    "default-src 'self'; script-src 'none'; object-src 'none'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; object-src 'none'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 _COMMON_HEADERS = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]

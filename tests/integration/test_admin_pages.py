@@ -53,7 +53,7 @@ def test_pages_show_counts_replies_and_buttons(seeded: Any) -> None:
     assert "1 email deliveries failed or bounced." in overview
     assert "Agency &lt;b&gt;" in overview and "Agency <b>" not in overview
     edition = client.get(f"/admin/editions/{edition_id}").text
-    assert re.search(r'data-state="sent"><a href="\?state=sent">2</a>', edition)
+    assert re.search(r'data-state="sent"><a href="\?state=sent" data-count="sent">2</a>', edition)
     assert "boris@example.org" in edition and "451 4.2.2 mailbox full" in edition
     assert "Resend failed (1)" in edition
     preview = client.get(f"/admin/editions/{edition_id}/preview?lang=ru")

@@ -1,20 +1,25 @@
-"""Admin pages for editions: delivery counts, the failed list, resends and an email preview."""
+"""Admin pages for editions: send one now (after confirmation), mail a test of the next one, follow
+the send live, delivery counts, the failed list, resends and an email preview."""
 
 from __future__ import annotations
 
 import html
 import math
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from syndicate.digests import subscribers as subs
+from syndicate.digests.proofs import send_proof
 from syndicate.digests.service import RESEND_MODES
-from syndicate.digests.states import STATES, DeliveryState
-from syndicate.errors import SyndicateError
+from syndicate.digests.states import FINAL_STATES, STATES, DeliveryState
+from syndicate.errors import InvalidEmail, NotFound, SyndicateError
 from syndicate.mail.message import body_placeholders
 from syndicate.mail.render import render_edition
 from syndicate.mail.strings import strings_for
 from syndicate.services.media import with_available_images
+from syndicate.web.admin.confirm import ask, is_confirmed
 from syndicate.web.admin.outbox import PREVIEW_CSP
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import queued_again, render
@@ -27,18 +32,95 @@ ROWS_PAGE_SIZE = 100
 PREVIEW_LANGUAGES = ("en", "ru")
 
 
-@router.get("", response_class=HTMLResponse)
-def editions(
-    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE)
+def _editions_page(
+    request: Request, container: ContainerDep, *, page: int = 1, flash: str | None = None, error: str = "",
+    form: dict[str, str] | None = None, status_code: int = 200,
 ) -> HTMLResponse:
-    """Editions newest first, with delivery counts."""
     reads = container.digest_reads
     total = reads.edition_count()
     rows = reads.editions(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render(request, "admin/editions.html", {
         "editions": [(e, e.list_name, e.counts) for e in rows], "states": STATES,
         "page": page, "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
-    })
+        "lists": subs.all_lists(container.digest_uow), "languages": PREVIEW_LANGUAGES,
+        "flash": flash, "error": error, "form": form or {},
+    }, status_code=status_code)
+
+
+@router.get("", response_class=HTMLResponse)
+def editions(
+    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE),
+    nothing: str = Query("", max_length=63),
+) -> HTMLResponse:
+    """Editions newest first, with delivery counts; the send-now and test forms."""
+    flash = (f"Nothing to send to {nothing!r}: no new article matches it, or nobody receives it."
+             if nothing else None)
+    return _editions_page(request, container, page=page, flash=flash)
+
+
+@router.post("/send")
+def send_now(
+    request: Request, container: ContainerDep, _: CsrfDep,
+    list_slug: Annotated[str, Form(alias="list", max_length=63)], confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Build an edition of the list from the articles since its last one and send it, after
+    confirmation; then follow it on its page."""
+    try:
+        lst = subs.list_by_slug(container.digest_uow, list_slug)
+    except NotFound as exc:
+        return _editions_page(request, container, error=str(exc), status_code=422)
+    if not is_confirmed(confirm):
+        return ask(request, title=f"Send {lst.name} now?",
+                   message=(f"This builds an edition of {lst.name} from the articles since its last one "
+                            "and mails it to every active reader. Mail cannot be called back."),
+                   button="Yes, send now", back="/admin/editions", fields={"list": lst.slug}, danger=False)
+    edition_id = container.digests.send_now(lst.slug)
+    if edition_id is None:
+        return RedirectResponse(f"/admin/editions?nothing={lst.slug}", status_code=303)
+    return RedirectResponse(f"/admin/editions/{edition_id}", status_code=303)
+
+
+@router.post("/test", response_class=HTMLResponse)
+def send_test(
+    request: Request, container: ContainerDep, _: CsrfDep,
+    list_slug: Annotated[str, Form(alias="list", max_length=63)],
+    email: Annotated[str, Form(max_length=320)], language: Annotated[str, Form(max_length=35)] = "en",
+) -> HTMLResponse:
+    """Mail the list's next edition, as it would be built now, to one address (nothing is stored)."""
+    typed = {"list": list_slug, "email": email, "language": language}
+    try:
+        result = send_proof(editions=container.digests.editions, uow=container.digest_uow,
+                            mailer=container.mailer, settings=container.settings, now=container.now(),
+                            list_slug=list_slug, email=email, language=language)
+    except (NotFound, InvalidEmail) as exc:
+        return _editions_page(request, container, error=str(exc), form=typed, status_code=422)
+    if result is None:
+        return _editions_page(request, container, form=typed,
+                              flash=f"No test sent: the next edition of {list_slug!r} would be empty.")
+    if not result.accepted:
+        return _editions_page(request, container, form=typed, status_code=502,
+                              error=f"The mail server refused the test to {result.email}: {result.reply}")
+    return _editions_page(request, container, form=typed, flash=(
+        f"Test sent to {result.email}: “{result.subject}” ({result.articles} "
+        f"article{'' if result.articles == 1 else 's'})."))
+
+
+def progress_json(counts: dict[DeliveryState, int]) -> dict[str, Any]:
+    """What the live progress shows: counts per state, rows in all, rows final, and whether done."""
+    total = sum(counts.values())
+    done = sum(counts[s] for s in FINAL_STATES)
+    return {"counts": {str(k): v for k, v in counts.items()}, "total": total, "done": done,
+            "final": counts[DeliveryState.QUEUED] == 0 and counts[DeliveryState.SENDING] == 0}
+
+
+@router.get("/{edition_id}/progress")
+def progress(edition_id: DbId, container: ContainerDep, _: SessionDep) -> dict[str, Any]:
+    """The edition's send progress, polled by the edition page while it sends."""
+    try:
+        found = container.digest_reads.edition(edition_id)
+    except NotFound:
+        raise HTTPException(404, f"no edition with id {edition_id}") from None
+    return progress_json(found.counts)
 
 
 @router.get("/{edition_id}", response_class=HTMLResponse)
@@ -60,7 +142,7 @@ def edition(
         "page": page,
         "pages": max(1, math.ceil(found.counts[DeliveryState(state)] / ROWS_PAGE_SIZE)),
         "flash": queued_again(resent),
-        "languages": PREVIEW_LANGUAGES,
+        "languages": PREVIEW_LANGUAGES, "progress": progress_json(found.counts),
     })
 
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
+from syndicate.digests.states import STATES
+from syndicate.feeds.model import FeedFormat, specs_of
+from syndicate.storage.admin_read import ARTICLE_STATUSES, ArticleFilter
+from syndicate.web.admin.charts import deliveries_chart
 from syndicate.web.admin.session import (
     CsrfDep,
     SessionDep,
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 PAGE_SIZE = 50
+CHART_DAYS = 14
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
@@ -100,34 +107,52 @@ def overview(request: Request, container: ContainerDep, _: SessionDep) -> HTMLRe
     """Recent articles, events awaiting handling, and what each feature reports."""
     articles = container.article_reader.newest(limit=10, include_unpublished=True)
     outbox = container.event_log.health()
+    now = container.now()
+    per_day = container.admin_reads.deliveries_per_day(until=now, days=CHART_DAYS)
     return render(request, "admin/overview.html", {
         "articles": articles, "pending_events": outbox.pending, "failing_events": outbox.failing,
+        "growth": container.admin_reads.list_growth(now), "chart": Markup(deliveries_chart(per_day)),
+        "per_day": per_day, "chart_days": CHART_DAYS,
         **delivery_overview(container),
     })
 
 
 @router.get("/articles", response_class=HTMLResponse)
 def articles(
-    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE)
+    request: Request, container: ContainerDep, _: SessionDep, page: int = Query(1, ge=1, le=MAX_PAGE),
+    q: Annotated[str, Query(max_length=200)] = "", language: Annotated[str, Query(max_length=35)] = "",
+    category: Annotated[str, Query(max_length=63)] = "", status: Annotated[str, Query(max_length=12)] = "",
 ) -> HTMLResponse:
-    """Every article, newest first."""
-    reader = container.article_reader
-    total = reader.count(include_unpublished=True)
-    rows = reader.newest(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, include_unpublished=True)
+    """Articles newest first: search by title, slug or guid; filter by language, category, status."""
+    wanted = ArticleFilter(q=q, language=language.strip(), category=category.strip(),
+                           status=next((s for s in ARTICLE_STATUSES if s == status), None))
+    reads = container.admin_reads
+    rows, total = reads.search_articles(wanted, now=container.now(), limit=PAGE_SIZE,
+                                        offset=(page - 1) * PAGE_SIZE)
+    languages, categories = reads.article_facets()
+    query = urlencode({"q": q, "language": wanted.language, "category": wanted.category,
+                       "status": wanted.status or ""})
     return render(request, "admin/articles.html", {
         "now": container.now(), "articles": rows, "page": page,
-        "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total,
+        "pages": max(1, math.ceil(total / PAGE_SIZE)), "total": total, "filter": wanted,
+        "languages": languages, "categories": categories, "statuses": ARTICLE_STATUSES,
+        "query": query + "&", "filtered": bool(q or wanted.language or wanted.category or wanted.status),
     })
 
 
 @router.get("/articles/{article_id}", response_class=HTMLResponse)
 def article(request: Request, article_id: DbId, container: ContainerDep, _: SessionDep) -> HTMLResponse:
-    """One article and everywhere it went."""
+    """One article and everywhere it went: feeds, editions with their counts, partner pushes."""
     found = container.article_reader.by_id(article_id)
     if found is None:
         raise HTTPException(404, f"no article with id {article_id}")
+    base = container.settings.base_url
     return render(request, "admin/article.html", {
         "article": found, "events": container.event_log.of_article(article_id), "now": container.now(),
+        "feeds": [spec.url(base, fmt) for spec in specs_of(found) for fmt in FeedFormat]
+        if found.is_published else [],
+        "editions": container.digest_reads.editions_with_article(article_id, found.published_at),
+        "pushes": container.partner_reads.pushes_of_article(article_id), "states": STATES,
     })
 
 
@@ -142,8 +167,21 @@ def reschedule_article(
 
 
 @router.post("/articles/{article_id}/unpublish")
-def unpublish_article(article_id: DbId, container: ContainerDep, _: CsrfDep) -> Response:
-    """Unpublish from the dashboard, then show the article again."""
+def unpublish_article(
+    request: Request, article_id: DbId, container: ContainerDep, _: CsrfDep,
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Unpublish from the dashboard after confirmation, then show the article again."""
+    from syndicate.web.admin.confirm import ask, is_confirmed  # confirm renders through this module
+
+    if not is_confirmed(confirm):
+        found = container.article_reader.by_id(article_id)
+        if found is None:
+            raise HTTPException(404, f"no article with id {article_id}")
+        return ask(request, title=f"Unpublish “{found.title}”?",
+                   message=("It leaves every feed, page and sitemap (its page answers 410 Gone), and "
+                            "partners are told. Mail already sent stays sent."),
+                   button="Yes, unpublish", back=f"/admin/articles/{article_id}")
     if container.articles.unpublish(article_id) is None:
         raise HTTPException(404, f"no article with id {article_id}")
     return RedirectResponse(f"/admin/articles/{article_id}", status_code=303)

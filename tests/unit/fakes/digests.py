@@ -414,6 +414,18 @@ class FakeSubscriberStore:
             row.state, row.last_reply = DeliveryState.SKIPPED, reply
         return len(rows)
 
+    def erase(self, subscriber_id: int, *, placeholder: str, reason: str) -> None:
+        old = self.db.subscribers.get(subscriber_id)
+        if old is None:
+            return
+        self.db.subscribers[subscriber_id] = Subscriber(
+            subscriber_id, placeholder, "", "en", SubscriberStatus.SUPPRESSED, reason)
+        self.set_subscription_status(subscriber_id, None, SubscriptionStatus.UNSUBSCRIBED)
+        for row in self.db.deliveries.values():
+            if row.subscriber_id == subscriber_id and row.last_reply:
+                for address in {old.email, old.email.lower()}:
+                    row.last_reply = row.last_reply.replace(address, "[erased]")
+
 
 class FakeDigestUnitOfWork:
     """DigestUnitOfWork on a FakeDigestDb: leaving without commit() restores what it changed."""

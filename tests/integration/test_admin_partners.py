@@ -1,0 +1,73 @@
+"""An admin manages partners from the browser: add (secret shown once), edit filters,
+disable (confirmed first) and enable, rotate the secret; every POST needs the CSRF token."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from syndicate.web.app import create_app
+from tests.integration.test_admin_lists import csrf
+from tests.integration.test_admin_security import sign_in
+
+
+def test_admin_adds_edits_disables_and_rotates_a_partner(make_container: Any) -> None:
+    container = make_container(partner_allow_private=True)
+    client = TestClient(create_app(container), headers={"Accept": "text/html"})
+    sign_in(client)
+    token = csrf(client.get("/admin/partners").text)
+    added = client.post("/admin/partners", data={
+        "name": "Agency", "url": "http://127.0.0.1:9/hook", "categories": "World, Sport",
+        "language": "ru", "csrf_token": token})
+    assert added.status_code == 200 and "Partner Agency added" in added.text
+    secret = re.search(r"<pre><code>(whsec_[A-Za-z0-9+/=]+)</code></pre>", added.text)
+    assert secret is not None
+    (overview,) = container.partner_reads.partners()
+    partner = overview.partner
+    assert (partner.name, partner.categories, partner.language) == ("Agency", ("world", "sport"), "ru")
+    page = client.get(f"/admin/partners/{partner.id}").text
+    assert secret.group(1) not in page and secret.group(1) not in client.get("/admin/partners").text
+    bad = client.post("/admin/partners", data={"name": "Bad", "url": "ftp://x.example/", "csrf_token": token})
+    assert bad.status_code == 422 and "refused" in bad.text and 'value="ftp://x.example/"' in bad.text
+    forged = client.post("/admin/partners", data={"name": "Forged", "url": "http://127.0.0.1:9/x"})
+    assert forged.status_code == 403 and len(container.partner_reads.partners()) == 1
+
+    forged_edit = client.post(f"/admin/partners/{partner.id}", data={"name": "Eve", "url": "http://127.0.0.1:9/e"})
+    assert forged_edit.status_code == 403
+    edited = client.post(f"/admin/partners/{partner.id}", data={
+        "name": "Agency", "url": "http://127.0.0.1:9/hook2", "categories": "", "language": "",
+        "rate_limit_per_minute": "30", "csrf_token": token})
+    assert edited.status_code == 200 and "Changes saved." in edited.text
+    partner = container.partner_reads.partner(partner.id).partner
+    assert (partner.url, partner.categories, partner.language, partner.rate_limit_per_minute) == (
+        "http://127.0.0.1:9/hook2", (), None, 30)
+
+    asked = client.post(f"/admin/partners/{partner.id}/active", data={"active": "false", "csrf_token": token})
+    assert "Disable Agency?" in asked.text and container.partner_reads.partner(partner.id).partner.active
+    no_csrf = client.post(f"/admin/partners/{partner.id}/active", data={"active": "false", "confirm": "yes"})
+    assert no_csrf.status_code == 403 and container.partner_reads.partner(partner.id).partner.active
+    disabled = client.post(f"/admin/partners/{partner.id}/active",
+                           data={"active": "false", "confirm": "yes", "csrf_token": token})
+    assert "Disabled: nothing is pushed" in disabled.text
+    assert not container.partner_reads.partner(partner.id).partner.active
+    no_csrf_enable = client.post(f"/admin/partners/{partner.id}/active", data={"active": "true"})
+    assert no_csrf_enable.status_code == 403
+    assert not container.partner_reads.partner(partner.id).partner.active
+    enabled = client.post(f"/admin/partners/{partner.id}/active",
+                          data={"active": "true", "csrf_token": token})
+    assert "Enabled" in enabled.text and container.partner_reads.partner(partner.id).partner.active
+
+    asked = client.post(f"/admin/partners/{partner.id}/rotate-secret", data={"csrf_token": token})
+    assert "Rotate the signing secret?" in asked.text
+    before = container.partner_reads.partner(partner.id).partner.previous_secret_until
+    forged_rotate = client.post(f"/admin/partners/{partner.id}/rotate-secret", data={"confirm": "yes"})
+    assert forged_rotate.status_code == 403
+    assert container.partner_reads.partner(partner.id).partner.previous_secret_until == before
+    rotated = client.post(f"/admin/partners/{partner.id}/rotate-secret",
+                          data={"csrf_token": token, "confirm": "yes"})
+    new_secret = re.search(r"<pre><code>(whsec_[A-Za-z0-9+/=]+)</code></pre>", rotated.text)
+    assert new_secret is not None and new_secret.group(1) != secret.group(1)
+    assert "The previous secret keeps signing alongside until" in rotated.text
+    assert container.partner_reads.partner(partner.id).partner.previous_secret_until is not None
