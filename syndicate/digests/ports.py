@@ -42,11 +42,13 @@ class MailingList:
     visibility: Visibility = "public"
     #: Mail a story again to readers who had it through another list (a weekly round-up).
     repeat_stories: bool = False
+    #: Retired: no new editions, nobody joins; its readers and its history stay.
+    archived: bool = False
 
     @property
     def is_public(self) -> bool:
-        """True when readers may join from the public pages."""
-        return self.visibility == "public"
+        """True when readers may join from the public pages (public and not archived)."""
+        return self.visibility == "public" and not self.archived
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,9 @@ class ListStore(Protocol):
 
     def set_repeat_stories(self, list_id: int, repeat: bool) -> None:
         """Set whether the list mails stories readers already had through another list."""
+
+    def save(self, lst: MailingList) -> None:
+        """Store every field of an existing list but its id and slug (which never change)."""
 
     def get(self, list_id: int) -> MailingList | None:
         """The list with this id, or None."""

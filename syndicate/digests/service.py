@@ -105,6 +105,8 @@ class DigestService:
     def send_now(self, list_slug: str, *, since: datetime | None = None) -> int | None:
         """Build an edition of the list now and fan it out; None when there is nothing to send."""
         lst = subs.list_by_slug(self.uow, list_slug)
+        if lst.archived:
+            raise InvalidDigestInput(f"list {list_slug!r} is archived; bring it back before sending")
         edition_id = create_edition(self.editions, lst, frequency=lst.frequency, now=self.now(),
                                     since=since)
         if edition_id is not None:
@@ -131,7 +133,7 @@ class DigestService:
         keys = due_keys(self.now(), hour=s.digest_hour, weekday=s.digest_weekday,
                         timezone=s.digest_timezone)
         built: list[int] = []
-        for lst in subs.all_lists(self.uow):
+        for lst in subs.sending_lists(self.uow):
             for frequency, key in keys.items():
                 if lst.frequency != frequency and not lst.custom_frequency:
                     continue
@@ -151,7 +153,7 @@ class DigestService:
         if article is None:
             return []
         built: list[int] = []
-        for lst in subs.all_lists(self.uow):
+        for lst in subs.sending_lists(self.uow):
             if lst.frequency != Frequency.INSTANT and not lst.custom_frequency:
                 continue
             if not article_matches(lst, article):

@@ -20,6 +20,7 @@ from syndicate.digests.ports import (
     MailingList,
     Subscriber,
     Subscription,
+    Visibility,
 )
 from syndicate.digests.states import (
     FREQUENCIES,
@@ -46,6 +47,46 @@ def check_frequency(value: str) -> Frequency:
     return Frequency(value)
 
 
+@dataclass(frozen=True)
+class ListFields:
+    """A list's editable fields, checked (see `check_list_fields`)."""
+
+    name: str
+    frequency: Frequency
+    language: str | None
+    categories: tuple[str, ...]
+    description: str
+    visibility: Visibility
+
+
+def check_list_fields(
+    *, name: str, frequency: str, language: str | None, categories: Sequence[str],
+    description: str = "", visibility: str = "public",
+) -> ListFields:
+    """The fields of a list as stored; raises InvalidDigestInput naming the first bad one."""
+    if not name.strip():
+        raise InvalidDigestInput("list name must not be empty")
+    if len(description) > MAX_DESCRIPTION:
+        raise InvalidDigestInput(
+            f"list description is {len(description)} characters; the limit is {MAX_DESCRIPTION}")
+    if visibility not in VISIBILITIES:
+        raise InvalidDigestInput(f"list visibility must be public or private, got {visibility!r}")
+    tag = None
+    if language:
+        tag = parse_language(language)
+        if tag is None:
+            raise InvalidDigestInput(f"--language: {language!r} is not a language tag such as en or ru-RU")
+    category_slugs = []
+    for raw in categories:
+        category = parse_slug(raw)
+        if category is None:
+            raise InvalidDigestInput(f"--category: {raw!r} is not a category slug ({SLUG_RULE})")
+        category_slugs.append(category)
+    return ListFields(name=name.strip(), frequency=check_frequency(frequency), language=tag or None,
+                      categories=tuple(dict.fromkeys(category_slugs)), description=description.strip(),
+                      visibility="private" if visibility == "private" else "public")
+
+
 def create_list(
     uow: UnitOfWorkFactory, *, slug: str, name: str, frequency: str, language: str | None,
     categories: Sequence[str], custom_frequency: bool, now: datetime,
@@ -55,35 +96,49 @@ def create_list(
     description or visibility."""
     if not slug or set(slug) - _SLUG_CHARS or len(slug) > 63:
         raise InvalidDigestInput(f"list slug must be 1-63 of a-z 0-9 - _, got {slug!r}")
-    if not name.strip():
-        raise InvalidDigestInput("list name must not be empty")
-    if len(description) > MAX_DESCRIPTION:
-        raise InvalidDigestInput(
-            f"list description is {len(description)} characters; the limit is {MAX_DESCRIPTION}")
-    if visibility not in VISIBILITIES:
-        raise InvalidDigestInput(f"list visibility must be public or private, got {visibility!r}")
-    if language:
-        tag = parse_language(language)
-        if tag is None:
-            raise InvalidDigestInput(f"--language: {language!r} is not a language tag such as en or ru-RU")
-        language = tag
-    category_slugs = []
-    for raw in categories:
-        category = parse_slug(raw)
-        if category is None:
-            raise InvalidDigestInput(f"--category: {raw!r} is not a category slug ({SLUG_RULE})")
-        category_slugs.append(category)
+    fields = check_list_fields(name=name, frequency=frequency, language=language, categories=categories,
+                               description=description, visibility=visibility)
     with uow() as work:
         if work.lists.by_slug(slug) is not None:
             raise InvalidDigestInput(f"list slug {slug!r} is already taken")
-        created = work.lists.add(slug=slug, name=name.strip(), frequency=check_frequency(frequency),
-                                 language=language or None, categories=list(dict.fromkeys(category_slugs)),
+        created = work.lists.add(slug=slug, name=fields.name, frequency=fields.frequency,
+                                 language=fields.language, categories=list(fields.categories),
                                  custom_frequency=custom_frequency, now=now,
-                                 description=description.strip(),
-                                 visibility="private" if visibility == "private" else "public",
+                                 description=fields.description, visibility=fields.visibility,
                                  repeat_stories=repeat_stories)
         work.commit()
     return created
+
+
+def edit_list(
+    uow: UnitOfWorkFactory, list_id: int, fields: ListFields, *, repeat_stories: bool
+) -> MailingList:
+    """Change a list's name, frequency, language, categories, description, visibility and whether it
+    repeats stories (its slug, readers and editions stay); raises NotFound. Editions already built
+    keep what they were built with; the next one follows the new fields."""
+    with uow() as work:
+        found = work.lists.get(list_id)
+        if found is None:
+            raise NotFound("list", list_id)
+        changed = replace(found, name=fields.name, frequency=fields.frequency, language=fields.language,
+                          categories=fields.categories, description=fields.description,
+                          visibility=fields.visibility, repeat_stories=repeat_stories)
+        work.lists.save(changed)
+        work.commit()
+    return changed
+
+
+def archive_list(uow: UnitOfWorkFactory, list_id: int, *, archived: bool = True) -> MailingList:
+    """Archive a list (no new editions, nobody joins; readers, editions and ledger stay) or bring it
+    back; raises NotFound."""
+    with uow() as work:
+        found = work.lists.get(list_id)
+        if found is None:
+            raise NotFound("list", list_id)
+        changed = replace(found, archived=archived)
+        work.lists.save(changed)
+        work.commit()
+    return changed
 
 
 def set_repeat_stories(uow: UnitOfWorkFactory, slug: str, repeat: bool) -> MailingList:
@@ -122,8 +177,13 @@ def all_lists(uow: UnitOfWorkFactory) -> list[MailingList]:
 
 
 def public_lists(uow: UnitOfWorkFactory) -> list[MailingList]:
-    """The lists anyone may join from the public pages, by id."""
+    """The lists anyone may join from the public pages (public, not archived), by id."""
     return [lst for lst in all_lists(uow) if lst.is_public]
+
+
+def sending_lists(uow: UnitOfWorkFactory) -> list[MailingList]:
+    """The lists that get new editions: every list not archived, by id."""
+    return [lst for lst in all_lists(uow) if not lst.archived]
 
 
 def members(uow: UnitOfWorkFactory, slug: str) -> tuple[MailingList, list[tuple[Subscriber, Subscription]]]:

@@ -37,6 +37,8 @@ class MailingListRow(Base):
     visibility: Mapped[str] = mapped_column(String(10), default="public", server_default="public")
     # True: the list mails a story again to a reader who had it through another list (a round-up).
     repeat_stories: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # True: retired; no new editions and nobody joins, its readers and history kept.
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 def _email_key(context: Any) -> str:

@@ -30,7 +30,7 @@ def to_list(row: MailingListRow) -> MailingList:
     return MailingList(row.id, row.slug, row.name, Frequency(row.frequency), row.language,
                        tuple(row.categories or ()), bool(row.custom_frequency),
                        row.description or "", "private" if row.visibility == "private" else "public",
-                       bool(row.repeat_stories))
+                       bool(row.repeat_stories), bool(row.archived))
 
 
 def to_subscriber(row: SubscriberRow) -> Subscriber:
@@ -69,6 +69,14 @@ class SqlListStore:
         """See ListStore.set_repeat_stories."""
         self.session.execute(update(MailingListRow).where(MailingListRow.id == list_id)
                              .values(repeat_stories=repeat))
+
+    def save(self, lst: MailingList) -> None:
+        """See ListStore.save."""
+        self.session.execute(update(MailingListRow).where(MailingListRow.id == lst.id).values(
+            name=lst.name, frequency=str(lst.frequency), language=lst.language,
+            categories=list(lst.categories), custom_frequency=lst.custom_frequency,
+            description=lst.description, visibility=lst.visibility, repeat_stories=lst.repeat_stories,
+            archived=lst.archived))
 
     def get(self, list_id: int) -> MailingList | None:
         """See ListStore.get."""

@@ -1,5 +1,6 @@
-"""Admin pages for mailing lists: every list, creating one (through the use case), and the
-HTML form snippet a site pastes to let readers subscribe."""
+"""Admin pages for mailing lists: every list, creating, editing and archiving one (through the
+use cases; archiving asks first), and the HTML form snippet a site pastes to let readers
+subscribe."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syndicate.digests import subscribers as subs
 from syndicate.errors import InvalidDigestInput
+from syndicate.web.admin.confirm import ask, is_confirmed
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import render
 from syndicate.web.deps import ContainerDep
+from syndicate.web.security import DbId
 
 router = APIRouter(prefix="/admin/lists", include_in_schema=False)
 
@@ -51,3 +54,60 @@ def create(
                  "language": language, "visibility": visibility}
         return _page(request, container, status=422, error=str(exc), form=typed)
     return RedirectResponse(f"/admin/lists?created={slug.strip()}", status_code=303)
+
+
+def _edit_page(request: Request, container: ContainerDep, list_id: int, *, status: int = 200,
+               error: str = "", form: dict[str, str] | None = None, saved: bool = False) -> HTMLResponse:
+    lst = subs.list_by_id(container.digest_uow, list_id)
+    shown = form or {"name": lst.name, "frequency": str(lst.frequency), "language": lst.language or "",
+                     "categories": " ".join(lst.categories), "description": lst.description,
+                     "visibility": lst.visibility, "repeat_stories": "yes" if lst.repeat_stories else ""}
+    return render(request, "admin/list.html", {
+        "list": lst, "form": shown, "error": error, "flash": "Saved." if saved else None,
+    }, status_code=status)
+
+
+@router.get("/{list_id}", response_class=HTMLResponse)
+def list_page(request: Request, container: ContainerDep, _: SessionDep, list_id: DbId,
+              saved: str = "") -> HTMLResponse:
+    """One list's settings, to edit, and its archive button."""
+    return _edit_page(request, container, list_id, saved=saved == "1")
+
+
+@router.post("/{list_id}", response_class=HTMLResponse)
+def edit(
+    request: Request, container: ContainerDep, _: CsrfDep, list_id: DbId,
+    name: Annotated[str, Form(max_length=200)], frequency: Annotated[str, Form(max_length=10)],
+    description: Annotated[str, Form(max_length=subs.MAX_DESCRIPTION)] = "",
+    language: Annotated[str, Form(max_length=35)] = "",
+    categories: Annotated[str, Form(max_length=2000)] = "",
+    visibility: Annotated[str, Form(max_length=10)] = "public",
+    repeat_stories: Annotated[str, Form(max_length=3)] = "",
+) -> Response:
+    """Save a list's fields; a refused field comes back on the same page (422) as typed."""
+    try:
+        fields = subs.check_list_fields(name=name, frequency=frequency, language=language.strip() or None,
+                                        categories=categories.replace(",", " ").split(),
+                                        description=description, visibility=visibility)
+        subs.edit_list(container.digest_uow, list_id, fields, repeat_stories=repeat_stories == "yes")
+    except InvalidDigestInput as exc:
+        typed = {"name": name, "frequency": frequency, "language": language, "categories": categories,
+                 "description": description, "visibility": visibility, "repeat_stories": repeat_stories}
+        return _edit_page(request, container, list_id, status=422, error=str(exc), form=typed)
+    return RedirectResponse(f"/admin/lists/{list_id}?saved=1", status_code=303)
+
+
+@router.post("/{list_id}/archive", response_class=HTMLResponse)
+def archive(
+    request: Request, container: ContainerDep, _: CsrfDep, list_id: DbId,
+    archived: Annotated[bool, Form()], confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Archive a list after confirmation (no new editions, off the sign-up pages), or bring it back."""
+    lst = subs.list_by_id(container.digest_uow, list_id)
+    if archived and not is_confirmed(confirm):
+        return ask(request, title=f"Archive {lst.name}?",
+                   message=f"The list {lst.slug!r} gets no new editions and leaves the sign-up pages. "
+                           "Its readers, editions and delivery history stay, and it can be brought back.",
+                   button="Archive the list", back=f"/admin/lists/{list_id}", fields={"archived": "true"})
+    subs.archive_list(container.digest_uow, list_id, archived=archived)
+    return RedirectResponse(f"/admin/lists/{list_id}?saved=1", status_code=303)

@@ -356,6 +356,9 @@ class FakeListStore:
     def set_repeat_stories(self, list_id: int, repeat: bool) -> None:
         self.db.lists[list_id] = replace(self.db.lists[list_id], repeat_stories=repeat)
 
+    def save(self, lst: MailingList) -> None:
+        self.db.lists[lst.id] = lst
+
     def get(self, list_id: int) -> MailingList | None:
         return self.db.lists.get(list_id)
 
