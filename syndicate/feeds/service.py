@@ -35,6 +35,7 @@ from syndicate.feeds.sitemaps import (
     render_news_sitemap,
     render_sitemap,
 )
+from syndicate.services.media import with_available_images
 from syndicate.services.ports import TaskQueue, Telemetry
 from syndicate.settings import Settings
 
@@ -145,6 +146,8 @@ class FeedService:
         return result
 
     def _write_subscription(self, spec: FeedSpec, articles: list[Article], pages: int) -> BuildResult:
+        # Photos named by a pasted text whose files never arrived: no enclosure pointing at a 404.
+        articles = with_available_images(articles, self.settings)
         result = BuildResult()
         updated = feed_updated(articles)
         for fmt in FeedFormat:
@@ -161,7 +164,8 @@ class FeedService:
 
     def _write_page(self, spec: FeedSpec, page: ArchivePage, pages: int, uow: FeedUnitOfWork) -> BuildResult:
         result = BuildResult()
-        articles = uow.articles.between(spec, page.lower_bound, page.last)
+        articles = with_available_images(uow.articles.between(spec, page.lower_bound, page.last),
+                                         self.settings)
         base, n = self.settings.base_url, page.number
         for fmt in ARCHIVE_FORMATS:
             links = [("current", spec.url(base, fmt))]

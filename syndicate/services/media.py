@@ -20,7 +20,7 @@ def missing_images(article: Article, settings: Settings) -> set[str]:
 
 
 def with_available_images(articles: Iterable[Article], settings: Settings) -> list[Article]:
-    """The articles with missing media files left out of their images (for one-off emails)."""
+    """The articles with missing media files left out of their images (mail, pages, feeds)."""
     out = []
     for article in articles:
         missing = missing_images(article, settings)

@@ -403,3 +403,17 @@ def test_atom_entries_of_a_story_link_each_others_languages(container: Container
     # The language feeds carry the same alternates.
     ru_entry = parse_ok(read(container, "lang/ru/atom.xml")).entries[0]
     assert ("en", f"{base}/news/river") in [(x.get("hreflang"), x["href"]) for x in ru_entry.links]
+
+
+def test_photos_whose_files_never_arrived_get_no_enclosure_until_they_do(loaded: Container) -> None:
+    article = next(a for a in loaded.article_reader.newest(limit=100) if a.images)
+    media = [i.url for i in article.images]
+    assert media and all(url.startswith(loaded.settings.public_media_url) for url in media)
+    atom = read(loaded, "atom.xml").decode()
+    assert not any(url in atom for url in media)  # no enclosure pointing at a 404
+    name = media[0].rsplit("/", 1)[1]
+    (loaded.settings.var_dir / "media").mkdir(parents=True, exist_ok=True)
+    (loaded.settings.var_dir / "media" / name).write_bytes(b"\xff\xd8 a photo")
+    service_of(loaded).build_all()
+    atom = read(loaded, "atom.xml").decode()
+    assert media[0] in atom and not any(url in atom for url in media[1:])
