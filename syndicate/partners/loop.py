@@ -1,4 +1,4 @@
-"""The event loop a process's partner pushes run on: one asyncio loop in a daemon thread.
+"""The event loop a process's partner pushes run on: one asyncio loop (uvloop) in a daemon thread.
 
 Pooled connections of an `httpx.AsyncClient` belong to the loop that opened them, and a Celery
 task is plain synchronous code, so every push of a process runs on this one long-lived loop and
@@ -15,6 +15,8 @@ import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+
+import uvloop
 
 T = TypeVar("T")
 
@@ -64,7 +66,7 @@ class LoopThread:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 # A forked child: the parent's loop object came along, its thread did not.
-                self._loop = asyncio.new_event_loop()
+                self._loop = uvloop.new_event_loop()
                 self._thread = threading.Thread(
                     target=self._loop.run_forever, name=self.name, daemon=True
                 )

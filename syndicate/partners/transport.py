@@ -74,19 +74,50 @@ class PinnedBackend(httpcore.AnyIOBackend):
         raise last or httpcore.ConnectError(f"no address to connect to for {host!r}")
 
 
-class PinnedTransport(httpx.AsyncHTTPTransport):
-    """httpx transport whose connection pool dials through a PinnedBackend."""
+class OriginTransport(httpx.AsyncHTTPTransport):
+    """httpx transport for one origin whose connection pool dials through a PinnedBackend."""
 
-    def __init__(self, backend: PinnedBackend, *, max_connections: int = 100) -> None:
-        super().__init__()
+    def __init__(self, backend: PinnedBackend, ssl_context: ssl.SSLContext, *, max_connections: int) -> None:
+        # The shared context: building one loads the CA bundle (tens of ms, on the event loop).
+        super().__init__(verify=ssl_context)
         # The pool is swapped for one with our backend: httpx offers no public hook for this.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            ssl_context=ssl_context,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=30.0,
             network_backend=backend,
         )
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """One small pinned pool per partner origin (scheme, host, port).
+
+    httpcore's pool looks at every one of its connections each time it assigns a request, so one
+    pool holding the connections of fifty partners costs fifty checks per request (encode/httpx
+    #3215); a pool per origin looks only at that partner's few connections.
+    """
+
+    def __init__(self, backend: PinnedBackend, *, max_connections: int = 100) -> None:
+        self._backend = backend
+        self._max_connections = max_connections
+        self._ssl_context = ssl.create_default_context(cafile=certifi.where())
+        self._origins: dict[tuple[str, str, int | None], OriginTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request through its origin's pool (made on first use)."""
+        origin = (request.url.scheme, request.url.host, request.url.port)
+        transport = self._origins.get(origin)
+        if transport is None:
+            transport = self._origins[origin] = OriginTransport(
+                self._backend, self._ssl_context, max_connections=self._max_connections)
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close every origin's pooled connections."""
+        origins, self._origins = list(self._origins.values()), {}
+        for transport in origins:
+            await transport.aclose()
 
 
 class PartnerClient:

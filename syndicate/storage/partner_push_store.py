@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, case, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from syndicate.domain.articles import Article
@@ -93,31 +93,38 @@ _POSTPONE = (
     .where(_table.c.id == bindparam("d_id"))
     .values(next_attempt_at=bindparam("at", type_=UTCDateTime()), enqueued_at=None)
 )
-_NEXT_IN_LINE = (
-    select(PartnerDeliveryRow.id)
+_OUTCOME = (
+    update(_table)
+    .where(_table.c.id == bindparam("d_id"))
+    .values(
+        status=bindparam("status"), locked_until=None, enqueued_at=None,
+        last_status_code=bindparam("code"), last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_at", type_=UTCDateTime()),
+        delivered_at=func.coalesce(bindparam("delivered", type_=UTCDateTime()), _table.c.delivered_at),
+    )
+)
+_NEXT_IN_LINE_MANY = (
+    select(_me.id, PartnerDeliveryRow.id, PartnerDeliveryRow.event_id)
     .join(_me, and_(_me.partner_id == PartnerDeliveryRow.partner_id,
                     _me.article_id == PartnerDeliveryRow.article_id))
     .where(
-        _me.id == bindparam("d_id"),
+        _me.id.in_(bindparam("ids", expanding=True)),
         PartnerDeliveryRow.status == PENDING,
         PartnerDeliveryRow.event_id > _me.event_id,
         _PARTNER_ACTIVE,
     )
-    .order_by(PartnerDeliveryRow.event_id)
-    .limit(1)
 )
-_RELEASE = (
-    update(PartnerDeliveryRow)
-    .where(PartnerDeliveryRow.id == bindparam("d_id"))
+_RELEASE_MANY = (
+    update(_table)
+    .where(_table.c.id == bindparam("d_id"))
     .values(
         enqueued_at=None,
         next_attempt_at=case(
-            (PartnerDeliveryRow.next_attempt_at.is_(None), _NOW),
-            (PartnerDeliveryRow.next_attempt_at > _NOW, _NOW),
-            else_=PartnerDeliveryRow.next_attempt_at,
+            (_table.c.next_attempt_at.is_(None), _NOW),
+            (_table.c.next_attempt_at > _NOW, _NOW),
+            else_=_table.c.next_attempt_at,
         ),
     )
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -286,18 +293,30 @@ class SqlPushStore:
         return _outages(lambda: self._record_batch(records))
 
     def _record_batch(self, records: Sequence[AttemptRecord]) -> list[Recorded]:
-        results: list[Recorded] = []
+        # Set-based: a few statements whatever the number of records (executemany is one round
+        # trip on psycopg's pipeline). On PostgreSQL the commit does not wait for the disk: a dead
+        # worker loses nothing the server has; a crash of the server itself can lose the last few
+        # hundred milliseconds of outcomes, and those deliveries are pushed again (same webhook-id).
+        if not records:
+            return []
         with self.session_factory() as session:
-            session.add_all([
-                PartnerAttemptRow(
-                    delivery_id=r.delivery_id, partner_id=r.partner_id, attempted_at=r.attempted_at,
-                    status_code=r.status_code, error=r.error, duration_ms=r.duration_ms,
-                ) for r in records
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            session.execute(insert(PartnerAttemptRow), [
+                {"delivery_id": r.delivery_id, "partner_id": r.partner_id, "attempted_at": r.attempted_at,
+                 "status_code": r.status_code, "error": r.error, "duration_ms": r.duration_ms}
+                for r in records
             ])
-            for record in records:
-                results.append(_apply(session, record))
+            session.execute(_OUTCOME, [_outcome_values(r) for r in records])
+            disabled = {r.delivery_id: _partner_changes(session, r) for r in records}
+            successors = _successors(session, [r for r in records if r.release_next])
+            if successors:
+                session.execute(_RELEASE_MANY, [
+                    {"d_id": after, "now": at} for after, at in successors.values()
+                ])
             session.commit()
-        return results
+        return [Recorded(successor=successors[r.delivery_id][0] if r.delivery_id in successors else None,
+                         disabled=disabled[r.delivery_id]) for r in records]
 
     def renew(self, leases: Mapping[int, int], *, lease_until: datetime) -> None:
         """See PushStore.renew."""
@@ -387,33 +406,39 @@ def _states(session: Session, ids: list[int]) -> dict[int, DeliveryState | None]
     return states
 
 
-def _apply(session: Session, record: AttemptRecord) -> Recorded:
-    """Apply one attempt's changes to its delivery and partner (the attempt row is added by the caller)."""
-    values: dict[str, object] = {
-        "status": record.status.value, "locked_until": None, "enqueued_at": None,
-        "last_status_code": record.status_code, "last_error": record.error,
-        "next_attempt_at": record.next_attempt_at if record.status is DeliveryStatus.PENDING else None,
+def _outcome_values(record: AttemptRecord) -> dict[str, object]:
+    pending = record.status is DeliveryStatus.PENDING
+    return {
+        "d_id": record.delivery_id, "status": record.status.value,
+        "code": record.status_code, "error": record.error,
+        "next_at": record.next_attempt_at if pending else None,
+        "delivered": record.attempted_at if record.status is DeliveryStatus.DELIVERED else None,
     }
-    if record.status is DeliveryStatus.DELIVERED:
-        values["delivered_at"] = record.attempted_at
-    session.execute(
-        update(PartnerDeliveryRow).where(PartnerDeliveryRow.id == record.delivery_id)
-        .values(**values).execution_options(synchronize_session=False)
-    )
+
+
+def _partner_changes(session: Session, record: AttemptRecord) -> bool:
+    """Apply what an attempt changes on its partner; True when it disabled the partner."""
     if record.partner_failing_since is not None:
         _update_partner(session, record.partner_id, failing_since=record.partner_failing_since)
     if record.partner_recovered:
         _update_partner(session, record.partner_id, failing_since=None)
-    disabled = record.disable_reason is not None and _disable(
+    return record.disable_reason is not None and _disable(
         session, record.partner_id, now=record.attempted_at, reason=record.disable_reason
     )
-    successor = None
-    if record.release_next:
-        after = session.scalar(_NEXT_IN_LINE, {"d_id": record.delivery_id})
-        if after is not None:
-            session.execute(_RELEASE, {"d_id": after, "now": record.attempted_at})
-            successor = int(after)
-    return Recorded(successor=successor, disabled=disabled)
+
+
+def _successors(session: Session, records: list[AttemptRecord]) -> dict[int, tuple[int, datetime]]:
+    """For each record's delivery: the next pending event of its article to its (still active)
+    partner, and the time to release it at; one query for all."""
+    if not records:
+        return {}
+    found = session.execute(_NEXT_IN_LINE_MANY, {"ids": [r.delivery_id for r in records]}).all()
+    first: dict[int, tuple[int, int]] = {}
+    for me, after, event_id in found:
+        if me not in first or event_id < first[me][1]:
+            first[int(me)] = (int(after), int(event_id))
+    at = {r.delivery_id: r.attempted_at for r in records}
+    return {me: (after, at[me]) for me, (after, _e) in first.items()}
 
 
 def _attempts_by_partner(session: Session, partner_ids: set[int], since: datetime) -> dict[int, int]:
