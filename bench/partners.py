@@ -3,26 +3,28 @@
 Two parts, on a fresh PostgreSQL database each:
 
 1. In process: N partners, one batch per article (`PartnerPushes.push`: lease in one commit, guard,
-   sign, POST through the pinned transport, outcomes written as they arrive) against raw
+   sign, POST through the pinned transport, outcomes written as they arrive), all batches of a
+   round in flight together on the process's PARTNER_CONCURRENCY slots, against raw
    `httpx.AsyncClient` POSTs of the very same bodies and headers at the same concurrency, on a
-   loop of their own in the same process; alternating article by article.
+   loop of their own in the same process; two rounds, alternating.
 2. Through a real `syndicate worker` on Redis: articles published one at a time, each timed from
    the event being handled (its deliveries written by the partner handler) to every partner's
    delivery recorded as delivered; then a burst of articles for the rate. Prints the limit for
    that latency and concurrency (pushes in flight / latency) and the peak RSS per worker process.
 
     .venv/bin/python bench/partners.py [--latency-ms 200] [--partners 50] [--articles 20]
-        [--concurrency 1] [--quick]
-Needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379).
+        [--concurrency N] [--quick]
+Needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379). BENCH_KEEP=1 keeps the worker's log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import os
-import socket
+import shutil
 import statistics
 import subprocess
 import sys
@@ -70,30 +72,13 @@ async def serve(reader, writer):
 
 
 async def main():
-    servers = [await asyncio.start_server(serve, "127.0.0.1", int(p), backlog=1024)
-               for p in sys.argv[1:]]
-    print("ready", flush=True)
+    servers = [await asyncio.start_server(serve, "127.0.0.1", 0, backlog=1024)
+               for _ in range(int(sys.argv[1]))]
+    print(" ".join(str(s.sockets[0].getsockname()[1]) for s in servers), flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 
 uvloop.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
 
 
 def start_receiver(
@@ -101,17 +86,15 @@ def start_receiver(
 ) -> tuple[subprocess.Popen[bytes], list[str]]:
     """The receiver in its own process; returns it and one URL per partner (a port each)."""
     (workdir / "bench_receiver.py").write_text(RECEIVER)
-    ports = [free_port() for _ in range(partners)]
     proc = subprocess.Popen(
-        [sys.executable, str(workdir / "bench_receiver.py"), *map(str, ports)],
+        [sys.executable, str(workdir / "bench_receiver.py"), str(partners)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         env=os.environ | {"BENCH_LATENCY_S": str(latency_s)},
     )
     assert proc.stdout is not None
-    if proc.stdout.readline().strip() != b"ready":
+    ports = [int(p) for p in proc.stdout.readline().split()]
+    if len(ports) != partners:
         raise SystemExit("the receiver did not start")
-    for port in ports:
-        wait_port(port)
     return proc, [f"http://127.0.0.1:{port}/hook" for port in ports]
 
 
@@ -221,17 +204,23 @@ def in_process(container: Any, partners: int, articles: int, concurrency: int) -
 
         await asyncio.gather(*(one(i) for i in ids))
 
+    # Two rounds, alternating, each on its own half of the articles: every batch of the round in
+    # flight at once (as overlapping push tasks of one worker process are), against every POST
+    # of the same deliveries through one raw AsyncClient at the same concurrency.
     service_s = raw_s = 0.0
     made = 0
+    halves = [batches[: len(batches) // 2], batches[len(batches) // 2:]]
     try:
-        for ids in batches:
-            started = time.perf_counter()
-            outcomes = container.partner_pushes.push(ids)
-            service_s += time.perf_counter() - started
-            made += sum(1 for o in outcomes.values() if o.value == "delivered")
-            started = time.perf_counter()
-            loop.run(lambda ids=ids: post_all(ids))  # type: ignore[misc]
-            raw_s += time.perf_counter() - started
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(batches))) as pool:
+            for half in halves:
+                started = time.perf_counter()
+                for outcomes in pool.map(container.partner_pushes.push, half):
+                    made += sum(1 for o in outcomes.values() if o.value == "delivered")
+                service_s += time.perf_counter() - started
+                ids = [i for batch in half for i in batch]
+                started = time.perf_counter()
+                loop.run(lambda ids=ids: post_all(ids))  # type: ignore[misc]
+                raw_s += time.perf_counter() - started
     finally:
         if "client" in state:
             loop.run(state["client"].aclose)
@@ -246,7 +235,8 @@ def in_process(container: Any, partners: int, articles: int, concurrency: int) -
 def start_worker(env: dict[str, str], concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "syndicate.cli.main", "worker", "--concurrency", str(concurrency)],
+        [sys.executable, "-m", "syndicate.cli.main", "worker",
+         *(["--concurrency", str(concurrency)] if concurrency else [])],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while b" ready." not in log_path.read_bytes():
@@ -309,8 +299,9 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=50)
     parser.add_argument("--articles", type=int, default=20,
                         help="articles in the in-process part and in the burst")
-    parser.add_argument("--rounds", type=int, default=5, help="single articles timed through the worker")
-    parser.add_argument("--concurrency", type=int, default=1, help="worker processes")
+    parser.add_argument("--rounds", type=int, default=10, help="single articles timed through the worker")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="worker processes (default: the worker's own default, one per CPU)")
     parser.add_argument("--partner-concurrency", type=int, default=50, help="PARTNER_CONCURRENCY")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--quick", action="store_true", help="a few of everything (for tests)")
@@ -375,12 +366,15 @@ def main() -> None:
         receiver.wait(timeout=10)
         for name in db_names:
             drop_database(name)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
 
-    in_flight = args.partner_concurrency * args.concurrency
+    processes = args.concurrency or os.cpu_count() or 1
+    in_flight = args.partner_concurrency * processes
     lat = figures["latencies"]
     burst_rate = figures["burst_pushes"] / figures["burst_s"]
     print(f"# partner pushes: partners={args.partners} latency={args.latency_ms:g} ms "
-          f"PARTNER_CONCURRENCY={args.partner_concurrency} worker processes={args.concurrency} db=postgresql")
+          f"PARTNER_CONCURRENCY={args.partner_concurrency} worker processes={processes} db=postgresql")
     print(f"in process: {made} pushes, service={service_rate:.0f} pushes/s "
           f"raw_asyncclient={raw_rate:.0f} posts/s ratio={service_rate / raw_rate:.2f}")
     print(f"one article to {args.partners} partners, event handled -> all delivered: "

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -79,6 +80,10 @@ class BatchRun:
         self.outcomes: dict[int, AttemptOutcome] = {}
         #: Transactions that wrote outcomes (how well outcomes shared commits).
         self.record_commits = 0
+        #: Set once every push of the first claim has a slot (or the run ended): from then on the
+        #: batch is in flight and the caller may go on (read from another thread).
+        self.started = threading.Event()
+        self._waiting_for_slots = 0
         self._in_flight: dict[int, Claim] = {}
         self._replies: asyncio.Queue[tuple[Claim, datetime, Reply]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -86,23 +91,26 @@ class BatchRun:
     async def run(self, delivery_ids: Sequence[int]) -> dict[int, AttemptOutcome]:
         """Attempt the due ones among `delivery_ids` (and the successors they release); returns
         the outcome of each delivery looked at, once every attempt made is recorded."""
-        await self._claim(delivery_ids)
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat: asyncio.Task[None] | None = None
         try:
+            await self._claim(delivery_ids, first=True)
+            heartbeat = asyncio.create_task(self._heartbeat())
             while self._in_flight:
                 got = [await self._replies.get()]
                 while not self._replies.empty():
                     got.append(self._replies.get_nowait())
                 await self._record(got)
         finally:
-            heartbeat.cancel()
+            if heartbeat is not None:
+                heartbeat.cancel()
             for task in self._tasks:
                 task.cancel()
+            self.started.set()
         return self.outcomes
 
     # --- leasing ---------------------------------------------------------------------------------
 
-    async def _claim(self, delivery_ids: Sequence[int]) -> None:
+    async def _claim(self, delivery_ids: Sequence[int], *, first: bool = False) -> None:
         now = self.clock()
         batch = await self._store(self.store.claim_batch, delivery_ids, now=now,
                                   lease_until=now + self.lease)
@@ -122,9 +130,13 @@ class BatchRun:
                 forget.append(delivery_id)  # the sweep enqueues it again once it can go
         if forget:
             await self._store(self.store.forget_enqueued_many, forget)
+        if first:
+            self._waiting_for_slots = len(batch.claims)
+            if not batch.claims:
+                self.started.set()
         for claim in batch.claims:
             self._in_flight[claim.delivery_id] = claim
-            task = asyncio.create_task(self._push(claim, now))
+            task = asyncio.create_task(self._push(claim, now, counted=first))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -143,14 +155,20 @@ class BatchRun:
 
     # --- pushing and recording -------------------------------------------------------------------
 
-    async def _push(self, claim: Claim, now: datetime) -> None:
+    def _has_slot(self) -> None:
+        self._waiting_for_slots -= 1
+        if self._waiting_for_slots <= 0:
+            self.started.set()
+
+    async def _push(self, claim: Claim, now: datetime, *, counted: bool) -> None:
         keys = claim.keys
         secrets = signing_secrets(keys.secret, keys.previous_secret, keys.previous_until, now=now)
         # The signature's timestamp is the wall clock: receivers check it against theirs.
         headers = signed_headers(claim.webhook_id, datetime.now(UTC), claim.body, secrets)
         reply: Reply
         try:
-            reply = await self.client.push(claim.url, claim.body.encode("utf-8"), headers)
+            reply = await self.client.push(claim.url, claim.body.encode("utf-8"), headers,
+                                           self._has_slot if counted else None)
         except Exception as exc:  # the client never raises for a partner; record a bug as a failure
             log.exception("push of delivery %s failed unexpectedly", claim.delivery_id)
             reply = PushFailed(f"{type(exc).__name__}: {exc}")

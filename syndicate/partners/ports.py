@@ -283,9 +283,13 @@ class PushFailed:
 class PushClient(Protocol):
     """Sends signed POSTs, many at once on its own event loop; never raises for a partner's fault."""
 
-    async def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
+    async def push(
+        self, url: str, body: bytes, headers: Mapping[str, str],
+        on_start: Callable[[], None] | None = None,
+    ) -> PushResponse | PushFailed:
         """Check the URL with the guard and POST `body` (awaited on the client's loop); redirects
-        are never followed; returns within the client's timeout once a slot is free."""
+        are never followed. Waits for one of the process's slots, calls `on_start` once it has
+        one, and returns within the client's timeout from then."""
 
     def submit(self, work: Callable[[], Coroutine[Any, Any, T]]) -> Future[T]:
         """Start `work()` on the client's loop from synchronous code; returns its future."""

@@ -50,7 +50,6 @@ class PartnerPushes:
         self, store: PushStore, client: PushClient, tasks: TaskQueue, *, now: Callable[[], datetime],
         base_url: str, timeout_s: float, disable_after_days: float,
         rng: random.Random | None = None, batch_size: int = BATCH_SIZE, lease_s: float = 30.0,
-        task_wait_s: float = 2.0,
     ) -> None:
         self.store = store
         self.client = client
@@ -62,9 +61,6 @@ class PartnerPushes:
         self.rng = rng
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_s)
-        # How long a push task waits for its slowest partners before returning to the broker;
-        # what is still in flight then finishes (and is recorded) on the process's loop.
-        self.task_wait_s = task_wait_s
 
     # --- fan-out ---------------------------------------------------------------------------------
 
@@ -138,29 +134,28 @@ class PartnerPushes:
 
     # --- attempts --------------------------------------------------------------------------------
 
-    def push(
-        self, delivery_ids: Sequence[int], *, now: datetime | None = None, wait_s: float | None = None
-    ) -> dict[int, AttemptOutcome]:
+    def push(self, delivery_ids: Sequence[int], *, now: datetime | None = None) -> dict[int, AttemptOutcome]:
         """Attempt each due, first-in-line delivery among `delivery_ids` once, all in flight
-        together, and the later events they release; returns each delivery's outcome.
-
-        With `wait_s`, returns after that long with the outcomes recorded so far: the slower
-        pushes go on in this process and record their outcomes when they end (their leases are
-        renewed meanwhile, so if the process dies they are taken over after one lease).
-        """
-        clock = self.now if now is None else (lambda: now)
-        run = BatchRun(self.store, self.client, clock=clock, lease=self.lease,
-                       disable_after=self.disable_after, rng=self.rng)
-        future = self.client.submit(lambda: run.run(list(delivery_ids)))
-        try:
-            return future.result(timeout=wait_s)
-        except concurrent.futures.TimeoutError:
-            return dict(run.outcomes)
+        together, and the later events they release; returns each delivery's outcome once every
+        attempt made is recorded."""
+        run = self._run(now)
+        return self.client.submit(lambda: run.run(list(delivery_ids))).result()
 
     def push_task(self, delivery_ids: Sequence[int]) -> dict[str, int]:
-        """What a push task runs: `push` waiting at most `task_wait_s`; returns outcome counts
-        (`in-flight` counts the pushes still going on when it returned)."""
-        outcomes = self.push(delivery_ids, wait_s=self.task_wait_s)
+        """What a push task runs: the batch as in `push`, returning as soon as every push of it
+        has one of the process's `PARTNER_CONCURRENCY` slots; returns outcome counts so far
+        (`in-flight` counts the pushes still going on).
+
+        The pushes go on in this process and record their outcomes when they end (their leases
+        renewed meanwhile; if the process dies they are taken over after one lease). Waiting for
+        slots is the back-pressure: a process whose slots are all taken accepts no new batch, and
+        batches of few partners each still fill the slots, several at once.
+        """
+        run = self._run(None)
+        future = self.client.submit(lambda: run.run(list(delivery_ids)))
+        future.add_done_callback(_log_failure)
+        run.started.wait()
+        outcomes = future.result() if future.done() and future.exception() is None else dict(run.outcomes)
         counts: dict[str, int] = {}
         for outcome in outcomes.values():
             counts[outcome.value] = counts.get(outcome.value, 0) + 1
@@ -168,6 +163,11 @@ class PartnerPushes:
         if missing:
             counts["in-flight"] = missing
         return counts
+
+    def _run(self, now: datetime | None) -> BatchRun:
+        clock = self.now if now is None else (lambda: now)
+        return BatchRun(self.store, self.client, clock=clock, lease=self.lease,
+                        disable_after=self.disable_after, rng=self.rng)
 
     def attempt(self, delivery_id: int, *, now: datetime | None = None) -> AttemptOutcome:
         """Make one attempt if the delivery is due and first in line (and push what it releases);
@@ -187,6 +187,14 @@ class PartnerPushes:
             outcomes = self.push(ids, now=now)
             seen.update(outcomes)
             made += sum(o.attempted for o in outcomes.values())
+
+
+def _log_failure(future: concurrent.futures.Future[dict[int, AttemptOutcome]]) -> None:
+    """A batch that ended in an error after its task returned: say so (its leases run out and
+    the sweep takes its deliveries over)."""
+    exc = future.exception()
+    if exc is not None:
+        log.error("a partner push batch stopped: %s: %s", type(exc).__name__, exc)
 
 
 def on_article_event(event: ArticleEvent, *, partner_pushes: PartnerPushes) -> None:

@@ -161,11 +161,16 @@ class PartnerClient:
             self._pid = os.getpid()
         return self._client, self._slots
 
-    async def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
+    async def push(
+        self, url: str, body: bytes, headers: Mapping[str, str],
+        on_start: Callable[[], None] | None = None,
+    ) -> PushResponse | PushFailed:
         """Check `url` with the guard (again: DNS may have changed since it was saved), then POST;
-        waits for a free slot first. Never raises for a partner's fault."""
+        waits for a free slot first (then calls `on_start`). Never raises for a partner's fault."""
         _client, slots = self._ready()
         async with slots:
+            if on_start is not None:
+                on_start()
             try:
                 target = await _checked(url, allow_private=self.allow_private)
                 async with asyncio.timeout(self.timeout_s):

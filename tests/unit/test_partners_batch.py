@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,10 @@ class GatedClient(FakePushClient):
     late: asyncio.Event = field(default_factory=asyncio.Event)
     loop: asyncio.AbstractEventLoop | None = None
 
-    async def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
+    async def push(
+        self, url: str, body: bytes, headers: Mapping[str, str],
+        on_start: Callable[[], None] | None = None,
+    ) -> PushResponse | PushFailed:
         self.loop = asyncio.get_running_loop()
         self.started += 1
         if self.started >= self.release:
@@ -30,7 +33,7 @@ class GatedClient(FakePushClient):
         await self.gate.wait()
         if url in self.slow:
             await self.late.wait()
-        return await super().push(url, body, headers)
+        return await super().push(url, body, headers, on_start)
 
     def let_slow_go(self) -> None:
         """Answer the slow pushes (callable from any thread)."""

@@ -337,7 +337,12 @@ class FakePushClient:
     )
     sent: list[Sent] = field(default_factory=list)
 
-    async def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
+    async def push(
+        self, url: str, body: bytes, headers: Mapping[str, str],
+        on_start: Callable[[], None] | None = None,
+    ) -> PushResponse | PushFailed:
+        if on_start is not None:
+            on_start()
         got = Sent(url, body, dict(headers))
         self.sent.append(got)
         return self.reply(got)
