@@ -72,6 +72,7 @@ class PartnerInput:
     categories: Sequence[str] | None = None
     language: str | None = None
     rate_limit_per_minute: int | None = None
+    embargoed: bool | None = None  # receive `article.embargoed` ahead of scheduled releases
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Partner:
     previous_secret_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    embargoed: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,10 @@ class PushStore(Protocol):
     ) -> list[int]:
         """Write the event's body unless it exists (it never changes) and one pending delivery per
         partner id with its webhook id, due now; returns their ids in the mapping's order."""
+
+    def supersede_embargoes(self, article_id: int) -> int:
+        """Mark dead (`superseded by the release`) the article's `article.embargoed` deliveries
+        still pending and not in flight; returns how many."""
 
     def requeue(
         self, partner_id: int, *, now: datetime, status: DeliveryStatus | None = None,

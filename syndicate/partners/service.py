@@ -17,7 +17,12 @@ from typing import Any
 
 from syndicate.domain.articles import Article
 from syndicate.domain.commands import PushDeliveries
-from syndicate.domain.events import ARTICLE_DELETED, ArticleEvent
+from syndicate.domain.events import (
+    ARTICLE_DELETED,
+    ARTICLE_EMBARGOED,
+    ARTICLE_PUBLISHED,
+    ArticleEvent,
+)
 from syndicate.errors import NotFound
 from syndicate.partners.batch import BatchRun
 from syndicate.partners.content import article_data, matches, push_body
@@ -69,9 +74,14 @@ class PartnerPushes:
 
         Idempotent: partners that already have a delivery of this event are skipped, so a re-run
         of the handler (at-least-once) creates nothing twice. An `article.deleted` goes only to
-        partners that were sent something about the article.
+        partners that were sent something about the article; an `article.embargoed` (a scheduled
+        article, with `embargo_until`) only to partners that opted in to embargoes, and only
+        while the article is still scheduled.
         """
         now = self.now()
+        if event.type == ARTICLE_PUBLISHED:
+            # The release supersedes an embargo notice a partner has not received yet.
+            self.store.supersede_embargoes(event.article_id)
         done = self.store.partners_with_delivery_of(event.event_id)
         partners = [p for p in self.store.active_partners() if p.id not in done]
         if not partners:
@@ -85,8 +95,14 @@ class PartnerPushes:
             article = self.store.article(event.article_id)
             if article is None:
                 return []
+            if event.type == ARTICLE_EMBARGOED:
+                if not article.is_published or article.published_at <= now:
+                    return []  # released or cancelled since: nothing to tell ahead of time
+                partners = [p for p in partners if p.embargoed]
             chosen = [p for p in partners if matches(p.categories, p.language, article)]
             data = article_data(article, self.base_url)
+            if event.type == ARTICLE_EMBARGOED:
+                data["embargo_until"] = article.published_at.isoformat()
         if not chosen:
             return []
         timestamp = self.store.event_time(event.event_id) or now

@@ -10,7 +10,7 @@ from sqlalchemy import Row, Table, and_, bindparam, case, exists, func, insert, 
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from syndicate.domain.articles import Article
-from syndicate.domain.events import ArticleEvent
+from syndicate.domain.events import ARTICLE_EMBARGOED, ArticleEvent
 from syndicate.partners.ports import (
     AttemptRecord,
     BatchClaim,
@@ -226,6 +226,22 @@ class SqlPushStore:
             session.add_all(rows)
             session.commit()
             return [r.id for r in rows]
+
+    def supersede_embargoes(self, article_id: int) -> int:
+        """See PushStore.supersede_embargoes."""
+        with self.session_factory() as session:
+            result = session.execute(
+                update(PartnerDeliveryRow)
+                .where(PartnerDeliveryRow.article_id == article_id,
+                       PartnerDeliveryRow.event_type == ARTICLE_EMBARGOED,
+                       PartnerDeliveryRow.status == PENDING,
+                       PartnerDeliveryRow.locked_until.is_(None))
+                .values(status=DeliveryStatus.DEAD.value, next_attempt_at=None, enqueued_at=None,
+                        last_error="superseded by the release")
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def requeue(
         self, partner_id: int, *, now: datetime, status: DeliveryStatus | None = None,

@@ -108,6 +108,7 @@ class FakePartnerStore:
             rate_limit_per_minute=fields.rate_limit_per_minute or None, active=True,
             disabled_at=None, disabled_reason=None, failing_since=None,
             previous_secret_until=keys.previous_until, created_at=now, updated_at=now,
+            embargoed=bool(fields.embargoed),
         )
         self.partners[partner.id] = _Stored(partner, keys)
         return partner
@@ -127,6 +128,8 @@ class FakePartnerStore:
             changes["language"] = fields.language or None
         if fields.rate_limit_per_minute is not None:
             changes["rate_limit_per_minute"] = fields.rate_limit_per_minute or None
+        if fields.embargoed is not None:
+            changes["embargoed"] = fields.embargoed
         return self._change(partner_id, **changes)
 
     def keys(self, partner_id: int) -> SigningKeys:
@@ -211,6 +214,14 @@ class FakePartnerStore:
             self.deliveries[d.id] = d
             ids.append(d.id)
         return ids
+
+    def supersede_embargoes(self, article_id: int) -> int:
+        gone = [d for d in self.deliveries.values() if d.article_id == article_id
+                and d.event_type == "article.embargoed" and d.status is PENDING and d.locked_until is None]
+        for d in gone:
+            d.status, d.next_attempt_at, d.enqueued_at = DeliveryStatus.DEAD, None, None
+            d.last_error = "superseded by the release"
+        return len(gone)
 
     def requeue(
         self, partner_id: int, *, now: datetime, status: DeliveryStatus | None = None,
