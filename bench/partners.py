@@ -9,7 +9,9 @@ Two parts, on a fresh PostgreSQL database each:
    loop of their own in the same process; two rounds, alternating.
 2. Through a real `syndicate worker` on Redis: articles published one at a time, each timed from
    the event being handled (its deliveries written by the partner handler) to every partner's
-   delivery recorded as delivered; then a burst of articles for the rate. Prints the limit for
+   delivery recorded as delivered (after one untimed article that opens the connections); then a
+   burst of articles for the rate, which also carries every other handler's work (feed rebuilds,
+   digests) on the same worker. Prints the limit for
    that latency and concurrency (pushes in flight / latency) and the peak RSS per worker process.
 
     .venv/bin/python bench/partners.py [--latency-ms 200] [--partners 50] [--articles 20]
@@ -277,6 +279,9 @@ def wait_delivered(container: Any, article_ids: list[int], expected: int, timeou
 def through_worker(container: Any, partners: int, rounds: int, burst: int) -> dict[str, Any]:
     """Single articles (latency per article) then a burst (rate); figures in a dict."""
     latencies, since_ingest = [], []
+    # One article first, untimed: the worker's first push opens a connection to every partner.
+    warm = container.articles.ingest(article(999))
+    wait_delivered(container, [warm.article.id], partners)
     for n in range(rounds):
         started = time.time()
         result = container.articles.ingest(article(1000 + n))
@@ -375,8 +380,11 @@ def main() -> None:
     burst_rate = figures["burst_pushes"] / figures["burst_s"]
     print(f"# partner pushes: partners={args.partners} latency={args.latency_ms:g} ms "
           f"PARTNER_CONCURRENCY={args.partner_concurrency} worker processes={processes} db=postgresql")
+    in_process_limit = (f", limit {args.partner_concurrency / latency_s:.0f} pushes/s, "
+                        f"service/limit={service_rate * latency_s / args.partner_concurrency:.2f}"
+                        if latency_s > 0 else "")
     print(f"in process: {made} pushes, service={service_rate:.0f} pushes/s "
-          f"raw_asyncclient={raw_rate:.0f} posts/s ratio={service_rate / raw_rate:.2f}")
+          f"raw_asyncclient={raw_rate:.0f} posts/s ratio={service_rate / raw_rate:.2f}{in_process_limit}")
     print(f"one article to {args.partners} partners, event handled -> all delivered: "
           f"median {statistics.median(lat) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms "
           f"over {len(lat)} articles (article stored -> all delivered: median "

@@ -20,7 +20,7 @@ def test_bench_quick_prints_every_figure(pg_server: str, redis_server: str) -> N
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert re.search(r"^in process: \d+ pushes, service=\d+ pushes/s raw_asyncclient=\d+ posts/s "
-                     r"ratio=\d+\.\d\d$", out, re.M), out
+                     r"ratio=\d+\.\d\d, limit \d+ pushes/s, service/limit=\d+\.\d\d$", out, re.M), out
     assert re.search(r"^one article to 10 partners, event handled -> all delivered: median \d+ ms", out,
                      re.M), out
     assert re.search(r"^limit: \d+ in flight / 20 ms = \d+ pushes/s", out, re.M), out
