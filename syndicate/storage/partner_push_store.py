@@ -61,10 +61,13 @@ _DUE = and_(
 
 # Statements of the hot path are built once; the parameters are bound per call.
 # The claim is one conditional UPDATE: two workers racing for the same row cannot both get it.
+# It also forgets when the row was enqueued: its message left the broker, so once the lease runs
+# out (a pusher that died) the sweep hands it over again at once.
 _CLAIM_MANY = (
     update(PartnerDeliveryRow)
     .where(PartnerDeliveryRow.id.in_(bindparam("ids", expanding=True)), _DUE)
     .values(
+        enqueued_at=None,
         locked_until=bindparam("until", type_=UTCDateTime()),
         attempts=PartnerDeliveryRow.attempts + 1,
         last_attempt_at=_NOW,

@@ -237,3 +237,16 @@ def test_a_push_task_waits_for_slots_when_the_process_has_none_free(
     wait_for(lambda: all(r.status == "delivered" for r in rows(container).values()), 30,
              "every push to be recorded")
     assert [r.path for r in receiver.requests] == ["/slow", "/next"]
+
+
+def test_the_sweep_hands_over_a_dead_pushers_delivery_once_its_lease_ran_out(
+    db_container: Any, receiver: Receiver
+) -> None:
+    add_partners(db_container, receiver, ["agency"])
+    [delivery_id] = publish(db_container, article(1))  # enqueued by the handler just now
+    store, pushes = db_container.partner_pushes.store, db_container.partner_pushes
+    now = db_container.now()
+    store.claim_batch([delivery_id], now=now, lease_until=now + timedelta(seconds=3))  # then died
+    assert pushes.sweep(now=now + timedelta(seconds=2)) == 0  # still leased
+    # Not the broker's 60 s window: the claim showed its message had left the broker.
+    assert pushes.sweep(now=now + timedelta(seconds=4)) == 1

@@ -262,7 +262,7 @@ class FakePartnerStore:
     def _claim(self, d: FakeDelivery, lease_until: datetime) -> Claim:
         stored = self.partners[d.partner_id]
         d.attempts += 1
-        d.locked_until = lease_until
+        d.locked_until, d.enqueued_at = lease_until, None
         return Claim(
             delivery_id=d.id, partner_id=d.partner_id, partner_name=stored.partner.name,
             url=stored.partner.url, webhook_id=d.webhook_id, body=self.payloads[d.event_id],
