@@ -321,11 +321,13 @@ def _wire_partners(c: Container) -> None:
     from syndicate.storage.partner_store import SqlPartnerStore
 
     s = c.settings
-    c.partner_client = PartnerClient(s.partner_timeout_s, allow_private=s.partner_allow_private)
+    c.partner_client = PartnerClient(s.partner_timeout_s, allow_private=s.partner_allow_private,
+                                     concurrency=s.partner_concurrency)
     c.partner_pushes = PartnerPushes(
         SqlPushStore(c.session_factory), c.partner_client, c.tasks, now=c.clock,
         base_url=s.base_url, timeout_s=s.partner_timeout_s,
-        disable_after_days=s.partner_disable_after_days,
+        disable_after_days=s.partner_disable_after_days, batch_size=s.partner_concurrency,
+        lease_s=s.partner_lease_seconds,
     )
     c.partner_registry = PartnerRegistry(
         SqlPartnerStore(c.session_factory), c.partner_pushes, now=c.clock,

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     partner_disable_after_days: float = 5.0
     partner_secret_overlap_hours: float = 24.0
     partner_sweep_seconds: float = 5.0
+    partner_concurrency: int = Field(default=50, ge=1, le=1000)  # pushes in flight per worker process
+    partner_lease_seconds: float = Field(default=30.0, gt=0)  # a push whose pusher stopped renewing
     # Digests and mail (issue 4).
     mail_send_rate: float = 0.0  # messages/s over all workers (Redis-shared); 0 = unlimited
     mail_batch_size: int = 500

@@ -37,6 +37,7 @@ TASK_NAMES: Final[dict[type[c.Command], str]] = {
     c.SweepDeliveries: "syndicate.digests.sweep",
     c.BuildDueEditions: "syndicate.digests.build_due",
     c.PushDelivery: "syndicate.partners.push",
+    c.PushDeliveries: "syndicate.partners.push_batch",
     c.SweepPartners: "syndicate.partners.sweep",
     c.RebuildFeeds: "syndicate.feeds.rebuild_article",
     c.PingHub: "syndicate.feeds.websub_ping",

@@ -35,13 +35,17 @@ def add(
     rate_limit: Annotated[
         int | None, typer.Option("--rate-limit", help="At most this many pushes per minute.")
     ] = None,
+    embargoed: Annotated[
+        bool, typer.Option("--embargoed", help="Also receive scheduled articles ahead of their "
+                                               "release (article.embargoed, with embargo_until).")
+    ] = False,
 ) -> None:
     """Register a partner; prints ID<TAB>whsec_… (the secret is shown only this once)."""
     from syndicate.partners.ports import PartnerInput
 
     partner, secret = _container().partner_registry.add(
         PartnerInput(name=name, url=url, categories=category or (), language=language,
-                     rate_limit_per_minute=rate_limit),
+                     rate_limit_per_minute=rate_limit, embargoed=embargoed),
     )
     typer.echo(f"{partner.id}\t{secret}")
 

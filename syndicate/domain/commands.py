@@ -43,9 +43,16 @@ class BuildDueEditions:
 
 @dataclass(frozen=True)
 class PushDelivery:
-    """Attempt one partner delivery if it is due."""
+    """Attempt one partner delivery if it is due (submitted before batches; kept for queued ones)."""
 
     delivery_id: int
+
+
+@dataclass(frozen=True)
+class PushDeliveries:
+    """Attempt a batch of partner deliveries together, each if it is due."""
+
+    delivery_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -70,5 +77,5 @@ class PingHub:
 
 Command = (
     HandleEvent | RelayOutbox | SendBatch | SweepDeliveries | BuildDueEditions | PushDelivery
-    | SweepPartners | RebuildFeeds | PingHub
+    | PushDeliveries | SweepPartners | RebuildFeeds | PingHub
 )

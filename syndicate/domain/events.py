@@ -8,8 +8,10 @@ from typing import Final
 ARTICLE_PUBLISHED: Final = "article.published"
 ARTICLE_UPDATED: Final = "article.updated"
 ARTICLE_DELETED: Final = "article.deleted"
+# A scheduled article, told ahead of its release only to partners that opted in to embargoes.
+ARTICLE_EMBARGOED: Final = "article.embargoed"
 
-EVENT_TYPES: Final = frozenset({ARTICLE_PUBLISHED, ARTICLE_UPDATED, ARTICLE_DELETED})
+EVENT_TYPES: Final = frozenset({ARTICLE_PUBLISHED, ARTICLE_UPDATED, ARTICLE_DELETED, ARTICLE_EMBARGOED})
 
 
 @dataclass(frozen=True)

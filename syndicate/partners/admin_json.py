@@ -21,6 +21,7 @@ def partner_json(partner: Partner) -> dict[str, Any]:
         "categories": list(partner.categories),
         "language": partner.language,
         "rate_limit_per_minute": partner.rate_limit_per_minute,
+        "embargoed": partner.embargoed,
         "active": partner.active,
         "disabled_at": _iso(partner.disabled_at),
         "disabled_reason": partner.disabled_reason,

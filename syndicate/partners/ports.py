@@ -7,15 +7,18 @@ cross these ports: never a session, a row or a dict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from syndicate.domain.articles import Article
 from syndicate.domain.events import ArticleEvent
 from syndicate.errors import InvalidPartner
+
+T = TypeVar("T")
 
 # The reason stored when an admin disabled a partner; any other reason is an alert.
 ADMIN_REASON = "disabled by an admin"
@@ -69,6 +72,7 @@ class PartnerInput:
     categories: Sequence[str] | None = None
     language: str | None = None
     rate_limit_per_minute: int | None = None
+    embargoed: bool | None = None  # receive `article.embargoed` ahead of scheduled releases
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Partner:
     previous_secret_until: datetime | None
     created_at: datetime
     updated_at: datetime
+    embargoed: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,17 @@ class DeliveryState:
 
 
 @dataclass(frozen=True)
+class BatchClaim:
+    """What leasing a batch did (one transaction): the claims, the deliveries whose partner's rate
+    limit is used up (nothing changed on them), and the state of those that could not be claimed."""
+
+    claims: list[Claim]
+    throttled: dict[int, Throttled]
+    skipped: dict[int, DeliveryState | None]
+    taken_over: int = 0  # claims whose previous lease had run out (a pusher that died)
+
+
+@dataclass(frozen=True)
 class AttemptRecord:
     """One attempt to store: its log line, the delivery's new state, and what changes on the partner."""
 
@@ -218,6 +234,10 @@ class PushStore(Protocol):
         """Write the event's body unless it exists (it never changes) and one pending delivery per
         partner id with its webhook id, due now; returns their ids in the mapping's order."""
 
+    def supersede_embargoes(self, article_id: int) -> int:
+        """Mark dead (`superseded by the release`) the article's `article.embargoed` deliveries
+        still pending and not in flight; returns how many."""
+
     def requeue(
         self, partner_id: int, *, now: datetime, status: DeliveryStatus | None = None,
         article_id: int | None = None,
@@ -225,24 +245,26 @@ class PushStore(Protocol):
         """Make the partner's deliveries (of this status / article) pending, unattempted and due
         now, keeping webhook ids and bodies; returns their ids, oldest event first."""
 
-    def claim(self, delivery_id: int, *, now: datetime, lease_until: datetime) -> Claim | Throttled | None:
-        """Lease a due, first-in-line delivery of an active partner and count the attempt.
-
-        None when the delivery is not due, leased, waiting behind an older one, or paused;
-        Throttled (and nothing changed) when its partner's rate limit is used up.
-        """
-
-    def state(self, delivery_id: int) -> DeliveryState | None:
-        """The delivery's state, or None when it does not exist."""
-
-    def forget_enqueued(self, delivery_id: int) -> None:
-        """Let the sweep enqueue the delivery again once it can go."""
-
-    def postpone(self, delivery_id: int, at: datetime) -> None:
-        """Move the next attempt to `at` without counting one."""
-
     def record(self, record: AttemptRecord) -> Recorded:
         """Store an attempt, release the lease, apply its changes (one transaction)."""
+
+    def claim_batch(self, delivery_ids: Sequence[int], *, now: datetime, lease_until: datetime) -> BatchClaim:
+        """Lease every due, first-in-line delivery of active partners among `delivery_ids` and
+        count their attempts, in one transaction, oldest event first; a partner whose rate limit
+        (attempts in the last minute plus those claimed here) is used up gets no more claims."""
+
+    def record_batch(self, records: Sequence[AttemptRecord]) -> list[Recorded]:
+        """Store several attempts as `record` does, in order, in one transaction."""
+
+    def renew(self, leases: Mapping[int, int], *, lease_until: datetime) -> None:
+        """Extend the lease of deliveries (id -> attempts counted by our claim) still pending and
+        still ours: a delivery another worker took over has a higher attempt count."""
+
+    def postpone_many(self, moves: Mapping[int, datetime]) -> None:
+        """Move the next attempt of each delivery without counting one (one transaction)."""
+
+    def forget_enqueued_many(self, delivery_ids: Sequence[int]) -> None:
+        """`forget_enqueued` for each delivery (one transaction)."""
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -265,10 +287,18 @@ class PushFailed:
 
 
 class PushClient(Protocol):
-    """Sends one signed POST; never raises for a partner's fault."""
+    """Sends signed POSTs, many at once on its own event loop; never raises for a partner's fault."""
 
-    def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
-        """Check the URL with the guard and POST `body`; redirects are never followed."""
+    async def push(
+        self, url: str, body: bytes, headers: Mapping[str, str],
+        on_start: Callable[[], None] | None = None,
+    ) -> PushResponse | PushFailed:
+        """Check the URL with the guard and POST `body` (awaited on the client's loop); redirects
+        are never followed. Waits for one of the process's slots, calls `on_start` once it has
+        one, and returns within the client's timeout from then."""
+
+    def submit(self, work: Callable[[], Coroutine[Any, Any, T]]) -> Future[T]:
+        """Start `work()` on the client's loop from synchronous code; returns its future."""
 
 
 # --- the read model (admin pages, admin API, CLI) ------------------------------------------------

@@ -1,47 +1,50 @@
-"""Partner pushes: fan an event out to matching partners, attempt a delivery, sweep due retries.
+"""Partner pushes: fan an event out to matching partners, push batches of deliveries, sweep retries.
 
 Every delivery is one (event, partner) pair with a `webhook-id` and a body fixed when it is
 created, so a retry sends the very same signed message. Waiting happens in storage
-(`next_attempt_at`), swept by beat; a push task only ever runs one attempt.
+(`next_attempt_at`), swept by beat; a push task runs one attempt of each delivery of its batch,
+all of them in flight together (`batch.BatchRun`).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import random
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from syndicate.domain.articles import Article
-from syndicate.domain.commands import PushDelivery
-from syndicate.domain.events import ARTICLE_DELETED, ArticleEvent
-from syndicate.errors import NotFound
-from syndicate.partners.content import article_data, matches, push_body
-from syndicate.partners.outcomes import judge
-from syndicate.partners.ports import (
-    AttemptOutcome,
-    DeliveryStatus,
-    PushClient,
-    PushStore,
-    Throttled,
+from syndicate.domain.commands import PushDeliveries
+from syndicate.domain.events import (
+    ARTICLE_DELETED,
+    ARTICLE_EMBARGOED,
+    ARTICLE_PUBLISHED,
+    ArticleEvent,
 )
-from syndicate.partners.secrets import new_webhook_id, signing_secrets
-from syndicate.partners.signing import signed_headers
+from syndicate.errors import NotFound
+from syndicate.partners.batch import BatchRun
+from syndicate.partners.content import article_data, matches, push_body
+from syndicate.partners.ports import AttemptOutcome, DeliveryStatus, PushClient, PushStore
+from syndicate.partners.secrets import new_webhook_id
 from syndicate.services.ports import TaskQueue
 
 SWEEP_BATCH = 500
+BATCH_SIZE = 50
 
 log = logging.getLogger("syndicate.partners")
 
 
-def enqueue(tasks: TaskQueue, ids: Sequence[int]) -> int:
-    """Submit one push per delivery until the broker refuses; the sweep picks up the rest later."""
+def enqueue(tasks: TaskQueue, ids: Sequence[int], *, batch_size: int = BATCH_SIZE) -> int:
+    """Submit one push task per `batch_size` deliveries until the broker refuses; returns how many
+    deliveries were handed over (the sweep picks up the rest later)."""
     sent = 0
-    for delivery_id in ids:
-        if not tasks.submit(PushDelivery(delivery_id)):
+    for start in range(0, len(ids), max(1, batch_size)):
+        chunk = tuple(ids[start:start + max(1, batch_size)])
+        if not tasks.submit(PushDeliveries(chunk)):
             break
-        sent += 1
+        sent += len(chunk)
     return sent
 
 
@@ -51,7 +54,7 @@ class PartnerPushes:
     def __init__(
         self, store: PushStore, client: PushClient, tasks: TaskQueue, *, now: Callable[[], datetime],
         base_url: str, timeout_s: float, disable_after_days: float,
-        rng: random.Random | None = None,
+        rng: random.Random | None = None, batch_size: int = BATCH_SIZE, lease_s: float = 30.0,
     ) -> None:
         self.store = store
         self.client = client
@@ -61,6 +64,8 @@ class PartnerPushes:
         self.timeout_s = timeout_s
         self.disable_after = timedelta(days=disable_after_days)
         self.rng = rng
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_s)
 
     # --- fan-out ---------------------------------------------------------------------------------
 
@@ -69,9 +74,14 @@ class PartnerPushes:
 
         Idempotent: partners that already have a delivery of this event are skipped, so a re-run
         of the handler (at-least-once) creates nothing twice. An `article.deleted` goes only to
-        partners that were sent something about the article.
+        partners that were sent something about the article; an `article.embargoed` (a scheduled
+        article, with `embargo_until`) only to partners that opted in to embargoes, and only
+        while the article is still scheduled.
         """
         now = self.now()
+        if event.type == ARTICLE_PUBLISHED:
+            # The release supersedes an embargo notice a partner has not received yet.
+            self.store.supersede_embargoes(event.article_id)
         done = self.store.partners_with_delivery_of(event.event_id)
         partners = [p for p in self.store.active_partners() if p.id not in done]
         if not partners:
@@ -85,8 +95,14 @@ class PartnerPushes:
             article = self.store.article(event.article_id)
             if article is None:
                 return []
+            if event.type == ARTICLE_EMBARGOED:
+                if not article.is_published or article.published_at <= now:
+                    return []  # released or cancelled since: nothing to tell ahead of time
+                partners = [p for p in partners if p.embargoed]
             chosen = [p for p in partners if matches(p.categories, p.language, article)]
             data = article_data(article, self.base_url)
+            if event.type == ARTICLE_EMBARGOED:
+                data["embargo_until"] = article.published_at.isoformat()
         if not chosen:
             return []
         timestamp = self.store.event_time(event.event_id) or now
@@ -95,8 +111,8 @@ class PartnerPushes:
         return self.store.add_deliveries(event, body, webhook_ids, now=now, enqueued=True)
 
     def enqueue(self, ids: Sequence[int]) -> int:
-        """Submit a push for each delivery (see `enqueue`); returns how many the broker took."""
-        return enqueue(self.tasks, ids)
+        """Submit push tasks for the deliveries (see `enqueue`); returns how many the broker took."""
+        return enqueue(self.tasks, ids, batch_size=self.batch_size)
 
     def article(self, article_id: int) -> Article | None:
         """The article, published or not, or None (what a resend of it would push)."""
@@ -134,47 +150,45 @@ class PartnerPushes:
 
     # --- attempts --------------------------------------------------------------------------------
 
-    def attempt(
-        self, delivery_id: int, *, now: datetime | None = None, enqueue_next: bool = True
-    ) -> AttemptOutcome:
-        """Make one attempt if the delivery is due and first in line; returns what happened."""
-        now = now or self.now()
-        claim = self.store.claim(
-            delivery_id, now=now, lease_until=now + timedelta(seconds=self.timeout_s + 30)
-        )
-        if claim is None:
-            return self._why_not(delivery_id, now)
-        if isinstance(claim, Throttled):
-            self.store.postpone(delivery_id, now + timedelta(seconds=60.0 / claim.per_minute))
-            return AttemptOutcome.THROTTLED
-        keys = claim.keys
-        secrets = signing_secrets(keys.secret, keys.previous_secret, keys.previous_until, now=now)
-        # The signature's timestamp is the wall clock: receivers check it against theirs.
-        headers = signed_headers(claim.webhook_id, datetime.now(UTC), claim.body, secrets)
-        reply = self.client.push(claim.url, claim.body.encode("utf-8"), headers)
-        outcome, record = judge(claim, reply, now, disable_after=self.disable_after, rng=self.rng)
-        recorded = self.store.record(record)
-        if recorded.disabled:
-            log.warning("partner %s (%s) disabled: %s", claim.partner_id, claim.partner_name,
-                        record.disable_reason)
-        if outcome is AttemptOutcome.DEAD and record.status_code != 410:
-            log.warning("delivery %s to partner %s dead after %s attempts: %s", delivery_id,
-                        claim.partner_id, claim.attempts, record.error)
-        if recorded.successor is not None and enqueue_next:
-            self.enqueue([recorded.successor])
-        return outcome
+    def push(self, delivery_ids: Sequence[int], *, now: datetime | None = None) -> dict[int, AttemptOutcome]:
+        """Attempt each due, first-in-line delivery among `delivery_ids` once, all in flight
+        together, and the later events they release; returns each delivery's outcome once every
+        attempt made is recorded."""
+        run = self._run(now)
+        return self.client.submit(lambda: run.run(list(delivery_ids))).result()
 
-    def _why_not(self, delivery_id: int, now: datetime) -> AttemptOutcome:
-        state = self.store.state(delivery_id)
-        if state is None or state.status is not DeliveryStatus.PENDING:
-            return AttemptOutcome.GONE
-        if state.next_attempt_at is None or state.next_attempt_at > now:
-            return AttemptOutcome.NOT_DUE
-        if state.locked_until is not None and state.locked_until >= now:
-            return AttemptOutcome.BUSY
-        # Paused or waiting: the sweep enqueues it again once it can go.
-        self.store.forget_enqueued(delivery_id)
-        return AttemptOutcome.WAITING if state.partner_active else AttemptOutcome.PAUSED
+    def push_task(self, delivery_ids: Sequence[int]) -> dict[str, int]:
+        """What a push task runs: the batch as in `push`, returning as soon as every push of it
+        has one of the process's `PARTNER_CONCURRENCY` slots; returns outcome counts so far
+        (`in-flight` counts the pushes still going on).
+
+        The pushes go on in this process and record their outcomes when they end (their leases
+        renewed meanwhile; if the process dies they are taken over after one lease). Waiting for
+        slots is the back-pressure: a process whose slots are all taken accepts no new batch, and
+        batches of few partners each still fill the slots, several at once.
+        """
+        run = self._run(None)
+        future = self.client.submit(lambda: run.run(list(delivery_ids)))
+        future.add_done_callback(_log_failure)
+        run.started.wait()
+        outcomes = future.result() if future.done() and future.exception() is None else dict(run.outcomes)
+        counts: dict[str, int] = {}
+        for outcome in outcomes.values():
+            counts[outcome.value] = counts.get(outcome.value, 0) + 1
+        missing = len(set(delivery_ids) - set(outcomes))
+        if missing:
+            counts["in-flight"] = missing
+        return counts
+
+    def _run(self, now: datetime | None) -> BatchRun:
+        clock = self.now if now is None else (lambda: now)
+        return BatchRun(self.store, self.client, clock=clock, lease=self.lease,
+                        disable_after=self.disable_after, rng=self.rng)
+
+    def attempt(self, delivery_id: int, *, now: datetime | None = None) -> AttemptOutcome:
+        """Make one attempt if the delivery is due and first in line (and push what it releases);
+        returns what happened to it."""
+        return self.push([delivery_id], now=now)[delivery_id]
 
     def deliver_due(self, *, now: datetime | None = None, limit: int = 10_000) -> int:
         """Attempt every due delivery in this process, oldest event first; returns attempts made."""
@@ -182,13 +196,21 @@ class PartnerPushes:
         seen: set[int] = set()
         made = 0
         while True:
-            # A delivered one releases the next update of its article: later passes pick it up.
             ids = [i for i in self.store.due(now=now, limit=limit) if i not in seen]
             if not ids:
                 return made
-            for delivery_id in ids:
-                seen.add(delivery_id)
-                made += self.attempt(delivery_id, now=now, enqueue_next=False).attempted
+            seen.update(ids)
+            outcomes = self.push(ids, now=now)
+            seen.update(outcomes)
+            made += sum(o.attempted for o in outcomes.values())
+
+
+def _log_failure(future: concurrent.futures.Future[dict[int, AttemptOutcome]]) -> None:
+    """A batch that ended in an error after its task returned: say so (its leases run out and
+    the sweep takes its deliveries over)."""
+    exc = future.exception()
+    if exc is not None:
+        log.error("a partner push batch stopped: %s: %s", type(exc).__name__, exc)
 
 
 def on_article_event(event: ArticleEvent, *, partner_pushes: PartnerPushes) -> None:

@@ -97,8 +97,9 @@ class ArticleService:
         return result
 
     def _dispatch(self, result: PublishResult) -> None:
-        if result.event_id is not None:
-            outbox.dispatch(self.uow, self.tasks, [result.event_id], now=self.now)
+        ids = [*result.notices, *([result.event_id] if result.event_id is not None else [])]
+        if ids:
+            outbox.dispatch(self.uow, self.tasks, ids, now=self.now)
 
 
 def _copy_photos(source_dir: Path, names: list[str], media_dir: Path) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from syndicate.digests.service import on_article_published as instant_editions
 from syndicate.domain.events import (
     ARTICLE_DELETED,
+    ARTICLE_EMBARGOED,
     ARTICLE_PUBLISHED,
     ARTICLE_UPDATED,
     ArticleEvent,
@@ -35,4 +36,5 @@ HANDLERS: dict[str, list[Handler]] = {
     ARTICLE_PUBLISHED: [log_event, partner_pushes, rebuild_feeds, instant_editions],
     ARTICLE_UPDATED: [log_event, partner_pushes, rebuild_feeds],
     ARTICLE_DELETED: [log_event, partner_pushes, rebuild_feeds],
+    ARTICLE_EMBARGOED: [log_event, partner_pushes],  # only embargo partners hear of it
 }

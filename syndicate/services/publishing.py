@@ -11,7 +11,12 @@ from datetime import datetime
 from slugify import slugify
 
 from syndicate.domain.articles import Article, ArticleDraft, default_guid
-from syndicate.domain.events import ARTICLE_DELETED, ARTICLE_PUBLISHED, ARTICLE_UPDATED
+from syndicate.domain.events import (
+    ARTICLE_DELETED,
+    ARTICLE_EMBARGOED,
+    ARTICLE_PUBLISHED,
+    ARTICLE_UPDATED,
+)
 from syndicate.errors import InvalidArticle
 from syndicate.services.ports import UnitOfWork
 
@@ -32,6 +37,8 @@ class PublishResult:
     article: Article
     outcome: Outcome
     event_id: int | None
+    # Events to hand over at once besides `event_id`: the `article.embargoed` of a scheduled one.
+    notices: tuple[int, ...] = ()
 
 
 def _unique_slug(uow: UnitOfWork, wanted: str) -> str:
@@ -80,17 +87,23 @@ def publish_article(
             updated_at = draft.updated_at or max(moment, existing.updated_at)
             article = uow.articles.replace(existing.id, draft, updated_at=updated_at)
             if existing.is_published and existing.published_at > moment:
-                # Still scheduled: nobody saw it; its one `article.published` moves with it.
+                # Still scheduled: only embargo partners saw it (they hear of the change); its one
+                # `article.published` moves with it.
+                told = (uow.events.add(ARTICLE_EMBARGOED, article, now=moment),) if release else ()
                 uow.events.reschedule(existing.id, ARTICLE_PUBLISHED, release)
                 pending = None if release else uow.events.pending_id(existing.id, ARTICLE_PUBLISHED)
                 uow.commit()
-                return PublishResult(article, Outcome.UPDATED, pending)
+                return PublishResult(article, Outcome.UPDATED, pending, told)
             # Publishing an unpublished article again is a new publication for every consumer.
             event_type = ARTICLE_UPDATED if existing.is_published else ARTICLE_PUBLISHED
             outcome = Outcome.UPDATED
+        notices: tuple[int, ...] = ()
+        if release and event_type == ARTICLE_PUBLISHED:
+            # Embargo partners hear of it now; added first, so it comes before the release.
+            notices = (uow.events.add(ARTICLE_EMBARGOED, article, now=moment),)
         event_id = uow.events.add(event_type, article, now=moment, not_before=release)
         uow.commit()
-    return PublishResult(article, outcome, event_id)
+    return PublishResult(article, outcome, event_id, notices)
 
 
 def unpublish_article(
@@ -109,10 +122,9 @@ def unpublish_article(
         moment = now()
         article = uow.articles.set_unpublished(article_id, moment)
         assert article is not None  # the row was just read in this transaction
-        if uow.events.cancel_pending(article_id, ARTICLE_PUBLISHED, now=moment):
-            # Cancelled before its release: no channel ever had it, so there is nothing to delete.
-            uow.commit()
-            return PublishResult(article, Outcome.UNPUBLISHED, None)
+        # Cancelled before its release, the article was seen only by embargo partners: the
+        # `article.deleted` below reaches only partners that were told of it.
+        uow.events.cancel_pending(article_id, ARTICLE_PUBLISHED, now=moment)
         event_id = uow.events.add(ARTICLE_DELETED, article, now=moment)
         uow.commit()
     return PublishResult(article, Outcome.UNPUBLISHED, event_id)
@@ -141,7 +153,9 @@ def reschedule_article(
         )
         article = uow.articles.replace(article_id, draft, updated_at=max(moment, release_at))
         release = release_at if release_at > moment else None
+        # Embargo partners hear of the new time.
+        notices = (uow.events.add(ARTICLE_EMBARGOED, article, now=moment),) if release else ()
         uow.events.reschedule(article_id, ARTICLE_PUBLISHED, release)
         pending = None if release else uow.events.pending_id(article_id, ARTICLE_PUBLISHED)
         uow.commit()
-    return PublishResult(article, Outcome.UPDATED, pending)
+    return PublishResult(article, Outcome.UPDATED, pending, notices)

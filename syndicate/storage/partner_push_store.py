@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar, cast
 
-from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import Row, Table, and_, bindparam, case, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from syndicate.domain.articles import Article
-from syndicate.domain.events import ArticleEvent
+from syndicate.domain.events import ARTICLE_EMBARGOED, ArticleEvent
 from syndicate.partners.ports import (
     AttemptRecord,
+    BatchClaim,
     Claim,
     DeliveryState,
     DeliveryStatus,
@@ -21,6 +23,7 @@ from syndicate.partners.ports import (
     Throttled,
 )
 from syndicate.storage.articles import ArticleQueries
+from syndicate.storage.db import as_unavailable
 from syndicate.storage.models import OutboxRow, UTCDateTime
 from syndicate.storage.partner_models import (
     PartnerAttemptRow,
@@ -32,8 +35,10 @@ from syndicate.storage.partner_store import to_partner
 from syndicate.storage.stories import with_translations
 
 PENDING = DeliveryStatus.PENDING.value
+T = TypeVar("T")
 _older = aliased(PartnerDeliveryRow, name="older")
 _me = aliased(PartnerDeliveryRow, name="me")
+_partner = aliased(PartnerRow, name="partner")
 _NOW = bindparam("now", type_=UTCDateTime())
 
 # An older delivery of the same article to the same partner is still pending: ordering per
@@ -57,45 +62,73 @@ _DUE = and_(
 
 # Statements of the hot path are built once; the parameters are bound per call.
 # The claim is one conditional UPDATE: two workers racing for the same row cannot both get it.
-_CLAIM = (
+# It also forgets when the row was enqueued: its message left the broker, so once the lease runs
+# out (a pusher that died) the sweep hands it over again at once.
+_CLAIM_MANY = (
     update(PartnerDeliveryRow)
-    .where(PartnerDeliveryRow.id == bindparam("d_id"), _DUE)
+    .where(PartnerDeliveryRow.id.in_(bindparam("ids", expanding=True)), _DUE)
     .values(
+        enqueued_at=None,
         locked_until=bindparam("until", type_=UTCDateTime()),
         attempts=PartnerDeliveryRow.attempts + 1,
         last_attempt_at=_NOW,
     )
     .returning(
-        PartnerDeliveryRow.partner_id, PartnerDeliveryRow.webhook_id, PartnerDeliveryRow.event_id,
-        PartnerDeliveryRow.attempts,
+        PartnerDeliveryRow.id, PartnerDeliveryRow.partner_id, PartnerDeliveryRow.webhook_id,
+        PartnerDeliveryRow.event_id, PartnerDeliveryRow.attempts,
     )
     .execution_options(synchronize_session=False)
 )
-_NEXT_IN_LINE = (
-    select(PartnerDeliveryRow.id)
+# A renewal only extends a lease that is still ours: a takeover counted one more attempt.
+# (Core statements on the table: run with a list of parameter sets, they are one executemany.)
+_table = cast(Table, PartnerDeliveryRow.__table__)
+_RENEW = (
+    update(_table)
+    .where(
+        _table.c.id == bindparam("d_id"),
+        _table.c.attempts == bindparam("n"),
+        _table.c.status == PENDING,
+        _table.c.locked_until.is_not(None),
+    )
+    .values(locked_until=bindparam("until", type_=UTCDateTime()))
+)
+_POSTPONE = (
+    update(_table)
+    .where(_table.c.id == bindparam("d_id"))
+    .values(next_attempt_at=bindparam("at", type_=UTCDateTime()), enqueued_at=None)
+)
+_OUTCOME = (
+    update(_table)
+    .where(_table.c.id == bindparam("d_id"))
+    .values(
+        status=bindparam("status"), locked_until=None, enqueued_at=None,
+        last_status_code=bindparam("code"), last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_at", type_=UTCDateTime()),
+        delivered_at=func.coalesce(bindparam("delivered", type_=UTCDateTime()), _table.c.delivered_at),
+    )
+)
+_NEXT_IN_LINE_MANY = (
+    select(_me.id, PartnerDeliveryRow.id, PartnerDeliveryRow.event_id)
     .join(_me, and_(_me.partner_id == PartnerDeliveryRow.partner_id,
                     _me.article_id == PartnerDeliveryRow.article_id))
     .where(
-        _me.id == bindparam("d_id"),
+        _me.id.in_(bindparam("ids", expanding=True)),
         PartnerDeliveryRow.status == PENDING,
         PartnerDeliveryRow.event_id > _me.event_id,
         _PARTNER_ACTIVE,
     )
-    .order_by(PartnerDeliveryRow.event_id)
-    .limit(1)
 )
-_RELEASE = (
-    update(PartnerDeliveryRow)
-    .where(PartnerDeliveryRow.id == bindparam("d_id"))
+_RELEASE_MANY = (
+    update(_table)
+    .where(_table.c.id == bindparam("d_id"))
     .values(
         enqueued_at=None,
         next_attempt_at=case(
-            (PartnerDeliveryRow.next_attempt_at.is_(None), _NOW),
-            (PartnerDeliveryRow.next_attempt_at > _NOW, _NOW),
-            else_=PartnerDeliveryRow.next_attempt_at,
+            (_table.c.next_attempt_at.is_(None), _NOW),
+            (_table.c.next_attempt_at > _NOW, _NOW),
+            else_=_table.c.next_attempt_at,
         ),
     )
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -199,6 +232,22 @@ class SqlPushStore:
             session.commit()
             return [r.id for r in rows]
 
+    def supersede_embargoes(self, article_id: int) -> int:
+        """See PushStore.supersede_embargoes."""
+        with self.session_factory() as session:
+            result = session.execute(
+                update(PartnerDeliveryRow)
+                .where(PartnerDeliveryRow.article_id == article_id,
+                       PartnerDeliveryRow.event_type == ARTICLE_EMBARGOED,
+                       PartnerDeliveryRow.status == PENDING,
+                       PartnerDeliveryRow.locked_until.is_(None))
+                .values(status=DeliveryStatus.DEAD.value, next_attempt_at=None, enqueued_at=None,
+                        last_error="superseded by the release")
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def requeue(
         self, partner_id: int, *, now: datetime, status: DeliveryStatus | None = None,
         article_id: int | None = None,
@@ -217,102 +266,211 @@ class SqlPushStore:
             session.commit()
             return [r.id for r in rows]
 
-    def claim(self, delivery_id: int, *, now: datetime, lease_until: datetime) -> Claim | Throttled | None:
-        """See PushStore.claim."""
-        with self.session_factory() as session:
-            found = session.execute(
-                _CLAIM, {"d_id": delivery_id, "now": now, "until": lease_until}
-            ).first()
-            partner = session.get(PartnerRow, found[0]) if found is not None else None
-            if found is None or partner is None:
-                session.rollback()
-                return None
-            limit = partner.rate_limit_per_minute
-            if limit and _attempts_since(session, partner.id, now - timedelta(minutes=1)) >= limit:
-                session.rollback()
-                return Throttled(partner.id, limit)
-            body = session.scalar(
-                select(PartnerPayloadRow.body).where(PartnerPayloadRow.event_id == found[2])
-            )
-            if body is None:
-                raise LookupError(f"no partner payload for event {found[2]}")
-            session.commit()
-            return Claim(
-                delivery_id=delivery_id, partner_id=partner.id, partner_name=partner.name,
-                url=partner.url, webhook_id=str(found[1]), body=body, attempts=int(found[3]),
-                keys=SigningKeys(partner.secret, partner.previous_secret, partner.previous_secret_until),
-                failing_since=partner.failing_since,
-            )
-
-    def state(self, delivery_id: int) -> DeliveryState | None:
-        """See PushStore.state."""
-        with self.session_factory() as session:
-            row = session.get(PartnerDeliveryRow, delivery_id)
-            if row is None:
-                return None
-            partner = session.get(PartnerRow, row.partner_id)
-            return DeliveryState(
-                status=DeliveryStatus(row.status), next_attempt_at=row.next_attempt_at,
-                locked_until=row.locked_until, partner_active=partner is not None and partner.active,
-            )
-
-    def forget_enqueued(self, delivery_id: int) -> None:
-        """See PushStore.forget_enqueued."""
-        with self.session_factory() as session:
-            _mark_enqueued(session, [delivery_id], None)
-            session.commit()
-
-    def postpone(self, delivery_id: int, at: datetime) -> None:
-        """See PushStore.postpone."""
-        with self.session_factory() as session:
-            session.execute(
-                update(PartnerDeliveryRow).where(PartnerDeliveryRow.id == delivery_id)
-                .values(next_attempt_at=at, enqueued_at=None)
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-
     def record(self, record: AttemptRecord) -> Recorded:
         """See PushStore.record."""
-        values: dict[str, object] = {
-            "status": record.status.value, "locked_until": None, "enqueued_at": None,
-            "last_status_code": record.status_code, "last_error": record.error,
-            "next_attempt_at": record.next_attempt_at if record.status is DeliveryStatus.PENDING else None,
-        }
-        if record.status is DeliveryStatus.DELIVERED:
-            values["delivered_at"] = record.attempted_at
+        return self.record_batch([record])[0]
+
+    # --- batches (outages raise DatabaseUnavailable) ----------------------------------------------
+
+    def claim_batch(self, delivery_ids: Sequence[int], *, now: datetime, lease_until: datetime) -> BatchClaim:
+        """See PushStore.claim_batch."""
+        return _outages(lambda: self._claim_batch(list(dict.fromkeys(delivery_ids)), now, lease_until))
+
+    def _claim_batch(self, ids: list[int], now: datetime, lease_until: datetime) -> BatchClaim:
+        if not ids:
+            return BatchClaim([], {}, {})
         with self.session_factory() as session:
-            session.add(PartnerAttemptRow(
-                delivery_id=record.delivery_id, partner_id=record.partner_id,
-                attempted_at=record.attempted_at, status_code=record.status_code,
-                error=record.error, duration_ms=record.duration_ms,
-            ))
-            session.execute(
-                update(PartnerDeliveryRow).where(PartnerDeliveryRow.id == record.delivery_id)
-                .values(**values).execution_options(synchronize_session=False)
-            )
-            if record.partner_failing_since is not None:
-                _update_partner(session, record.partner_id, failing_since=record.partner_failing_since)
-            if record.partner_recovered:
-                _update_partner(session, record.partner_id, failing_since=None)
-            disabled = record.disable_reason is not None and _disable(
-                session, record.partner_id, now=record.attempted_at, reason=record.disable_reason
-            )
-            successor = None
-            if record.release_next:
-                after = session.scalar(_NEXT_IN_LINE, {"d_id": record.delivery_id})
-                if after is not None:
-                    session.execute(_RELEASE, {"d_id": after, "now": record.attempted_at})
-                    successor = int(after)
+            found = session.execute(
+                select(PartnerDeliveryRow.id, PartnerDeliveryRow.partner_id,
+                       PartnerDeliveryRow.locked_until, _partner.rate_limit_per_minute)
+                .join(_partner, _partner.id == PartnerDeliveryRow.partner_id)
+                .where(PartnerDeliveryRow.id.in_(ids), _DUE)
+                .order_by(PartnerDeliveryRow.event_id, PartnerDeliveryRow.id),
+                {"now": now},
+            ).all()
+            limited = {int(p) for _d, p, _l, limit in found if limit}
+            used = _attempts_by_partner(session, limited, now - timedelta(minutes=1))
+            chosen: list[int] = []
+            throttled: dict[int, Throttled] = {}
+            for d_id, p_id, _locked, limit in found:
+                if limit and used.get(p_id, 0) >= limit:
+                    throttled[int(d_id)] = Throttled(int(p_id), int(limit))
+                    continue
+                used[p_id] = used.get(p_id, 0) + 1
+                chosen.append(int(d_id))
+            taken_over = sum(1 for d_id, _p, locked, _l in found if locked is not None and d_id in chosen)
+            claimed = session.execute(
+                _CLAIM_MANY, {"ids": chosen, "now": now, "until": lease_until}
+            ).all() if chosen else []
+            claims = _claims(session, claimed)
+            got = {c.delivery_id for c in claims}
+            skipped = _states(session, [i for i in ids if i not in got and i not in throttled])
             session.commit()
-        return Recorded(successor=successor, disabled=disabled)
+        claims.sort(key=lambda c: chosen.index(c.delivery_id))
+        return BatchClaim(claims, throttled, skipped, taken_over=taken_over)
+
+    def record_batch(self, records: Sequence[AttemptRecord]) -> list[Recorded]:
+        """See PushStore.record_batch."""
+        return _outages(lambda: self._record_batch(records))
+
+    def _record_batch(self, records: Sequence[AttemptRecord]) -> list[Recorded]:
+        # Set-based: a few statements whatever the number of records (executemany is one round
+        # trip on psycopg's pipeline). On PostgreSQL the commit does not wait for the disk: a dead
+        # worker loses nothing the server has; a crash of the server itself can lose the last few
+        # hundred milliseconds of outcomes, and those deliveries are pushed again (same webhook-id).
+        if not records:
+            return []
+        with self.session_factory() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit = off"))
+            session.execute(insert(PartnerAttemptRow), [
+                {"delivery_id": r.delivery_id, "partner_id": r.partner_id, "attempted_at": r.attempted_at,
+                 "status_code": r.status_code, "error": r.error, "duration_ms": r.duration_ms}
+                for r in records
+            ])
+            session.execute(_OUTCOME, [_outcome_values(r) for r in records])
+            disabled = {r.delivery_id: _partner_changes(session, r) for r in records}
+            successors = _successors(session, [r for r in records if r.release_next])
+            if successors:
+                session.execute(_RELEASE_MANY, [
+                    {"d_id": after, "now": at} for after, at in successors.values()
+                ])
+            session.commit()
+        return [Recorded(successor=successors[r.delivery_id][0] if r.delivery_id in successors else None,
+                         disabled=disabled[r.delivery_id]) for r in records]
+
+    def renew(self, leases: Mapping[int, int], *, lease_until: datetime) -> None:
+        """See PushStore.renew."""
+        if not leases:
+            return
+
+        def run() -> None:
+            with self.session_factory() as session:
+                session.execute(_RENEW, [
+                    {"d_id": d, "n": n, "until": lease_until} for d, n in leases.items()
+                ])
+                session.commit()
+
+        _outages(run)
+
+    def postpone_many(self, moves: Mapping[int, datetime]) -> None:
+        """See PushStore.postpone_many."""
+        if not moves:
+            return
+
+        def run() -> None:
+            with self.session_factory() as session:
+                session.execute(_POSTPONE, [{"d_id": d, "at": at} for d, at in moves.items()])
+                session.commit()
+
+        _outages(run)
+
+    def forget_enqueued_many(self, delivery_ids: Sequence[int]) -> None:
+        """See PushStore.forget_enqueued_many."""
+
+        def run() -> None:
+            with self.session_factory() as session:
+                _mark_enqueued(session, list(delivery_ids), None)
+                session.commit()
+
+        _outages(run)
 
 
-def _attempts_since(session: Session, partner_id: int, since: datetime) -> int:
-    stmt = select(func.count()).where(
-        PartnerAttemptRow.partner_id == partner_id, PartnerAttemptRow.attempted_at >= since
+def _outages(call: Callable[[], T]) -> T:
+    """Run `call`; an unreachable database raises DatabaseUnavailable, other errors as they are."""
+    try:
+        return call()
+    except Exception as exc:
+        outage = as_unavailable(exc)
+        if outage is None:
+            raise
+        raise outage from exc
+
+
+def _claims(session: Session, claimed: Sequence[Row[int, int, str, int, int]]) -> list[Claim]:
+    if not claimed:
+        return []
+    partners = {p.id: p for p in session.scalars(
+        select(PartnerRow).where(PartnerRow.id.in_({int(r[1]) for r in claimed})))}
+    bodies = dict(session.execute(
+        select(PartnerPayloadRow.event_id, PartnerPayloadRow.body)
+        .where(PartnerPayloadRow.event_id.in_({int(r[3]) for r in claimed}))
+    ).all())
+    claims = []
+    for d_id, p_id, webhook_id, event_id, attempts in claimed:
+        partner, body = partners[p_id], bodies.get(event_id)
+        if body is None:
+            raise LookupError(f"no partner payload for event {event_id}")
+        claims.append(Claim(
+            delivery_id=int(d_id), partner_id=partner.id, partner_name=partner.name, url=partner.url,
+            webhook_id=str(webhook_id), body=body, attempts=int(attempts),
+            keys=SigningKeys(partner.secret, partner.previous_secret, partner.previous_secret_until),
+            failing_since=partner.failing_since,
+        ))
+    return claims
+
+
+def _states(session: Session, ids: list[int]) -> dict[int, DeliveryState | None]:
+    states: dict[int, DeliveryState | None] = dict.fromkeys(ids)
+    if ids:
+        rows = session.execute(
+            select(PartnerDeliveryRow.id, PartnerDeliveryRow.status, PartnerDeliveryRow.next_attempt_at,
+                   PartnerDeliveryRow.locked_until, PartnerRow.active)
+            .outerjoin(PartnerRow, PartnerRow.id == PartnerDeliveryRow.partner_id)
+            .where(PartnerDeliveryRow.id.in_(ids))
+        ).all()
+        for d_id, status, next_at, locked, active in rows:
+            states[int(d_id)] = DeliveryState(
+                status=DeliveryStatus(status), next_attempt_at=next_at, locked_until=locked,
+                partner_active=bool(active),
+            )
+    return states
+
+
+def _outcome_values(record: AttemptRecord) -> dict[str, object]:
+    pending = record.status is DeliveryStatus.PENDING
+    return {
+        "d_id": record.delivery_id, "status": record.status.value,
+        "code": record.status_code, "error": record.error,
+        "next_at": record.next_attempt_at if pending else None,
+        "delivered": record.attempted_at if record.status is DeliveryStatus.DELIVERED else None,
+    }
+
+
+def _partner_changes(session: Session, record: AttemptRecord) -> bool:
+    """Apply what an attempt changes on its partner; True when it disabled the partner."""
+    if record.partner_failing_since is not None:
+        _update_partner(session, record.partner_id, failing_since=record.partner_failing_since)
+    if record.partner_recovered:
+        _update_partner(session, record.partner_id, failing_since=None)
+    return record.disable_reason is not None and _disable(
+        session, record.partner_id, now=record.attempted_at, reason=record.disable_reason
     )
-    return int(session.scalar(stmt) or 0)
+
+
+def _successors(session: Session, records: list[AttemptRecord]) -> dict[int, tuple[int, datetime]]:
+    """For each record's delivery: the next pending event of its article to its (still active)
+    partner, and the time to release it at; one query for all."""
+    if not records:
+        return {}
+    found = session.execute(_NEXT_IN_LINE_MANY, {"ids": [r.delivery_id for r in records]}).all()
+    first: dict[int, tuple[int, int]] = {}
+    for me, after, event_id in found:
+        if me not in first or event_id < first[me][1]:
+            first[int(me)] = (int(after), int(event_id))
+    at = {r.delivery_id: r.attempted_at for r in records}
+    return {me: (after, at[me]) for me, (after, _e) in first.items()}
+
+
+def _attempts_by_partner(session: Session, partner_ids: set[int], since: datetime) -> dict[int, int]:
+    if not partner_ids:
+        return {}
+    stmt = (
+        select(PartnerAttemptRow.partner_id, func.count())
+        .where(PartnerAttemptRow.partner_id.in_(partner_ids), PartnerAttemptRow.attempted_at >= since)
+        .group_by(PartnerAttemptRow.partner_id)
+    )
+    return {int(p): int(n) for p, n in session.execute(stmt)}
 
 
 def _update_partner(session: Session, partner_id: int, **values: object) -> None:

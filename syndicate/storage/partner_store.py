@@ -25,7 +25,7 @@ def to_partner(row: PartnerRow) -> Partner:
         language=row.language, rate_limit_per_minute=row.rate_limit_per_minute,
         active=row.active, disabled_at=row.disabled_at, disabled_reason=row.disabled_reason,
         failing_since=row.failing_since, previous_secret_until=row.previous_secret_until,
-        created_at=row.created_at, updated_at=row.updated_at,
+        created_at=row.created_at, updated_at=row.updated_at, embargoed=bool(row.embargoed),
     )
 
 
@@ -50,7 +50,7 @@ class SqlPartnerStore:
             previous_secret=keys.previous_secret, previous_secret_until=keys.previous_until,
             categories=list(fields.categories or ()), language=fields.language or None,
             rate_limit_per_minute=fields.rate_limit_per_minute or None, active=True,
-            created_at=now, updated_at=now,
+            embargoed=bool(fields.embargoed), created_at=now, updated_at=now,
         )
         with self.session_factory() as session:
             session.add(row)
@@ -76,6 +76,8 @@ class SqlPartnerStore:
                 row.language = fields.language or None
             if fields.rate_limit_per_minute is not None:
                 row.rate_limit_per_minute = fields.rate_limit_per_minute or None
+            if fields.embargoed is not None:
+                row.embargoed = fields.embargoed
             row.updated_at = now
             session.commit()
             return to_partner(row)

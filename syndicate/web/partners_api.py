@@ -25,12 +25,13 @@ class PartnerBody(BaseModel):
     categories: list[str] | None = None
     language: str | None = None
     rate_limit_per_minute: int | None = Field(default=None, ge=0, le=1_000_000)
+    embargoed: bool | None = None
     active: bool | None = None
 
     def to_input(self) -> PartnerInput:
         return PartnerInput(
             name=self.name, url=self.url, categories=self.categories, language=self.language,
-            rate_limit_per_minute=self.rate_limit_per_minute,
+            rate_limit_per_minute=self.rate_limit_per_minute, embargoed=self.embargoed,
         )
 
 

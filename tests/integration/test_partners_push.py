@@ -7,6 +7,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
+import httpcore
 import pytest
 from standardwebhooks import Webhook
 
@@ -169,13 +170,14 @@ def test_redirect_to_metadata_is_not_followed(
     add(partner_container, receiver)
     receiver.reply = lambda _r: Reply(302, {"Location": "http://169.254.169.254/latest/meta-data/"})
     dialed: list[Any] = []
-    real = socket.create_connection
+    real = httpcore.AnyIOBackend.connect_tcp
 
-    def recording(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
-        dialed.append(address[0])
-        return real(address, *args, **kwargs)
+    async def recording(self: Any, host: str, *args: Any, **kwargs: Any) -> Any:
+        dialed.append(host)
+        return await real(self, host, *args, **kwargs)
 
-    monkeypatch.setattr(socket, "create_connection", recording)
+    # Every connection the pinned backend makes goes through here (with the address it dials).
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", recording)
     [delivery_id] = publish(partner_container, article())
     assert partner_container.partner_pushes.attempt(delivery_id) == "failed"
     row = delivery(partner_container, delivery_id)

@@ -22,7 +22,7 @@ def test_connects_to_the_pinned_address_with_the_urls_host_header(
     real = socket.getaddrinfo
 
     def no_dns(host: str, *args: Any, **kwargs: Any) -> Any:
-        # Literal addresses pass (create_connection parses them); a name would be a DNS lookup.
+        # Literal addresses pass; a name would be a DNS lookup.
         ipaddress.ip_address(host)
         return real(host, *args, **kwargs)
 
@@ -32,7 +32,7 @@ def test_connects_to_the_pinned_address_with_the_urls_host_header(
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     client = PartnerClient(2.0)
     try:
-        response = client.post(target, b"{}", {"content-type": "application/json"})
+        response = client.run(lambda: client.post(target, b"{}", {"content-type": "application/json"}))
     finally:
         client.close()
     assert response.status_code == 204
@@ -46,7 +46,30 @@ def test_a_host_that_was_not_checked_is_never_dialled(receiver: Receiver) -> Non
     client = PartnerClient(2.0)
     try:
         with pytest.raises(httpx.ConnectError, match="was not checked by the guard"):
-            client.post(target, b"{}", {})
+            client.run(lambda: client.post(target, b"{}", {}))
     finally:
         client.close()
     assert receiver.requests == []
+
+
+def test_a_forked_child_gets_its_own_loop_and_connections(receiver: Receiver) -> None:
+    import os
+
+    client = PartnerClient(2.0, allow_private=True)
+    try:
+        assert client.run(lambda: client.push(receiver.url(), b"{}", {})).status_code == 204  # type: ignore[union-attr]
+        pid = os.fork()
+        if pid == 0:  # the child: a push must work on a loop and a pool of its own
+            ok = False
+            try:
+                reply = client.run(lambda: client.push(receiver.url("/child"), b"{}", {}))
+                ok = getattr(reply, "status_code", None) == 204
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # The parent's pooled connection still works after the child used and dropped its own.
+        assert client.run(lambda: client.push(receiver.url(), b"{}", {})).status_code == 204  # type: ignore[union-attr]
+    finally:
+        client.close()
+    assert [r.path for r in receiver.requests] == ["/hook", "/child", "/hook"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from standardwebhooks import Webhook
 
-from syndicate.domain.commands import PushDelivery
+from syndicate.domain.commands import PushDeliveries
 from syndicate.errors import InvalidPartner, NotFound, PartnerUrlRefused
 from syndicate.partners.ports import ADMIN_REASON, AttemptOutcome, DeliveryStatus, PartnerInput
 from tests.unit.fakes.partners import T0, World, answer, make_world
@@ -85,7 +85,7 @@ def test_resend_failed_requeues_dead_deliveries_with_their_webhook_ids(world: Wo
     world.client.reply = answer(200)
     replay = world.registry.resend(partner_id, failed=True)
     assert replay.ids == [dead] and not replay.paused
-    assert world.tasks.submitted == [PushDelivery(dead)]
+    assert world.tasks.submitted == [PushDeliveries((dead,))]
     delivery = world.store.deliveries[dead]
     assert delivery.status is DeliveryStatus.PENDING and delivery.attempts == 0
     assert world.pushes.attempt(dead) is AttemptOutcome.DELIVERED
@@ -100,7 +100,7 @@ def test_resend_of_an_article_the_partner_never_got_creates_one_delivery(world: 
     partner_id, _ = world.partner()
     replay = world.registry.resend(partner_id, article_id=7)
     [delivery_id] = replay.ids
-    assert world.tasks.submitted == [PushDelivery(delivery_id)]
+    assert world.tasks.submitted == [PushDeliveries((delivery_id,))]
     assert world.pushes.attempt(delivery_id) is AttemptOutcome.DELIVERED
     assert b"old news" in world.client.sent[-1].body
     with pytest.raises(NotFound, match="article 8 not found"):
@@ -118,7 +118,7 @@ def test_resend_of_an_article_outside_the_filters_is_refused_unless_forced(world
         f"of partner {partner_id} (categories world, language en); add --force to send it anyway")
     assert world.tasks.submitted == []
     [delivery_id] = world.registry.resend(partner_id, article_id=7, force=True).ids
-    assert world.tasks.submitted == [PushDelivery(delivery_id)]
+    assert world.tasks.submitted == [PushDeliveries((delivery_id,))]
 
 
 def test_resend_to_a_disabled_partner_waits_until_it_is_enabled(world: World) -> None:

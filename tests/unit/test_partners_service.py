@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from syndicate.domain.commands import PushDelivery
+from syndicate.domain.commands import PushDeliveries
 from syndicate.domain.events import ARTICLE_DELETED, ARTICLE_UPDATED
 from syndicate.partners.ports import AttemptOutcome, DeliveryStatus, PushFailed
 from syndicate.partners.schedule import MAX_ATTEMPTS, RETRY_DELAYS
@@ -35,7 +35,8 @@ def test_publish_fans_out_by_category_and_language_and_enqueues_each_push(world:
     on_article_event(world.event(1, 1, categories=("sport",), language="en"), partner_pushes=world.pushes)
     on_article_event(world.event(2, 2, categories=("politics",), language="fr-CA"),
                      partner_pushes=world.pushes)
-    assert world.tasks.submitted == [PushDelivery(i) for i in sorted(world.store.deliveries)]
+    # One push task per event: its deliveries go out together.
+    assert world.tasks.submitted == [PushDeliveries((1, 2)), PushDeliveries((3, 4))]
     world.pushes.deliver_due()
     assert paths(world) == [("all", "g-1"), ("all", "g-2"), ("french", "g-2"), ("sport", "g-1")]
 
@@ -184,19 +185,21 @@ def test_rate_limit_postpones_without_counting_an_attempt(world: World) -> None:
 
 # --- ordering and sweeps ---------------------------------------------------------------------------
 
-def test_an_update_waits_for_its_publication_then_is_enqueued(world: World) -> None:
+def test_an_update_waits_for_its_publication_then_goes_out_in_the_same_run(world: World) -> None:
     world.partner()
     world.client.reply = answer(500)
     [first] = world.publish(1, 1, title="v1")
     [second] = world.pushes.fan_out(world.event(2, 1, type_=ARTICLE_UPDATED, title="v2"))
-    assert world.pushes.attempt(first) is AttemptOutcome.FAILED
+    assert world.pushes.push([first, second]) == {
+        first: AttemptOutcome.FAILED, second: AttemptOutcome.WAITING}
     world.clock.at = T0 + timedelta(hours=1)
     assert world.pushes.attempt(second) is AttemptOutcome.WAITING
     world.tasks.submitted.clear()
     world.client.reply = answer(200)
-    assert world.pushes.attempt(first) is AttemptOutcome.DELIVERED
-    assert world.tasks.submitted == [PushDelivery(second)]
-    assert world.pushes.attempt(second) is AttemptOutcome.DELIVERED
+    # The publication's delivery releases the update, which the same run pushes after it.
+    assert world.pushes.push([first]) == {first: AttemptOutcome.DELIVERED,
+                                          second: AttemptOutcome.DELIVERED}
+    assert world.tasks.submitted == []
     titles = [json.loads(s.body)["data"]["title"] for s in world.client.sent]
     assert titles == ["v1", "v1", "v2"]
 
@@ -212,7 +215,7 @@ def test_sweep_enqueues_due_retries_once_until_the_window_passes(world: World) -
     assert due is not None
     world.tasks.submitted.clear()
     assert world.pushes.sweep(now=due - timedelta(seconds=1)) == 0
-    assert world.pushes.sweep(now=due) == 1 and world.tasks.submitted == [PushDelivery(delivery_id)]
+    assert world.pushes.sweep(now=due) == 1 and world.tasks.submitted == [PushDeliveries((delivery_id,))]
     assert world.pushes.sweep(now=due) == 0
     assert world.pushes.sweep(now=due + timedelta(seconds=61)) == 1
 
@@ -224,4 +227,4 @@ def test_a_broker_that_is_down_loses_nothing(world: World) -> None:
     assert world.pushes.enqueue([delivery_id]) == 0
     world.tasks.down = False
     assert world.pushes.sweep(now=T0 + timedelta(minutes=2)) == 1
-    assert world.tasks.submitted == [PushDelivery(delivery_id)]
+    assert world.tasks.submitted == [PushDeliveries((delivery_id,))]

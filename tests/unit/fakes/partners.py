@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from syndicate.domain.articles import Article
 from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
@@ -15,6 +17,7 @@ from syndicate.errors import NotFound
 from syndicate.partners.ports import (
     ADMIN_REASON,
     AttemptRecord,
+    BatchClaim,
     Claim,
     DeliveryState,
     DeliveryStatus,
@@ -31,6 +34,7 @@ from syndicate.partners.service import PartnerPushes
 from tests.unit.fakes.tasks import FakeTaskQueue
 
 PENDING = DeliveryStatus.PENDING
+T = TypeVar("T")
 
 
 @dataclass
@@ -70,6 +74,7 @@ class FakePartnerStore:
     attempts: list[AttemptRecord] = field(default_factory=list)
     articles: dict[int, Article] = field(default_factory=dict)
     events: dict[int, tuple[ArticleEvent, datetime]] = field(default_factory=dict)
+    batches: list[int] = field(default_factory=list)  # records per record_batch call
 
     # --- test helpers ---
 
@@ -103,6 +108,7 @@ class FakePartnerStore:
             rate_limit_per_minute=fields.rate_limit_per_minute or None, active=True,
             disabled_at=None, disabled_reason=None, failing_since=None,
             previous_secret_until=keys.previous_until, created_at=now, updated_at=now,
+            embargoed=bool(fields.embargoed),
         )
         self.partners[partner.id] = _Stored(partner, keys)
         return partner
@@ -122,6 +128,8 @@ class FakePartnerStore:
             changes["language"] = fields.language or None
         if fields.rate_limit_per_minute is not None:
             changes["rate_limit_per_minute"] = fields.rate_limit_per_minute or None
+        if fields.embargoed is not None:
+            changes["embargoed"] = fields.embargoed
         return self._change(partner_id, **changes)
 
     def keys(self, partner_id: int) -> SigningKeys:
@@ -207,6 +215,14 @@ class FakePartnerStore:
             ids.append(d.id)
         return ids
 
+    def supersede_embargoes(self, article_id: int) -> int:
+        gone = [d for d in self.deliveries.values() if d.article_id == article_id
+                and d.event_type == "article.embargoed" and d.status is PENDING and d.locked_until is None]
+        for d in gone:
+            d.status, d.next_attempt_at, d.enqueued_at = DeliveryStatus.DEAD, None, None
+            d.last_error = "superseded by the release"
+        return len(gone)
+
     def requeue(
         self, partner_id: int, *, now: datetime, status: DeliveryStatus | None = None,
         article_id: int | None = None,
@@ -222,18 +238,31 @@ class FakePartnerStore:
             d.locked_until = d.enqueued_at = d.delivered_at = None
         return [d.id for d in found]
 
-    def claim(self, delivery_id: int, *, now: datetime, lease_until: datetime) -> Claim | Throttled | None:
-        d = self.deliveries.get(delivery_id)
-        if d is None or not self._is_due(d, now):
-            return None
+    def claim_batch(self, delivery_ids: Sequence[int], *, now: datetime, lease_until: datetime) -> BatchClaim:
+        ids = list(dict.fromkeys(delivery_ids))
+        due = sorted((self.deliveries[i] for i in ids if i in self.deliveries
+                      and self._is_due(self.deliveries[i], now)), key=lambda d: (d.event_id, d.id))
+        claims: list[Claim] = []
+        throttled: dict[int, Throttled] = {}
+        taken_over = 0
+        for d in due:
+            limit = self.partners[d.partner_id].partner.rate_limit_per_minute
+            recent = [a for a in self.attempts
+                      if a.partner_id == d.partner_id and a.attempted_at >= now - timedelta(minutes=1)]
+            mine = sum(1 for c in claims if c.partner_id == d.partner_id)
+            if limit and len(recent) + mine >= limit:
+                throttled[d.id] = Throttled(d.partner_id, limit)
+                continue
+            taken_over += d.locked_until is not None
+            claims.append(self._claim(d, lease_until))
+        got = {c.delivery_id for c in claims} | set(throttled)
+        skipped = {i: self.state(i) for i in ids if i not in got}
+        return BatchClaim(claims, throttled, skipped, taken_over=taken_over)
+
+    def _claim(self, d: FakeDelivery, lease_until: datetime) -> Claim:
         stored = self.partners[d.partner_id]
-        limit = stored.partner.rate_limit_per_minute
-        recent = [a for a in self.attempts
-                  if a.partner_id == d.partner_id and a.attempted_at >= now - timedelta(minutes=1)]
-        if limit and len(recent) >= limit:
-            return Throttled(d.partner_id, limit)
         d.attempts += 1
-        d.locked_until = lease_until
+        d.locked_until, d.enqueued_at = lease_until, None
         return Claim(
             delivery_id=d.id, partner_id=d.partner_id, partner_name=stored.partner.name,
             url=stored.partner.url, webhook_id=d.webhook_id, body=self.payloads[d.event_id],
@@ -248,12 +277,24 @@ class FakePartnerStore:
         return DeliveryState(d.status, d.next_attempt_at, d.locked_until,
                              stored is not None and stored.partner.active)
 
-    def forget_enqueued(self, delivery_id: int) -> None:
-        self.deliveries[delivery_id].enqueued_at = None
+    def forget_enqueued_many(self, delivery_ids: Sequence[int]) -> None:
+        for delivery_id in delivery_ids:
+            self.deliveries[delivery_id].enqueued_at = None
 
-    def postpone(self, delivery_id: int, at: datetime) -> None:
-        d = self.deliveries[delivery_id]
-        d.next_attempt_at, d.enqueued_at = at, None
+    def postpone_many(self, moves: Mapping[int, datetime]) -> None:
+        for delivery_id, at in moves.items():
+            d = self.deliveries[delivery_id]
+            d.next_attempt_at, d.enqueued_at = at, None
+
+    def renew(self, leases: Mapping[int, int], *, lease_until: datetime) -> None:
+        for delivery_id, attempts in leases.items():
+            d = self.deliveries[delivery_id]
+            if d.attempts == attempts and d.status is PENDING and d.locked_until is not None:
+                d.locked_until = lease_until
+
+    def record_batch(self, records: Sequence[AttemptRecord]) -> list[Recorded]:
+        self.batches.append(len(records))
+        return [self.record(r) for r in records]
 
     def record(self, record: AttemptRecord) -> Recorded:
         self.attempts.append(record)
@@ -299,17 +340,31 @@ class Sent:
 
 @dataclass
 class FakePushClient:
-    """Records every push; `reply` decides the answer (204 by default)."""
+    """Records every push; `reply` decides the answer (204 by default). Work submitted runs to
+    completion on a fresh event loop before `submit` returns."""
 
     reply: Callable[[Sent], PushResponse | PushFailed] = field(
         default=lambda _sent: PushResponse(204, None, "", 0.01)
     )
     sent: list[Sent] = field(default_factory=list)
 
-    def push(self, url: str, body: bytes, headers: Mapping[str, str]) -> PushResponse | PushFailed:
+    async def push(
+        self, url: str, body: bytes, headers: Mapping[str, str],
+        on_start: Callable[[], None] | None = None,
+    ) -> PushResponse | PushFailed:
+        if on_start is not None:
+            on_start()
         got = Sent(url, body, dict(headers))
         self.sent.append(got)
         return self.reply(got)
+
+    def submit(self, work: Callable[[], Coroutine[Any, Any, T]]) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(asyncio.run(work()))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
 
 
 def answer(status: int, *, retry_after: str | None = None, body: str = "") -> Callable[[Sent], PushResponse]:

@@ -7,7 +7,7 @@ holds the (reader, story) pairs already given, one row each.
 Plain ADD COLUMN (no batch rebuild of parent tables on SQLite: it would cascade deletes).
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from alembic import op
 from syndicate.storage.models import UTCDateTime
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
