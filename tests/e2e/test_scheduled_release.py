@@ -4,6 +4,7 @@ and released by a worker that was not running at that time once it starts."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,13 +38,14 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-def _setup(env: dict[str, str], tmp_path: Path, receiver: Receiver) -> None:
+def _setup(env: dict[str, str], tmp_path: Path, receiver: Receiver, ahead: Receiver | None = None) -> None:
     csv = tmp_path / "readers.csv"
     csv.write_text("email,name,language\nreader@example.com,Reader,en\n")
     for args in (["db", "upgrade"],
                  ["lists", "create", "flash", "--name", "Flash", "--frequency", "instant"],
                  ["subscribers", "import", str(csv), "--list", "flash", "--confirmed"],
-                 ["partners", "add", "wire", receiver.url()]):
+                 ["partners", "add", "wire", receiver.url()],
+                 *([["partners", "add", "agency", ahead.url(), "--embargoed"]] if ahead else [])):
         done = run_cli(args, env)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
 
@@ -74,28 +76,45 @@ def _env(embedded_env: dict[str, str], sink: SmtpSink, receiver: Receiver) -> di
                            "ADMIN_TOKEN": "release-test-token-0123456789"}
 
 
+def _events(receiver: Receiver, title: str) -> list[dict[str, Any]]:
+    found = [json.loads(r.body) for r in receiver.requests if title.encode() in r.body]
+    return [{"type": e["type"], "embargo_until": e["data"].get("embargo_until")} for e in found]
+
+
 def test_a_scheduled_article_is_nowhere_until_its_time_then_everywhere(
     serve: Callable[..., Any], embedded_env: dict[str, str], tmp_path: Path, sink: SmtpSink,
     receiver: Receiver,
 ) -> None:
     env = _env(embedded_env, sink, receiver)
-    _setup(env, tmp_path, receiver)
-    server = serve(env)
-    title = "Statement released at its time"
-    release = datetime.now(UTC) + timedelta(seconds=20)
-    _publish(server.url, env["ADMIN_TOKEN"], _article(title, release))
+    ahead = Receiver()  # an agency that opted in to embargoed pushes
+    try:
+        _setup(env, tmp_path, receiver, ahead)
+        server = serve(env)
+        title = "Statement released at its time"
+        release = datetime.now(UTC) + timedelta(seconds=20)
+        _publish(server.url, env["ADMIN_TOKEN"], _article(title, release))
 
-    # Until the release every channel is checked again and again: none may have it.
-    while datetime.now(UTC) < release - timedelta(seconds=2):
-        assert not any(_seen(server.url, title, sink, receiver).values())
-        time.sleep(1)
+        # Until the release every channel is checked again and again: none may have it, but the
+        # agency gets it ahead, marked with its release time.
+        while datetime.now(UTC) < release - timedelta(seconds=2):
+            assert not any(_seen(server.url, title, sink, receiver).values())
+            time.sleep(1)
+        notices = _events(ahead, title)
+        assert [n["type"] for n in notices] == ["article.embargoed"], notices
+        embargo_until = datetime.fromisoformat(str(notices[0]["embargo_until"]))
+        assert abs((embargo_until - release).total_seconds()) < 1  # the release time, as stored
 
-    wait_for(lambda: all(_seen(server.url, title, sink, receiver).values()), 60,
-             "the released article on /news, every feed, the instant mail and the partner")
-    print(f"every channel had it {(datetime.now(UTC) - release).total_seconds():.1f} s after its time")
-    time.sleep(3)  # released once: one mail, one push
-    assert len([m for m in sink.messages() if title in m.as_string()]) == 1
-    assert len([r for r in receiver.requests if title.encode() in r.body]) == 1
+        wait_for(lambda: all(_seen(server.url, title, sink, receiver).values()), 60,
+                 "the released article on /news, every feed, the instant mail and the partner")
+        print(f"every channel had it {(datetime.now(UTC) - release).total_seconds():.1f} s after its time")
+        wait_for(lambda: [n["type"] for n in _events(ahead, title)][-1:] == ["article.published"], 30,
+                 "the agency's article.published at the release")
+        time.sleep(3)  # released once: one mail, one push each
+        assert len([m for m in sink.messages() if title in m.as_string()]) == 1
+        assert [e["type"] for e in _events(receiver, title)] == ["article.published"]
+        assert [e["type"] for e in _events(ahead, title)] == ["article.embargoed", "article.published"]
+    finally:
+        ahead.close()
 
 
 def test_a_release_missed_while_no_worker_ran_happens_when_one_starts(
