@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 MAX_JOBS = 100
 #: Seconds a terminated child gets to exit before it is killed.
 STOP_GRACE = 5.0
+#: How much lower than the server a job's child runs (`nice`): on a busy machine the scheduler
+#: serves requests first and gives the import what is left.
+JOB_NICENESS = 10
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 P = TypeVar("P")
 #: The work of a job, run in the child: a module-level function (it is pickled by name) taking the
@@ -90,6 +93,7 @@ def _child_main(conn: Connection, parent_pid: int, work: Work[P], payload: P) ->
     # A Ctrl-C in the terminal reaches the whole foreground group; the server stops its
     # children itself, so the child must not die of it first with a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(JOB_NICENESS)
     outcome: tuple[str, Any]
     try:
         outcome = (DONE, work(JobControl(conn, parent_pid), payload))
