@@ -154,12 +154,26 @@ class PartnerPushes:
         reply = self.client.push(claim.url, claim.body.encode("utf-8"), headers)
         outcome, record = judge(claim, reply, now, disable_after=self.disable_after, rng=self.rng)
         recorded = self.store.record(record)
-        if recorded.disabled:
-            log.warning("partner %s (%s) disabled: %s", claim.partner_id, claim.partner_name,
-                        record.disable_reason)
-        if outcome is AttemptOutcome.DEAD and record.status_code != 410:
-            log.warning("delivery %s to partner %s dead after %s attempts: %s", delivery_id,
-                        claim.partner_id, claim.attempts, record.error)
+        if outcome in (AttemptOutcome.FAILED, AttemptOutcome.DEAD) and (
+                record.status_code != 410 or recorded.disabled):
+            # One line per failed push, saying what happens next: a retry, the end of the
+            # delivery, or the partner disabled. (A 410 for a partner disabled already: no line.)
+            error = record.error or record.status_code
+            if recorded.disabled:
+                what = (f"delivery {delivery_id} to partner {claim.partner_id}, attempt {claim.attempts}: "
+                        f"{error}; partner {claim.partner_id} ({claim.partner_name}) disabled: "
+                        f"{record.disable_reason}")
+            elif outcome is AttemptOutcome.DEAD:
+                what = (f"delivery {delivery_id} to partner {claim.partner_id} dead after "
+                        f"{claim.attempts} attempts: {error}")
+            else:
+                retry = record.next_attempt_at.isoformat() if record.next_attempt_at else "-"
+                what = (f"delivery {delivery_id} to partner {claim.partner_id}, attempt {claim.attempts}: "
+                        f"{error}; retry at {retry}")
+            log.warning("partner push failed: %s", what,
+                        extra={"partner_id": claim.partner_id, "delivery_id": delivery_id,
+                               "attempt": claim.attempts, "status_code": record.status_code,
+                               "outcome": str(outcome), "partner_disabled": recorded.disabled})
         if recorded.successor is not None and enqueue_next:
             self.enqueue([recorded.successor])
         return outcome
