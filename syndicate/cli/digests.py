@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: How long `digest send --wait` waits for a database that went away before it gives up (exit 1).
 DATABASE_PATIENCE_S = 300.0
+#: `digest send --wait` waits for retries due within this many seconds; a later one ends the wait.
+RETRY_PATIENCE_S = 30.0
 
 lists_app = typer.Typer(no_args_is_help=True, help="Mailing lists (newsletters).")
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers of mailing lists.")
@@ -232,7 +234,8 @@ def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], date
     deliveries held back for a later retry are next tried (None when every delivery is final).
 
     A recipient whose server answered 4xx is retried minutes to hours later: the wait ends when
-    only such deliveries are left (`editions show ID` follows them) instead of blocking until then.
+    only such deliveries are left, the next due over RETRY_PATIENCE_S away (`editions show ID`
+    follows them), instead of blocking until then.
     The database may go away for a while (a restart, a failover): the workers wait for it, and
     so does this, saying once that it waits and once that it is back, for up to
     DATABASE_PATIENCE_S in one stretch.
@@ -259,7 +262,7 @@ def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], date
                             detail=f"sent={counts[DeliveryState.SENT]} queued={counts[DeliveryState.QUEUED]}")
             if counts[DeliveryState.QUEUED] and not counts[DeliveryState.SENDING]:
                 next_at = _held_back_until(c, edition_id)
-                if next_at is not None:
+                if next_at is not None and (next_at - c.now()).total_seconds() > RETRY_PATIENCE_S:
                     raise _HeldBack(counts, next_at)
 
         def pause(seconds: float) -> None:
