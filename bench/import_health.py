@@ -55,7 +55,8 @@ def write_csv(path: Path, rows: int) -> None:
 class HealthPoller:
     """Polls /healthz back to back on one persistent client; keeps (start time, seconds) per request."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, path: str = "/healthz") -> None:
+        self.path = path
         self.samples: list[tuple[float, float]] = []
         self.failures = 0
         self._stop = threading.Event()
@@ -66,7 +67,7 @@ class HealthPoller:
             while not self._stop.is_set():
                 started = time.perf_counter()
                 try:
-                    ok = client.get("/healthz").status_code == 200
+                    ok = client.get(self.path).status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 self.samples.append((started, time.perf_counter() - started))
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5,000 rows")
     parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--no-worker", action="store_true", help="serve without its embedded worker")
+    parser.add_argument("--probe", default="/healthz",
+                        help="the path polled (e.g. /robots.txt: no database, no broker)")
     args = parser.parse_args()
     rows = 5_000 if args.quick else args.rows
 
@@ -131,7 +134,7 @@ def main() -> None:
                     raise SystemExit("syndicate serve did not become healthy")
                 time.sleep(0.2)
 
-            poller = HealthPoller(base)
+            poller = HealthPoller(base, args.probe)
             poller.start()
             idle_start = time.perf_counter()
             time.sleep(args.idle_seconds)
@@ -159,8 +162,9 @@ def main() -> None:
     duration = finished - started
     print(f"import: {rows} rows ({size_mb:.1f} MB) in {duration:.1f} s ({rows / duration:.0f} rows/s); "
           f"imported={result['imported']} existing={result['existing']} errors={result['error_count']}")
-    print(f"/healthz idle:   n={len(idle)} median={i_med:.1f} ms p99={i_p99:.1f} ms max={i_max:.1f} ms")
-    print(f"/healthz import: n={len(during)} median={d_med:.1f} ms p99={d_p99:.1f} ms max={d_max:.1f} ms "
+    probe = args.probe
+    print(f"{probe} idle:   n={len(idle)} median={i_med:.1f} ms p99={i_p99:.1f} ms max={i_max:.1f} ms")
+    print(f"{probe} import: n={len(during)} median={d_med:.1f} ms p99={d_p99:.1f} ms max={d_max:.1f} ms "
           f"non-200={poller.failures}")
     print(f"ratio import/idle: median {d_med / i_med:.2f}x p99 {d_p99 / i_p99:.2f}x max {d_max / i_max:.2f}x")
     slowest = sorted(((s, t - started) for t, s in poller.samples if started <= t <= finished), reverse=True)
