@@ -1,9 +1,12 @@
 """Importing subscribers from CSV (`email[,name,language]`), streamed and bounded.
 
 The file is checked as a whole (UTF-8, a header naming `email`) before anything is written, so a
-file that cannot be read leaves the database as it was. Rows are then read one at a time and
-committed every `chunk_rows` rows: a 400,000-row file needs neither the whole text in memory nor
-one transaction holding the database's write lock for minutes. A bad row (an invalid address, a
+file that cannot be read leaves the database as it was. Rows are then read `chunk_rows` at a
+time; a chunk is validated, added in a few statements (`subscribers.add_subscribers`, the rules of
+adding one reader) and committed: a 400,000-row file needs neither the whole text in memory nor
+one transaction holding the database's write lock for minutes. An import stopped midway (the
+server shut down, the process killed) keeps the chunks it committed; the same file imported
+again completes it, counting those rows as already known. A bad row (an invalid address, a
 field over the limit, a language that is not a tag, a CSV syntax error) is reported by line and
 the rest are imported; a valid language is stored canonical (`EN_us` → `en-US`).
 """
