@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make run PORT=8080 HOST=0.0.0.0`; links use that port unless BASE_URL says otherwise.
+PORT   ?= 8000
+HOST   ?= 127.0.0.1
 
 # Debian packages the tests drive as real peers: smtp-sink (postfix), nginx, SpamAssassin, Chromium.
 SYSDEPS := postfix nginx spamassassin chromium chromium-driver
@@ -30,7 +33,7 @@ sysdeps:
 run: $(STAMP)
 	$(BIN)/syndicate db upgrade
 	$(BIN)/syndicate articles import examples/*.txt examples/*.md examples/*.json
-	exec $(BIN)/syndicate serve
+	exec $(BIN)/syndicate serve --host $(HOST) --port $(PORT)
 
 ## Compile the gettext catalogs (syndicate/locales/*/LC_MESSAGES/messages.po -> .mo, shipped in the wheel).
 catalogs: $(STAMP)

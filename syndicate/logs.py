@@ -29,11 +29,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+#: Libraries' INFO lines that repeat without news: Celery's per-task "received"/"succeeded" and
+#: beat's "Sending due task" (three sweeps every few seconds), Alembic's per-connection context
+#: lines. Our own lines say what happened once (an article handled, an edition sent, a partner
+#: failure, the migrations applied); these loggers keep their warnings and errors.
+QUIET_AT_INFO = ("celery.beat", "celery.worker.strategy", "celery.app.trace", "alembic")
+
+
+class _DropKombuDefaultHost(logging.Filter):
+    """The file broker has no host name, and kombu warns about that on every connection."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No hostname was supplied")
+
+
 def configure_logging(log_format: str = "text", level: int = logging.INFO) -> None:
-    """Log to stderr at `level`, as plain lines ("text") or JSON lines ("json")."""
+    """Log to stderr at `level`, as plain lines ("text") or JSON lines ("json").
+
+    At INFO and above the loggers of QUIET_AT_INFO show warnings only; DEBUG shows everything.
+    """
     handler = logging.StreamHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    for name in QUIET_AT_INFO:
+        logging.getLogger(name).setLevel(logging.WARNING if level > logging.DEBUG else logging.NOTSET)
+    kombu = logging.getLogger("kombu.connection")
+    if not any(isinstance(f, _DropKombuDefaultHost) for f in kombu.filters):
+        kombu.addFilter(_DropKombuDefaultHost())

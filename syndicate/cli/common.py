@@ -20,6 +20,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """`count` and the noun in the right number: "1 article", "2 articles", "0 articles"."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print one error line on stderr; the caller raises the returned Exit (2 unless told)."""
     err.print(f"error: {message}", markup=False, soft_wrap=True)

@@ -18,6 +18,7 @@ from syndicate.cli.common import (
     embedded,
     err,
     fail,
+    plural,
     report_broker_myself,
 )
 from syndicate.digests.states import DeliveryState, parse_state
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 #: How long `digest send --wait` waits for a database that went away before it gives up (exit 1).
 DATABASE_PATIENCE_S = 300.0
+#: `digest send --wait` waits for retries due within this many seconds; a later one ends the wait.
+RETRY_PATIENCE_S = 30.0
 
 lists_app = typer.Typer(no_args_is_help=True, help="Mailing lists (newsletters).")
 subscribers_app = typer.Typer(no_args_is_help=True, help="Subscribers of mailing lists.")
@@ -110,13 +113,20 @@ def lists_edit(
 
 @lists_app.command("list")
 @edge
-def lists_list() -> None:
+def lists_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False) -> None:
     """Every list: ID, slug, frequency, name, visibility."""
     from syndicate.digests import subscribers as subs
 
     c = _container()
     for lst in subs.all_lists(c.digest_uow):
-        typer.echo(f"{lst.id}\t{lst.slug}\t{lst.frequency}\t{lst.name}\t{lst.visibility}")
+        if as_json:
+            typer.echo(json.dumps({
+                "id": lst.id, "slug": lst.slug, "name": lst.name, "frequency": lst.frequency,
+                "language": lst.language, "categories": list(lst.categories),
+                "custom_frequency": lst.custom_frequency, "description": lst.description,
+                "visibility": lst.visibility}, ensure_ascii=False))
+        else:
+            typer.echo(f"{lst.id}\t{lst.slug}\t{lst.frequency}\t{lst.name}\t{lst.visibility}")
 
 
 @subscribers_app.command("import")
@@ -147,15 +157,16 @@ def subscribers_import(
     for line in report.errors:
         err.print(f"error: {line}", markup=False, soft_wrap=True)
     if done.error_count > len(report.errors):
-        err.print(f"error: {done.error_count - len(report.errors)} more bad rows not shown", markup=False)
+        err.print(f"error: {plural(done.error_count - len(report.errors), 'more bad row')} not shown",
+                  markup=False)
     if confirmed:
         status = "active"
     elif no_mail:
-        status = f"pending; {len(report.to_confirm)} confirmation(s) not mailed (--no-mail)"
+        status = f"pending; {plural(len(report.to_confirm), 'confirmation')} not mailed (--no-mail)"
     else:
         status = "pending; " + _mail_confirmations(c, report.to_confirm, lst.id)
     typer.echo(f"imported {report.imported} new, {report.existing} already known, "
-               f"{done.error_count} bad rows; status {status}")
+               f"{plural(done.error_count, 'bad row')}; status {status}")
     if done.error_count:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -219,9 +230,33 @@ def _send_inline(c: Container, edition_id: int) -> None:
     c.digests.send_batch(edition_id, 0, 2**62)
 
 
-def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
-    """Show progress until every delivery of the edition is final; returns the final counts.
+class _HeldBack(Exception):
+    """The first pass is over: every delivery still queued waits for a later retry."""
 
+    def __init__(self, counts: dict[DeliveryState, int], next_at: datetime) -> None:
+        super().__init__()
+        self.counts, self.next_at = counts, next_at
+
+
+def _held_back_until(c: Container, edition_id: int) -> datetime | None:
+    """The earliest retry time when every queued delivery of the edition was tried and waits
+    for a later retry (a 4xx reply); None while any is still due now."""
+    now = c.now()
+    earliest: datetime | None = None
+    for row in c.digest_reads.deliveries(state=DeliveryState.QUEUED, edition_id=edition_id):
+        if row.attempts == 0 or row.next_attempt_at <= now:
+            return None
+        earliest = row.next_attempt_at if earliest is None else min(earliest, row.next_attempt_at)
+    return earliest
+
+
+def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], datetime | None]:
+    """Show progress until the first pass over the edition is over; the counts then, and when
+    deliveries held back for a later retry are next tried (None when every delivery is final).
+
+    A recipient whose server answered 4xx is retried minutes to hours later: the wait ends when
+    only such deliveries are left, the next due over RETRY_PATIENCE_S away (`editions show ID`
+    follows them), instead of blocking until then.
     The database may go away for a while (a restart, a failover): the workers wait for it, and
     so does this, saying once that it waits and once that it is back, for up to
     DATABASE_PATIENCE_S in one stretch.
@@ -246,6 +281,10 @@ def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
                                            DeliveryState.SKIPPED))
             progress.update(task, total=sum(counts.values()), completed=done,
                             detail=f"sent={counts[DeliveryState.SENT]} queued={counts[DeliveryState.QUEUED]}")
+            if counts[DeliveryState.QUEUED] and not counts[DeliveryState.SENDING]:
+                next_at = _held_back_until(c, edition_id)
+                if next_at is not None and (next_at - c.now()).total_seconds() > RETRY_PATIENCE_S:
+                    raise _HeldBack(counts, next_at)
 
         def pause(seconds: float) -> None:
             if c.settings.is_embedded:
@@ -256,7 +295,9 @@ def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
             try:
                 if c.settings.is_embedded:
                     _send_inline(c, edition_id)
-                return digests.wait_until_final(edition_id, on_progress=show, sleep=pause)
+                return digests.wait_until_final(edition_id, on_progress=show, sleep=pause), None
+            except _HeldBack as held:
+                return held.counts, held.next_at
             except Exception as exc:
                 outage = as_unavailable(exc)
                 if outage is None:
@@ -275,7 +316,8 @@ def _wait(c: Container, edition_id: int) -> dict[DeliveryState, int]:
 def digest_send(
     list_slug: Annotated[str, typer.Option("--list", help="The list.")],
     since: Annotated[str | None, typer.Option(help="Articles published after this ISO 8601 time.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Progress until every delivery is final.")] = False,
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Show progress until the first pass is over (held-back retries go on).")] = False,
 ) -> None:
     """Build an edition now and fan it out; with --wait ends with edition=ID sent=N failed=N ..."""
     c = _container()
@@ -290,7 +332,14 @@ def digest_send(
         check_broker(c, f"edition {edition_id} and its {counts[DeliveryState.QUEUED]} queued deliveries "
                         "wait in the database; the beat sweep hands them to workers once it is back")
         return
-    typer.echo(summary(edition_id, _wait(c, edition_id)))
+    counts, next_at = _wait(c, edition_id)
+    if next_at is not None:
+        held = counts[DeliveryState.QUEUED]
+        err.print(f"edition {edition_id}: {plural(held, 'delivery', 'deliveries')} held back for a "
+                  f"later retry (the recipient's server asked to try again; next attempt at "
+                  f"{next_at.isoformat(timespec='seconds')}); `syndicate editions show {edition_id}` "
+                  "follows them", markup=False, soft_wrap=True)
+    typer.echo(summary(edition_id, counts))
 
 
 def _edition_json(edition: EditionView) -> dict[str, Any]:
@@ -313,7 +362,7 @@ def editions_list(as_json: Annotated[bool, typer.Option("--json", help="JSON lin
             typer.echo(json.dumps(data, ensure_ascii=False))
         else:
             typer.echo(f"{edition.id}\t{edition.list_slug}\t{edition.frequency}\t{data['created_at']}\t"
-                       f"{len(edition.article_ids)} articles\t"
+                       f"{plural(len(edition.article_ids), 'article')}\t"
                        + " ".join(f"{k}={v}" for k, v in edition.counts.items()))
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from syndicate.cli.common import edge, embedded, err
+from syndicate.cli.common import edge, embedded, err, plural
 
 feeds_app = typer.Typer(no_args_is_help=True, help="RSS, Atom and JSON feeds.")
 
@@ -49,6 +49,7 @@ def build(
     for path in result.paths:
         typer.echo(str(path))
     err.print(
-        f"built {total} feed(s): {len(result.paths)} file(s), {len(result.changed)} changed, in {where}",
+        f"built {plural(total, 'feed')}: {plural(len(result.paths), 'file')}, {len(result.changed)} "
+        f"changed, in {where}",
         markup=False,
     )

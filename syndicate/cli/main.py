@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from syndicate.cli import digests as digest_cli
-from syndicate.cli.common import EXIT_BAD_INPUT, edge, err
+from syndicate.cli.common import EXIT_BAD_INPUT, edge, err, plural
 from syndicate.cli.common import embedded as _embedded
 from syndicate.cli.feeds import feeds_app
+from syndicate.cli.helpfmt import conventional_help
 from syndicate.cli.mail import mail_app
 from syndicate.cli.partners import partners_app
 from syndicate.logs import configure_logging
@@ -24,6 +25,7 @@ from syndicate.logs import configure_logging
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
 
+conventional_help()
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False
 )
@@ -76,7 +78,12 @@ def serve(
     from syndicate.settings import load_settings
     from syndicate.web.app import create_app
 
-    configure_logging(load_settings().log_format)
+    settings = load_settings()
+    configure_logging(settings.log_format)
+    if "base_url" not in settings.model_fields_set:
+        # Without BASE_URL, links in pages, feeds and mail point at this server's own port; the
+        # embedded worker (a child process) inherits the variable and writes the same links.
+        os.environ["BASE_URL"] = _local_url(host, port)
     container = bootstrap(migrate=_embedded(), check_schema=True)
     _print_token(container)
     child: Supervised | None = None
@@ -103,6 +110,13 @@ def serve(
     finally:
         if child is not None:
             child.stop()
+
+
+def _local_url(host: str, port: int) -> str:
+    """The URL a browser on this machine uses for a server bound to `host`:`port`."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -162,7 +176,7 @@ def beat() -> None:
 @articles_app.command("import")
 @edge
 def articles_import(
-    paths: Annotated[list[Path], typer.Argument(help=".json, .md or .txt files.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help=".json, .md or .txt files.")],
     published_at: Annotated[
         str | None, typer.Option("--published-at", help="RFC 3339 time for every file.")
     ] = None,
@@ -206,7 +220,7 @@ def articles_import(
                 typer.echo(f"{article.id}\t{article.slug}\t{article.link(container.settings.base_url)}")
             progress.advance(task)
     err.print(
-        f"imported {sum(counts.values())} of {len(paths)} file(s): "
+        f"imported {sum(counts.values())} of {plural(len(paths), 'file')}: "
         f"{counts[Outcome.CREATED]} new, {counts[Outcome.UPDATED]} updated, "
         f"{counts[Outcome.UNCHANGED]} unchanged, {len(failures)} failed",
         markup=False,

@@ -41,12 +41,20 @@ def add(
     ] = False,
 ) -> None:
     """Register a partner; prints ID<TAB>whsec_… (the secret is shown only this once)."""
+    from syndicate.errors import PartnerUrlRefused
     from syndicate.partners.ports import PartnerInput
 
-    partner, secret = _container().partner_registry.add(
-        PartnerInput(name=name, url=url, categories=category or (), language=language,
-                     rate_limit_per_minute=rate_limit, embargoed=embargoed),
-    )
+    c = _container()
+    try:
+        partner, secret = c.partner_registry.add(
+            PartnerInput(name=name, url=url, categories=category or (), language=language,
+                         rate_limit_per_minute=rate_limit, embargoed=embargoed),
+        )
+    except PartnerUrlRefused as exc:
+        if "refused address" not in exc.reason or c.settings.partner_allow_private:
+            raise
+        raise fail(f"{exc} (PARTNER_ALLOW_PRIVATE=true allows partners on loopback and private "
+                   "LAN addresses)") from None
     typer.echo(f"{partner.id}\t{secret}")
 
 

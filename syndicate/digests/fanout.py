@@ -205,6 +205,21 @@ class Fanout:
     outage_wait_s: float = 600.0
     reconnects: int = 3
 
+    def _log_if_sent(self, edition_id: int) -> None:
+        """One INFO line per edition, from the batch that leaves none of its rows queued or sending.
+
+        Two batches ending at the same moment may both see that and both log it: a rare second line.
+        """
+        try:
+            counts = self.store.counts(edition_id)
+        except Exception:  # a log line is never worth failing a batch that was sent
+            return
+        if counts[DeliveryState.QUEUED] or counts[DeliveryState.SENDING]:
+            return
+        log.info("edition %s sent: %s", edition_id,
+                 " ".join(f"{state}={n}" for state, n in counts.items()),
+                 extra={"edition_id": edition_id, **{str(state): n for state, n in counts.items()}})
+
     def send_batch(self, edition_id: int, lo: int, hi: int) -> BatchResult:
         """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice.
 
@@ -233,7 +248,8 @@ class Fanout:
                 except DatabaseUnavailable:
                     log.warning("edition %s: %s unsent rows left to the sweep (database away)",
                                 edition_id, len(left))
-        log.info("edition %s batch %s-%s: %s", edition_id, lo, hi, run.result.counts)
+        log.debug("edition %s batch %s-%s: %s", edition_id, lo, hi, run.result.counts)
+        self._log_if_sent(edition_id)
         if run.errors and not run.done:
             raise run.errors[0]
         return run.result

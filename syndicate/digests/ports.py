@@ -344,6 +344,21 @@ class SubscriberStore(Protocol):
     def subscriptions(self, subscriber_id: int) -> dict[int, Subscription]:
         """The subscriber's subscriptions by list id."""
 
+    def by_emails(self, emails: Sequence[str]) -> dict[str, Subscriber]:
+        """The subscribers with these addresses (any case), keyed by the lower-cased address."""
+
+    def add_many(
+        self, readers: Sequence[tuple[str, str, str]], *, status: SubscriberStatus,
+        confirmed_at: datetime | None, now: datetime,
+    ) -> list[Subscriber]:
+        """Insert one subscriber per (email, name, language), none known yet; in the same order."""
+
+    def subscriptions_to(self, list_id: int, subscriber_ids: Sequence[int]) -> dict[int, Subscription]:
+        """The subscriptions to one list of these subscribers, by subscriber id."""
+
+    def add_subscriptions(self, subscriptions: Sequence[Subscription], *, now: datetime) -> None:
+        """Insert subscriptions that do not exist yet."""
+
     def save_subscription(self, subscription: Subscription, *, now: datetime) -> None:
         """Insert or overwrite (status and frequency) one subscription."""
 

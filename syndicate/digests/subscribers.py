@@ -297,6 +297,53 @@ def edit_subscriber(
     return subscriber
 
 
+@dataclass(frozen=True)
+class Added:
+    """What `add_subscribers` did for one address: the reader, whether it is new, and the status
+    of its subscription to the list afterwards."""
+
+    subscriber: Subscriber
+    created: bool
+    subscription: SubscriptionStatus
+
+
+def add_subscribers(
+    work: DigestUnitOfWork, readers: Sequence[tuple[str, str, str]], *, lst: MailingList,
+    confirmed: bool, now: datetime,
+) -> list[Added]:
+    """`add_subscriber` for many (email, name, language) and one list, in a few statements (the
+    caller commits); one result per reader, in order. The addresses must be normalized and
+    distinct when lower-cased (the CSV importer reports repeats instead)."""
+    known = work.subscribers.by_emails([email for email, _, _ in readers])
+    fresh = [(email, name.strip()[:200], parse_language(language) or mail_language(language))
+             for email, name, language in readers if email.lower() not in known]
+    # A new reader is inserted as add_subscriber leaves it: active when confirmed, else pending.
+    status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
+    created = {s.email.lower(): s for s in work.subscribers.add_many(
+        fresh, status=status, confirmed_at=now if confirmed else None, now=now)}
+    if confirmed:
+        for key, reader in known.items():
+            if reader.status in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED):
+                known[key] = replace(reader, status=SubscriberStatus.ACTIVE, confirmed_at=now)
+                work.subscribers.save(known[key])
+    wanted = SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING
+    current = work.subscribers.subscriptions_to(lst.id, [s.id for s in known.values()])
+    work.subscribers.add_subscriptions(
+        [Subscription(s.id, lst.id, wanted) for s in [*created.values(), *known.values()]
+         if s.id not in current], now=now)
+    for subscription in current.values():
+        if subscription.status != SubscriptionStatus.ACTIVE:
+            work.subscribers.save_subscription(replace(subscription, status=wanted), now=now)
+    results = []
+    for email, _, _ in readers:
+        key = email.lower()
+        reader = created.get(key) or known[key]
+        before = current.get(reader.id)
+        active = before is not None and before.status == SubscriptionStatus.ACTIVE
+        results.append(Added(reader, key in created, SubscriptionStatus.ACTIVE if active else wanted))
+    return results
+
+
 @dataclass
 class ImportReport:
     """What a CSV import did: counts, and one message per bad line."""

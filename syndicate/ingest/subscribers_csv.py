@@ -1,9 +1,12 @@
 """Importing subscribers from CSV (`email[,name,language]`), streamed and bounded.
 
 The file is checked as a whole (UTF-8, a header naming `email`) before anything is written, so a
-file that cannot be read leaves the database as it was. Rows are then read one at a time and
-committed every `chunk_rows` rows: a 400,000-row file needs neither the whole text in memory nor
-one transaction holding the database's write lock for minutes. A bad row (an invalid address, a
+file that cannot be read leaves the database as it was. Rows are then read `chunk_rows` at a
+time; a chunk is validated, added in a few statements (`subscribers.add_subscribers`, the rules of
+adding one reader) and committed: a 400,000-row file needs neither the whole text in memory nor
+one transaction holding the database's write lock for minutes. An import stopped midway (the
+server shut down, the process killed) keeps the chunks it committed; the same file imported
+again completes it, counting those rows as already known. A bad row (an invalid address, a
 field over the limit, a language that is not a tag, a CSV syntax error) is reported by line and
 the rest are imported; a valid language is stored canonical (`EN_us` → `en-US`).
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from syndicate.digests import subscribers as subs
 from syndicate.digests.addresses import normalize_email
-from syndicate.digests.ports import DigestUnitOfWork, MailingList
+from syndicate.digests.ports import MailingList
 from syndicate.digests.states import SUPPRESSED, SubscriptionStatus
 from syndicate.domain.languages import parse_language
 from syndicate.errors import InvalidDigestInput, InvalidEmail
@@ -125,28 +129,32 @@ def import_subscribers(
 
     all_rows = chained()
     while True:
+        chunk = list(itertools.islice(all_rows, chunk_rows))
+        progress.rows += len(chunk)
+        valid: list[tuple[CsvRow, tuple[str, str, str]]] = []
+        for row in chunk:
+            if row.error is not None:
+                fail(row.line, row.error)
+            elif any(c.strip() for c in row.cells):
+                reader = _parse_row(row, col, seen, fail)
+                if reader is not None:
+                    valid.append((row, reader))
         with uow() as work:
-            chunk = 0
-            for row in all_rows:
-                progress.rows += 1
-                chunk += 1
-                if row.error is None and any(c.strip() for c in row.cells):
-                    _import_row(work, row, col, lst, confirmed, now, seen, progress, fail)
-                elif row.error is not None:
-                    fail(row.line, row.error)
-                if chunk == chunk_rows:
-                    break
+            added = subs.add_subscribers(work, [reader for _, reader in valid], lst=lst,
+                                         confirmed=confirmed, now=now)
             work.commit()
+        for (row, (address, _, _)), result in zip(valid, added, strict=True):
+            _count(row, address, result, confirmed, progress)
         if on_chunk is not None:
             on_chunk(progress)
-        if chunk < chunk_rows:
+        if len(chunk) < chunk_rows:
             return progress
 
 
-def _import_row(
-    work: DigestUnitOfWork, row: CsvRow, col: dict[str, int], lst: MailingList, confirmed: bool,
-    now: datetime, seen: set[str], progress: Progress, fail: Callable[[int, str], None],
-) -> None:
+def _parse_row(
+    row: CsvRow, col: dict[str, int], seen: set[str], fail: Callable[[int, str], None],
+) -> tuple[str, str, str] | None:
+    """(address, name, language) of a row, or None after reporting why it cannot be imported."""
     def cell(name: str) -> str:
         i = col.get(name)
         return row.cells[i].strip() if i is not None and i < len(row.cells) else ""
@@ -155,24 +163,26 @@ def _import_row(
         address = normalize_email(cell("email"))
     except InvalidEmail as exc:
         fail(row.line, str(exc))
-        return
+        return None
     if address.lower() in seen:
         fail(row.line, f"email {address!r} repeats an earlier line")
-        return
+        return None
     raw_language = cell("language")
     language = parse_language(raw_language) if raw_language else "en"
     if language is None:
         fail(row.line, f"language {raw_language!r} is not a language tag such as en or ru-RU")
-        return
+        return None
     seen.add(address.lower())
-    subscriber, created = subs.add_subscriber(work, email=address, name=cell("name"),
-                                              language=language, lists=[lst],
-                                              confirmed=confirmed, now=now)
-    subscription = work.subscribers.subscriptions(subscriber.id).get(lst.id)
+    return address, cell("name"), language
+
+
+def _count(row: CsvRow, address: str, added: subs.Added, confirmed: bool, progress: Progress) -> None:
+    """Fold one added reader into the report: new or known, owed a confirmation, a case note."""
+    subscriber = added.subscriber
     if (not confirmed and subscriber.status not in SUPPRESSED
-            and subscription is not None and subscription.status == SubscriptionStatus.PENDING):
+            and added.subscription == SubscriptionStatus.PENDING):
         progress.report.to_confirm.append(subscriber.id)
-    if created:
+    if added.created:
         progress.report.imported += 1
     else:
         progress.report.existing += 1

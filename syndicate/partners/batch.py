@@ -33,6 +33,7 @@ from syndicate.errors import DatabaseUnavailable
 from syndicate.partners.outcomes import judge
 from syndicate.partners.ports import (
     AttemptOutcome,
+    AttemptRecord,
     Claim,
     DeliveryState,
     DeliveryStatus,
@@ -183,12 +184,9 @@ class BatchRun:
         for (claim, _now, _reply), (outcome, record), result in zip(got, judged, recorded, strict=True):
             del self._in_flight[claim.delivery_id]
             self.outcomes[claim.delivery_id] = outcome
-            if result.disabled:
-                log.warning("partner %s (%s) disabled: %s", claim.partner_id, claim.partner_name,
-                            record.disable_reason)
-            if outcome is AttemptOutcome.DEAD and record.status_code != 410:
-                log.warning("delivery %s to partner %s dead after %s attempts: %s",
-                            claim.delivery_id, claim.partner_id, claim.attempts, record.error)
+            if outcome in (AttemptOutcome.FAILED, AttemptOutcome.DEAD) and (
+                    record.status_code != 410 or result.disabled):
+                _log_failure(claim, outcome, record, disabled=result.disabled)
             if result.successor is not None:
                 successors.append(result.successor)
         if successors:
@@ -209,3 +207,21 @@ class BatchRun:
                 waited += pause
                 pause = min(pause * 2, 5.0)
 
+
+def _log_failure(claim: Claim, outcome: AttemptOutcome, record: AttemptRecord, *, disabled: bool) -> None:
+    """One line per failed push, saying what happens next: a retry, the end of the delivery, or
+    the partner disabled (a 410 for a partner disabled already gets no line)."""
+    error = record.error or record.status_code
+    where = f"delivery {claim.delivery_id} to partner {claim.partner_id}"
+    if disabled:
+        what = (f"{where}, attempt {claim.attempts}: {error}; partner {claim.partner_id} "
+                f"({claim.partner_name}) disabled: {record.disable_reason}")
+    elif outcome is AttemptOutcome.DEAD:
+        what = f"{where} dead after {claim.attempts} attempts: {error}"
+    else:
+        retry = record.next_attempt_at.isoformat() if record.next_attempt_at else "-"
+        what = f"{where}, attempt {claim.attempts}: {error}; retry at {retry}"
+    log.warning("partner push failed: %s", what,
+                extra={"partner_id": claim.partner_id, "delivery_id": claim.delivery_id,
+                       "attempt": claim.attempts, "status_code": record.status_code,
+                       "outcome": str(outcome), "partner_disabled": disabled})

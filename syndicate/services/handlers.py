@@ -29,7 +29,8 @@ log = logging.getLogger("syndicate.events")
 def log_event(event: ArticleEvent) -> None:
     """Write the event to the log: the audit line an operator greps for."""
     log.info("%s article_id=%s guid=%s event_id=%s", event.type, event.article_id, event.guid,
-             event.event_id)
+             event.event_id, extra={"event": event.type, "article_id": event.article_id,
+                                    "guid": event.guid, "event_id": event.event_id})
 
 
 HANDLERS: dict[str, list[Handler]] = {

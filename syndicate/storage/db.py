@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import logging
 import re
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +14,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -128,8 +131,11 @@ def upgrade(engine: Engine, target: str = "head") -> list[str]:
         after = MigrationContext.configure(conn).get_current_revision()
     if before == after:
         return []
-    revs = [r.revision for r in script.iterate_revisions(after, before)]
-    return list(reversed(revs))
+    revs = list(reversed([r.revision for r in script.iterate_revisions(after, before)]))
+    # One line for the whole upgrade (Alembic's own INFO lines are quieted by syndicate.logs).
+    log.info("database migrated from %s to %s (%s)", before or "empty", after, ", ".join(revs),
+             extra={"from_revision": before, "to_revision": after, "applied": revs})
+    return revs
 
 
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)

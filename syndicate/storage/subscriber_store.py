@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import MailingList, Subscriber, Subscription, Visibility
@@ -23,6 +24,14 @@ from syndicate.storage.digest_models import (
     SubscriberRow,
     SubscriptionRow,
 )
+
+#: Rows per statement of the many-at-once methods: under SQLite's and PostgreSQL's parameter limits.
+PART = 500
+T = TypeVar("T")
+
+
+def _parts(items: Sequence[T]) -> list[Sequence[T]]:
+    return [items[i:i + PART] for i in range(0, len(items), PART)]
 
 
 def to_list(row: MailingListRow) -> MailingList:
@@ -137,6 +146,50 @@ class SqlSubscriberStore:
         rows = self.session.scalars(select(SubscriptionRow).where(
             SubscriptionRow.subscriber_id == subscriber_id))
         return {r.list_id: to_subscription(r) for r in rows}
+
+    # --- many at once (the CSV import): a few statements per chunk instead of several per row --
+
+    def by_emails(self, emails: Sequence[str]) -> dict[str, Subscriber]:
+        """See SubscriberStore.by_emails."""
+        keys = sorted({e.lower() for e in emails})
+        found: dict[str, Subscriber] = {}
+        for part in _parts(keys):
+            for row in self.session.scalars(select(SubscriberRow).where(SubscriberRow.email_key.in_(part))):
+                found[row.email.lower()] = to_subscriber(row)
+        return found
+
+    def add_many(
+        self, readers: Sequence[tuple[str, str, str]], *, status: SubscriberStatus,
+        confirmed_at: datetime | None, now: datetime,
+    ) -> list[Subscriber]:
+        """See SubscriberStore.add_many (one multi-row INSERT … RETURNING per part)."""
+        added: list[Subscriber] = []
+        for part in _parts(readers):
+            values = [{"email": email, "email_key": email.lower(), "name": name, "language": language,
+                       "status": str(status), "created_at": now, "confirmed_at": confirmed_at}
+                      for email, name, language in part]
+            ids = self.session.scalars(
+                insert(SubscriberRow).returning(SubscriberRow.id, sort_by_parameter_order=True), values)
+            added += [Subscriber(i, email, name, language, status, None, confirmed_at)
+                      for i, (email, name, language) in zip(ids, part, strict=True)]
+        return added
+
+    def subscriptions_to(self, list_id: int, subscriber_ids: Sequence[int]) -> dict[int, Subscription]:
+        """See SubscriberStore.subscriptions_to."""
+        found: dict[int, Subscription] = {}
+        for part in _parts(list(subscriber_ids)):
+            rows = self.session.scalars(select(SubscriptionRow).where(
+                SubscriptionRow.list_id == list_id, SubscriptionRow.subscriber_id.in_(part)))
+            found.update((r.subscriber_id, to_subscription(r)) for r in rows)
+        return found
+
+    def add_subscriptions(self, subscriptions: Sequence[Subscription], *, now: datetime) -> None:
+        """See SubscriberStore.add_subscriptions."""
+        for part in _parts(subscriptions):
+            self.session.execute(insert(SubscriptionRow), [
+                {"subscriber_id": s.subscriber_id, "list_id": s.list_id, "status": str(s.status),
+                 "frequency": str(s.frequency) if s.frequency else None, "created_at": now}
+                for s in part])
 
     def save_subscription(self, subscription: Subscription, *, now: datetime) -> None:
         """See SubscriberStore.save_subscription."""

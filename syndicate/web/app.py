@@ -93,7 +93,7 @@ def create_app(container: Container) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        jobs.stop_all()  # background imports stop at their next chunk; SIGTERM is not held up
+        jobs.stop_all()  # background imports run in child processes: terminate them, do not wait
 
     # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's files under /docs-assets:
     # the API documentation works without a CDN (offline, or behind a strict proxy).

@@ -1,10 +1,10 @@
 """Subscriber CSV import over HTTP, as a background job the admin can poll (bearer token).
 
 `POST /api/subscribers/import?list=SLUG` streams the body to a temporary file (bounded by
-IMPORT_MAX_BYTES), starts the import in a job thread and waits up to `wait` seconds: a small
-file is answered 200 with the report as before; a large one gets 202 with the job id and a
-`Location: /api/jobs/{id}` to poll. The event loop only copies bytes, so `/healthz` answers
-throughout.
+IMPORT_MAX_BYTES), starts the import in a child process (`web/jobs.py`, `web/import_job.py`) and
+waits up to `wait` seconds: a small file is answered 200 with the report as before; a large one
+gets 202 with the job id and a `Location: /api/jobs/{id}` to poll. The serving process only
+copies bytes and relays progress, so `/healthz` answers at its idle speed throughout.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,55 +20,19 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from syndicate.bootstrap import Container
 from syndicate.digests import subscribers as subs
-from syndicate.errors import InvalidDigestInput, NotFound
-from syndicate.ingest.subscribers_csv import Progress, import_subscribers
+from syndicate.errors import NotFound
 from syndicate.web.deps import AdminDep, ContainerDep
-from syndicate.web.jobs import Job, JobRegistry
+from syndicate.web.import_job import ImportRequest, run_import
+from syndicate.web.jobs import JobRegistry
 
 router = APIRouter(prefix="/api", dependencies=[AdminDep], tags=["admin"])
-UPLOAD_NAME = "upload.csv"
 
 
 def registry(request: Request) -> JobRegistry:
     """The app's job registry."""
     jobs: JobRegistry = request.app.state.jobs
     return jobs
-
-
-def _report(progress: Progress, path: Path) -> dict[str, Any]:
-    report = progress.report
-    return {"imported": report.imported, "existing": report.existing, "rows": progress.rows,
-            "error_count": progress.error_count,
-            "errors": [e.replace(str(path), UPLOAD_NAME) for e in report.errors],
-            "notes": list(report.notes)}
-
-
-def _import_job(
-    container: Container, path: Path, list_id: int, confirmed: bool
-) -> Callable[[Job], dict[str, Any]]:
-    """The job's work: import in chunks, publish progress, stop when the server stops."""
-    def work(job: Job) -> dict[str, Any]:
-        try:
-            lst = subs.list_by_id(container.digest_uow, list_id)
-
-            def on_chunk(progress: Progress) -> None:
-                job.progress = {"rows": progress.rows, "imported": progress.report.imported,
-                                "existing": progress.report.existing,
-                                "error_count": progress.error_count}
-                job.check_stop()
-
-            done = import_subscribers(container.digest_uow, path, lst=lst, confirmed=confirmed,
-                                      now=container.now(), chunk_rows=container.settings.import_chunk_rows,
-                                      on_chunk=on_chunk)
-            return _report(done, path)
-        except InvalidDigestInput as exc:  # name the upload, not our temporary file
-            raise InvalidDigestInput(str(exc).replace(str(path), UPLOAD_NAME)) from None
-        finally:
-            path.unlink(missing_ok=True)
-
-    return work
 
 
 async def _save_body(request: Request, limit: int, folder: Path | None) -> Path:
@@ -111,8 +74,13 @@ async def import_subscribers_route(
     temp_dir = settings.var_dir / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     path = await _save_body(request, settings.import_max_bytes, temp_dir)
-    job = registry(request).start("subscribers-import",
-                                  _import_job(container, path, list_id, confirmed))
+    job_request = ImportRequest(settings, path, list_id, confirmed)
+    try:
+        job = await run_in_threadpool(registry(request).start, "subscribers-import", run_import,
+                                      job_request, lambda: path.unlink(missing_ok=True))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     deadline = time.monotonic() + wait
     while not job.finished.is_set() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

@@ -80,7 +80,7 @@ def test_good_files_are_kept_when_one_of_many_fails(embedded_env: dict[str, str]
     result = run_cli(["articles", "import", SAMPLE, str(bad)], embedded_env)
     assert result.returncode == 2
     assert result.stdout.startswith("1\tcsto-anniversary\t")
-    assert "imported 1 of 2 file(s): 1 new, 0 updated, 0 unchanged, 1 failed" in result.stderr
+    assert "imported 1 of 2 files: 1 new, 0 updated, 0 unchanged, 1 failed" in result.stderr
     assert len(listed(embedded_env)) == 1
 
 

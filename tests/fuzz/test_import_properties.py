@@ -146,7 +146,7 @@ def test_the_cli_refuses_hostile_files_with_one_line_each(
     for name, pattern in expected.items():
         assert any(re.match(rf"error: {re.escape(str(tmp_path / name))}: {pattern}", e) for e in errors), \
             (name, errors)
-    assert "imported 0 of 6 file(s)" in result.stderr
+    assert "imported 0 of 6 files" in result.stderr
 
 
 def test_the_cli_reports_an_oversized_csv_field_by_line(tmp_path: Path, embedded_env: dict[str, str]) -> None:

@@ -299,3 +299,25 @@ def test_a_dropped_connection_retries_only_its_own_row(tmp_path: Path) -> None:
     assert sorted(server.received()) == sorted(emails)
     assert db.states(edition_id) == dict.fromkeys(emails, SENT) and len(store.recorded) == 30
     assert server.connections[1].closed == 1 and store.released == []
+
+
+def test_one_info_line_per_edition_sent_none_per_batch(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = FakeDigestDb()
+    edition_id = edition_for(db, ["a@example.org", "b@example.org", "c@example.org"])
+    transport = FakeTransport({"c@example.org": SendResult(451, "4.3.0 try later")})
+    fanout, _ = engine(db, settings, transport)
+    first, *rest = sorted(db.deliveries)
+    with caplog.at_level("INFO", logger="syndicate.digests.fanout"):
+        fanout.send_batch(edition_id, first, first)  # one of three: the edition is not sent yet
+        assert [r for r in caplog.records if r.levelname == "INFO"] == []
+        fanout.send_batch(edition_id, rest[0], rest[-1])  # c is held back for a retry: not yet
+        assert [r for r in caplog.records if r.levelname == "INFO"] == []
+        transport.replies.clear()
+        db.deliveries[rest[-1]].next_attempt_at = NOW
+        fanout.send_batch(edition_id, rest[-1], rest[-1])
+    (line,) = [r for r in caplog.records if r.levelname == "INFO"]
+    assert line.getMessage() == (f"edition {edition_id} sent: queued=0 sending=0 sent=3 failed=0 "
+                                 "bounced=0 skipped=0")
+    assert line.edition_id == edition_id and line.sent == 3  # type: ignore[attr-defined]

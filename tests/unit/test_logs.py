@@ -41,3 +41,21 @@ def test_configure_json_logging(capsys: pytest.CaptureFixture[str]) -> None:
         assert json.loads(err[-1])["message"] == "hello world"
     finally:
         configure_logging("text")
+
+
+def test_libraries_repeating_lines_are_quiet_at_info_and_back_at_debug() -> None:
+    try:
+        configure_logging("text")
+        quiet = ("celery.beat", "celery.app.trace", "celery.worker.strategy", "alembic.runtime.migration")
+        for name in quiet:
+            logger = logging.getLogger(name)
+            assert not logger.isEnabledFor(logging.INFO), name
+            assert logger.isEnabledFor(logging.WARNING), name
+        assert logging.getLogger("syndicate.events").isEnabledFor(logging.INFO)
+        kombu = logging.LogRecord("kombu.connection", logging.WARNING, __file__, 1,
+                                  "No hostname was supplied. Reverting to default 'localhost'", None, None)
+        assert not logging.getLogger("kombu.connection").filter(kombu)
+        configure_logging("text", logging.DEBUG)
+        assert logging.getLogger("celery.app.trace").isEnabledFor(logging.INFO)
+    finally:
+        configure_logging("text")

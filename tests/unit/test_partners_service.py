@@ -125,6 +125,11 @@ def test_delivery_dies_after_the_schedule_with_one_webhook_id(
     assert delivery.status is DeliveryStatus.DEAD and delivery.attempts == MAX_ATTEMPTS == 8
     assert {s.headers["webhook-id"] for s in world.client.sent} == {delivery.webhook_id}
     assert f"delivery {delivery_id} to partner 1 dead after 8 attempts" in caplog.text
+    # One structured line per failed push: seven retries announced, then the end.
+    failures = [r for r in caplog.records if r.getMessage().startswith("partner push failed")]
+    assert len(failures) == MAX_ATTEMPTS
+    assert [r.attempt for r in failures] == list(range(1, 9))  # type: ignore[attr-defined]
+    assert "retry at" in failures[0].getMessage() and failures[-1].outcome == "dead"  # type: ignore[attr-defined]
 
 
 def test_retry_after_of_429_is_honoured_and_capped(world: World) -> None:

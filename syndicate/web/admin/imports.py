@@ -24,7 +24,8 @@ from syndicate.web.admin.confirm import ask, is_confirmed
 from syndicate.web.admin.session import CsrfDep, SessionDep
 from syndicate.web.admin.views import render
 from syndicate.web.deps import ContainerDep
-from syndicate.web.imports_api import _import_job, registry
+from syndicate.web.import_job import ImportRequest, run_import
+from syndicate.web.imports_api import registry
 
 router = APIRouter(prefix="/admin/subscribers/import", include_in_schema=False)
 COPY_CHUNK = 1024 * 1024
@@ -74,7 +75,13 @@ async def start_import(
         return _form(request, container, error=str(exc), status_code=422)
     settings = container.settings
     path = await run_in_threadpool(_store_upload, file, settings.var_dir / "tmp", settings.import_max_bytes)
-    job = registry(request).start("subscribers-import", _import_job(container, path, lst.id, confirmed))
+    try:
+        job = await run_in_threadpool(registry(request).start, "subscribers-import", run_import,
+                                      ImportRequest(settings, path, lst.id, confirmed),
+                                      lambda: path.unlink(missing_ok=True))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     return RedirectResponse(f"/admin/subscribers/import/{job.id}?list={lst.slug}", status_code=303)
 
 
@@ -88,7 +95,7 @@ def import_report(
     job = registry(request).get(job_id)
     if job is None:
         raise HTTPException(404, f"no import job {job_id!r} (jobs are forgotten when the server restarts)")
-    # The job thread changes the job while this page renders: show one consistent moment of it.
+    # The job's watcher changes it while this page renders: show one consistent moment of it.
     seen = job.as_json()
     pending = 0
     if list_slug and seen["state"] != "running":

@@ -399,6 +399,25 @@ class FakeSubscriberStore:
     def save_subscription(self, subscription: Subscription, *, now: datetime) -> None:
         self.db.subscriptions[(subscription.subscriber_id, subscription.list_id)] = subscription
 
+    def by_emails(self, emails: Sequence[str]) -> dict[str, Subscriber]:
+        keys = {e.lower() for e in emails}
+        return {s.email.lower(): s for s in self.db.subscribers.values() if s.email.lower() in keys}
+
+    def add_many(self, readers: Sequence[tuple[str, str, str]], *, status: SubscriberStatus,
+                 confirmed_at: datetime | None, now: datetime) -> list[Subscriber]:
+        added = [Subscriber(next(self.db.ids), email, name, language, status, None, confirmed_at)
+                 for email, name, language in readers]
+        self.db.subscribers.update((s.id, s) for s in added)
+        return added
+
+    def subscriptions_to(self, list_id: int, subscriber_ids: Sequence[int]) -> dict[int, Subscription]:
+        return {i: self.db.subscriptions[(i, list_id)] for i in subscriber_ids
+                if (i, list_id) in self.db.subscriptions}
+
+    def add_subscriptions(self, subscriptions: Sequence[Subscription], *, now: datetime) -> None:
+        for s in subscriptions:
+            self.db.subscriptions[(s.subscriber_id, s.list_id)] = s
+
     def set_subscription_status(self, subscriber_id: int, list_ids: Sequence[int] | None,
                                 status: SubscriptionStatus) -> None:
         for key, s in list(self.db.subscriptions.items()):
