@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, select
+from sqlalchemy import and_, case, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -59,9 +59,13 @@ def matching_articles(
     session: Session, lst: MailingList, *, since: datetime, until: datetime,
     article_ids: Sequence[int] | None, limit: int,
 ) -> list[Article]:
-    """Articles published in (since, until] that pass the list's language and category filters.
+    """Articles that became public in (since, until] and pass the list's language and category
+    filters.
 
-    Category filtering is a semi-join, so an article in two matching categories appears once.
+    An article became public at the later of its date line and the moment it was stored: a late
+    import with a past `published_at` goes into the next edition instead of falling before its
+    window. Category filtering is a semi-join, so an article in two matching categories appears
+    once.
     """
     # An article scheduled after `until` is in no edition yet, even when named by id.
     stmt = select(ArticleRow).options(selectinload(ArticleRow.categories)).where(
@@ -69,7 +73,9 @@ def matching_articles(
     if article_ids is not None:
         stmt = stmt.where(ArticleRow.id.in_(article_ids))
     else:
-        stmt = stmt.where(ArticleRow.published_at > since)
+        became_public = case((ArticleRow.created_at > ArticleRow.published_at, ArticleRow.created_at),
+                             else_=ArticleRow.published_at)
+        stmt = stmt.where(became_public > since)
     if lst.language:
         # The list's language is a range: 'ru' takes 'ru' and 'ru-RU' (as article_matches does).
         wanted, language = lst.language.lower(), func.lower(ArticleRow.language)

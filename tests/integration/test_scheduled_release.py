@@ -100,3 +100,22 @@ def test_a_late_import_with_a_past_time_is_published_at_once(container: Any) -> 
                                       "published_at": "2026-01-01T10:00:00Z"})
     assert container.article_reader.by_slug(made.article.slug) is not None
     assert made.event_id is not None and relay(container) == []  # already handed over at import
+
+
+def test_a_late_import_with_a_past_date_goes_into_the_next_edition(container: Any) -> None:
+    from tests.integration.digest_helpers import add_active, make_list
+
+    lst = make_list(container, "world", frequency="daily")
+    add_active(container, lst, ["reader@example.com"])
+    now = container.clock().isoformat()
+    first = container.articles.ingest({"guid": "urn:t:fresh", "title": "Fresh statement",
+                                       "body_html": "<p>x</p>", "published_at": now})
+    assert container.digests.send_now("world") is not None  # yesterday's edition: the fresh one
+    three_days_ago = (container.clock() - timedelta(days=3)).isoformat()
+    late = container.articles.ingest({"guid": "urn:t:late", "title": "Statement filed late",
+                                      "body_html": "<p>y</p>", "published_at": three_days_ago})
+    edition_id = container.digests.send_now("world")
+    assert edition_id is not None, "the late import fell before the edition's window"
+    ids = container.digest_reads.edition(edition_id).article_ids
+    assert late.article.id in ids and first.article.id not in ids
+    assert container.digests.send_now("world") is None  # and only once
