@@ -115,10 +115,12 @@ _SETTINGS_VARS = {
 
 
 @pytest.fixture(autouse=True)
-def _clean_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # Tests build Settings explicitly; a developer's shell must not leak into them.
     for name in _SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
+    # Where `serve` remembers its var/ (syndicate/cli/vardir.py): each test has its own.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture

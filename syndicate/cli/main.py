@@ -253,7 +253,12 @@ def articles_list(
 
 def main() -> None:
     """Console-script entry point."""
+    from syndicate.cli.vardir import choose
+
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    commands = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if "--help" not in sys.argv[1:]:
+        choose(commands[0] if commands else None)
     app()
 
 
