@@ -24,14 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import contextlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -39,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from procstats import RssSampler  # bench/procstats.py, next to this file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -120,43 +119,6 @@ def article(n: int) -> dict[str, Any]:
     body = "<p>" + ("Paragraph of a newsroom story. " * 40) + "</p>"
     return {"guid": f"bench-{n}-{uuid.uuid4().hex[:6]}", "title": f"Bench story {n}",
             "body_html": body * 3, "categories": ["world"], "summary": "A story for the benchmark."}
-
-
-def rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def process_tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        for children in Path(f"/proc/{p}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                todo.extend(int(x) for x in children.read_text().split())
-    return pids
-
-
-class RssSampler(threading.Thread):
-    """Peak RSS of the largest single process in the worker's tree."""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak_kb = 0
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set():
-            sizes = [rss_kb(p) for p in process_tree(self.pid)]
-            self.peak_kb = max([self.peak_kb, *sizes])
-            time.sleep(0.1)
 
 
 # --- part 1: in process --------------------------------------------------------------------------
@@ -364,7 +326,7 @@ def main() -> None:
         container = fresh_container()
         env = dict(os.environ)
         worker = start_worker(env, args.concurrency, workdir / "worker.log")
-        sampler = RssSampler(worker.pid)
+        sampler = RssSampler([worker.pid])
         sampler.start()
         try:
             figures = through_worker(container, args.partners, args.rounds, args.articles)
@@ -410,7 +372,7 @@ def main() -> None:
     else:
         print(f"burst: {figures['burst_pushes']} pushes ({args.articles} articles) in "
               f"{figures['burst_s']:.2f} s = {burst_rate:.0f} pushes/s (no latency: no in-flight limit)")
-    print(f"peak worker RSS = {sampler.peak_kb / 1024:.0f} MB per process")
+    print(f"peak worker RSS = {sampler.peak_process_kb / 1024:.0f} MB per process")
 
 
 if __name__ == "__main__":
