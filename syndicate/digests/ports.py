@@ -261,6 +261,9 @@ class DeliveryStore(Protocol):
     def counts(self, edition_id: int) -> dict[DeliveryState, int]:
         """Rows of the edition per state, every state present (0 when none)."""
 
+    def has_pending(self, edition_id: int) -> bool:
+        """True while a row of the edition is queued or sending (one index probe, not a count)."""
+
 
 class EditionStore(Protocol):
     """Editions as the use cases that build them see them (one transaction per call)."""

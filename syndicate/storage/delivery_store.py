@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -187,6 +187,13 @@ class SqlDeliveryStore:
         """See DeliveryStore.counts (counted now, never the stored settled counts)."""
         with self.session_factory() as session:
             return ledger.counts(session, edition_id)
+
+    def has_pending(self, edition_id: int) -> bool:
+        """See DeliveryStore.has_pending."""
+        with self.session_factory() as session:
+            return session.scalar(select(DeliveryRow.id).where(
+                DeliveryRow.edition_id == edition_id,
+                DeliveryRow.state.in_((DeliveryState.QUEUED, DeliveryState.SENDING))).limit(1)) is not None
 
 
 class SqlBounceStore:

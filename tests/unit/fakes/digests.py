@@ -272,6 +272,10 @@ class FakeDeliveryStore:
                 found[row.state] += 1
         return found
 
+    def has_pending(self, edition_id: int) -> bool:
+        counts = self.counts(edition_id)
+        return bool(counts[DeliveryState.QUEUED] or counts[DeliveryState.SENDING])
+
 
 class FakeEditionStore:
     """EditionStore on a FakeDigestDb."""
