@@ -235,13 +235,14 @@ def bootstrap(
 
 def _wire_broker(c: Container) -> None:
     """The Celery app (it finds the container through `celery.container`) and the task queue."""
-    from syndicate.broker.taskqueue import CeleryTaskQueue, make_celery
+    from syndicate.broker.taskqueue import CeleryTaskQueue, files_broker_dir, make_celery
 
     s = c.settings
     celery = make_celery(s)
     celery.container = c
     c.celery = celery
-    c.tasks = CeleryTaskQueue(celery, s.celery_queue, s.redis_url)
+    c.tasks = CeleryTaskQueue(celery, s.celery_queue, s.redis_url,
+                              None if s.redis_url else files_broker_dir(s))
 
 
 def _wire_handlers(c: Container) -> None:

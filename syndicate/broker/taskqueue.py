@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -65,15 +67,45 @@ class SyndicateCelery(Celery):
 
 #: Key of the broker epoch in Redis. Redis without persistence loses it together with the queues.
 EPOCH_KEY: Final = "syndicate:broker-epoch"
-#: The file broker keeps its queue on disk across restarts: one epoch forever.
+#: The file broker's epoch when no worker ever started (the file below does not exist yet).
 FILES_EPOCH: Final = "files"
+#: The file broker's epoch, in its folder: a new id each time a worker starts. Its queue survives
+#: restarts, but a message a worker had taken is gone with that worker (the file broker has no
+#: acknowledgements), so rows enqueued before the start are enqueued again; a batch that was
+#: still waiting in the folder then runs twice, and its second run finds nothing due.
+FILES_EPOCH_FILE: Final = "epoch"
+
+
+def files_broker_dir(settings: Settings) -> Path:
+    """The file broker's folder under VAR_DIR."""
+    return (settings.var_dir / "broker").resolve()
+
+
+def files_epoch(broker_dir: Path) -> str:
+    """The file broker's epoch (see FILES_EPOCH_FILE)."""
+    try:
+        return (broker_dir / FILES_EPOCH_FILE).read_text(encoding="utf-8").strip() or FILES_EPOCH
+    except FileNotFoundError:
+        return FILES_EPOCH
+
+
+def new_files_epoch(broker_dir: Path) -> str:
+    """Start a new file-broker epoch (a worker is starting); written atomically."""
+    epoch = uuid.uuid4().hex
+    broker_dir.mkdir(parents=True, exist_ok=True)
+    tmp = broker_dir / f".{FILES_EPOCH_FILE}.{os.getpid()}"
+    tmp.write_text(epoch, encoding="utf-8")
+    os.replace(tmp, broker_dir / FILES_EPOCH_FILE)
+    return epoch
 
 
 class CeleryTaskQueue:
     """TaskQueue on a Celery app: one task per command, never blocking on a broker that is down."""
 
-    def __init__(self, app: Celery, queue: str, redis_url: str | None = None) -> None:
+    def __init__(self, app: Celery, queue: str, redis_url: str | None = None,
+                 broker_dir: Path | None = None) -> None:
         self.app = app
+        self.broker_dir = broker_dir
         self.queue = queue
         #: Commands the broker refused in this process, and why the last one was refused: a CLI
         #: command reads them to say that the broker is down and its work waits in the database.
@@ -89,7 +121,7 @@ class CeleryTaskQueue:
         next caller sets a new one. Raises BrokerUnavailable when Redis does not answer.
         """
         if self.redis_url is None:
-            return FILES_EPOCH
+            return files_epoch(self.broker_dir) if self.broker_dir is not None else FILES_EPOCH
         if self._redis is None:
             self._redis = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
         try:
@@ -140,7 +172,7 @@ def broker_options(settings: Settings) -> tuple[str | None, dict[str, Any]]:
     fail_fast = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
     if settings.redis_url:
         return settings.redis_url, {"visibility_timeout": 3600, **fail_fast}
-    folder = (settings.var_dir / "broker").resolve()
+    folder = files_broker_dir(settings)
     queue = folder / "queue"
     processed = folder / "processed"
     control = folder / "control"

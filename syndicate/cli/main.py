@@ -147,14 +147,21 @@ def worker(
     argv = ["worker", "--loglevel=INFO", "-Q", settings.celery_queue, "--without-gossip",
             "--without-mingle"]
     if settings.is_sqlite:
-        # One SQLite file: a single worker process avoids lock contention.
-        argv += ["--pool=solo"]
+        # One SQLite file: a single worker process avoids lock contention; one task taken at a
+        # time, so a killed worker loses no batch it had taken but not started.
+        argv += ["--pool=solo", "--concurrency=1"]
     elif concurrency:
         argv += [f"--concurrency={concurrency}"]
     if with_beat:
         # Production mode writes nothing else under VAR_DIR: the schedule's folder may not exist.
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         argv += ["--beat", f"--schedule={settings.var_dir / 'celerybeat-schedule'}"]
+    if not settings.redis_url:
+        # Messages this folder's last worker had taken died with it: a new epoch makes the
+        # sweep enqueue their rows again (see broker/taskqueue.py FILES_EPOCH_FILE).
+        from syndicate.broker.taskqueue import files_broker_dir, new_files_epoch
+
+        new_files_epoch(files_broker_dir(settings))
     prepare_worker_process(container)
     container.celery.worker_main(argv)
 
