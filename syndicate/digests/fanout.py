@@ -51,6 +51,11 @@ def variant_of(row: ClaimedDelivery) -> Variant:
     return mail_language(row.language), row.article_ids
 
 
+def _mailed(row: ClaimedDelivery) -> bool:
+    """True when the row gets a message: its reader still receives the list and has something new."""
+    return row.receiving and row.article_ids != ()
+
+
 def by_variant(rows: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
     """The rows grouped by variant (stable: by id within a variant), so a variant renders once."""
     first: dict[Variant, int] = {}
@@ -389,18 +394,14 @@ class _BatchRun:
         is the row this connection sends next, if any."""
         e = self.engine
         now = e.now()
-        if not row.receiving:
-            self._record(writer, Outcome(row.delivery_id, DeliveryState.SKIPPED, "not subscribed any more"),
-                         None)
-            return
-        if row.article_ids == ():
-            self._record(writer, Outcome(row.delivery_id, DeliveryState.SKIPPED, NOTHING_NEW), None)
+        if not _mailed(row):
+            why = "not subscribed any more" if not row.receiving else NOTHING_NEW
+            self._record(writer, Outcome(row.delivery_id, DeliveryState.SKIPPED, why), None)
             return
         template = e.cache.template(e.settings, self.edition, row.language, row.article_ids)
         data = out.prepare(template, recipient_for(e.settings, e.signer, self.edition, row, now))
         try:
-            mailed_next = following is not None and following.receiving and following.article_ids != ()
-            then = following.email if following is not None and mailed_next else None
+            then = following.email if following is not None and _mailed(following) else None
             reply = out.send_prepared(row.email, data, then)
         except BaseException:
             self.todo.put(row)  # not sent: another connection (or this one, reconnected) takes it
