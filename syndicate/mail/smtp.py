@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -154,8 +153,6 @@ class SmtpTransport(ClosesOnExit):
                 if then is None:
                     conn.send(body + end)
                 else:
-                    if conn.sock is not None:
-                        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
                     conn.send(body + end + _envelope(sender, then))
                     self._ahead = (sender, then)
                 code, reply = conn.getreply()
