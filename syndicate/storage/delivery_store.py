@@ -103,9 +103,11 @@ class SqlDeliveryStore:
         with self.session_factory() as session:
             row, lst = edition_and_list(session, edition_id)
             version_ids = [v.article_id for s in row.stories or () for v in story_of(s).versions]
-            versions = {a.id: a for a in edition_articles(session, version_ids)}
-            return EditionContent(edition_id, lst.id, lst.slug, lst.name, row.frequency,
-                                  edition_articles(session, row.article_ids), versions)
+            # The edition's own articles are versions too: one query loads both.
+            versions = {a.id: a for a in edition_articles(session, [*version_ids, *row.article_ids])}
+            own = [versions[i] for i in row.article_ids if i in versions]
+            return EditionContent(edition_id, lst.id, lst.slug, lst.name, row.frequency, own,
+                                  {i: versions[i] for i in version_ids if i in versions})
 
     def claim(
         self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
