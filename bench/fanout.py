@@ -35,12 +35,11 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from procstats import RssSampler  # bench/procstats.py, next to this file
+from support import RssSampler, create_database, drop_database  # bench/support.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 SAMPLE = ROOT / "examples" / "csto-anniversary.txt"
 SECRET = "bench-secret-key-0123456789"
 
@@ -152,22 +151,6 @@ class LatentSink:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.join(timeout=10)
-
-
-def create_database() -> str:
-    import psycopg
-
-    name = f"syndicate_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def seed(container: Any, n: int) -> None:
@@ -285,18 +268,6 @@ def parallel(func: Any, jobs: list[Any]) -> float:
         return time.perf_counter() - start
 
 
-def finished(container: Any, edition_id: int) -> bool:
-    """True when no delivery of the edition is queued or sending (an index probe, not a count)."""
-    from sqlalchemy import select
-
-    from syndicate.storage.digest_models import DeliveryRow
-
-    with container.session_factory() as session:
-        pending = select(DeliveryRow.id).where(
-            DeliveryRow.edition_id == edition_id, DeliveryRow.state.in_(("queued", "sending")))
-        return session.scalar(pending.limit(1)) is None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--subscribers", type=int, default=20_000)
@@ -322,7 +293,7 @@ def main() -> None:
 
     latency_s = args.latency_ms / 1000
     sink: Sink | LatentSink = LatentSink(latency_s) if latency_s > 0 else Sink()
-    db_name = create_database()
+    db_name = create_database("syndicate_bench")
     workdir = Path(tempfile.mkdtemp(prefix="fanout-bench-"))
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db_name}"
@@ -350,7 +321,7 @@ def main() -> None:
         start = time.perf_counter()
         edition_id = container.digests.send_now("bench", since=datetime.now(UTC) - timedelta(days=1))
         assert edition_id is not None, "no edition was built"
-        while not finished(container, edition_id):
+        while container.deliveries().has_pending(edition_id):
             time.sleep(0.05)
         counts = container.digests.edition_counts(edition_id)
         fan_s = time.perf_counter() - start

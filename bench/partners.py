@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procstats import RssSampler  # bench/procstats.py, next to this file
+from support import RssSampler, create_database, drop_database  # bench/support.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret-key-0123456789"
 # A webhook receiver: one asyncio process listening on one port per partner (partners are different
 # hosts, so each is its own origin); every POST is answered 204 after BENCH_LATENCY_S.
@@ -97,22 +96,6 @@ def start_receiver(
     if len(ports) != partners:
         raise SystemExit("the receiver did not start")
     return proc, [f"http://127.0.0.1:{port}/hook" for port in ports]
-
-
-def create_database() -> str:
-    import psycopg
-
-    name = f"bench_partners_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop_database(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def article(n: int) -> dict[str, Any]:
@@ -305,7 +288,7 @@ def main() -> None:
         }
 
         def fresh_container() -> Any:
-            db_names.append(create_database())
+            db_names.append(create_database("bench_partners"))
             url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db_names[-1]}"
             os.environ.update(settings | {"DATABASE_URL": url})
             container = bootstrap(load_settings(), migrate=True)

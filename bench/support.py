@@ -1,11 +1,34 @@
-"""Memory of benchmark worker processes: RSS of a process tree, sampled in a thread."""
+"""What the benchmarks share: throwaway PostgreSQL databases, and the memory of worker processes
+(RSS of a process tree, sampled in a thread)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
+import uuid
 from pathlib import Path
+
+PG_ADMIN = os.environ.get("TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def create_database(prefix: str) -> str:
+    """A new, empty database named `PREFIX_<random>` on the server of PG_ADMIN; returns its name."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    """Drop a database `create_database` made, closing its connections."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def rss_kb(pid: int) -> int:
