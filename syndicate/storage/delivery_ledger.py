@@ -17,6 +17,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -181,34 +182,60 @@ def record(session: Session, outcomes: Sequence[Outcome], suppress: Iterable[int
     session.commit()
 
 
-#: One outcome in one statement, on PostgreSQL: the row's new state, its attempt row, and the
-#: suppression of a bounced reader, atomically and in a single round trip (run in autocommit).
-#: Written for the DBAPI driver (psycopg placeholders, explicit casts): the sending loop runs it
-#: once per message, and SQLAlchemy's statement handling cost more than the round trip.
-RECORD_ONE_PG = """
-WITH d AS (
-    UPDATE deliveries SET state = %(state)s::varchar(10), last_reply = %(reply)s, claim = NULL,
-        updated_at = %(now)s::timestamptz,
-        sent_at = CASE WHEN %(state)s::varchar(10) = 'sent' THEN %(now)s::timestamptz ELSE sent_at END,
-        next_attempt_at = COALESCE(%(retry_at)s::timestamptz, next_attempt_at),
-        enqueued_at = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN enqueued_at END,
-        enqueued_epoch = CASE WHEN %(retry_at)s::timestamptz IS NULL THEN enqueued_epoch END
-    WHERE id = %(id)s::bigint RETURNING id
-), s AS (
-    UPDATE subscribers SET status = 'bounced', status_reason = %(reason)s
-    WHERE id = %(suppress)s::bigint AND status IN ('active', 'pending') RETURNING id
-)
+#: Outcomes in one statement, on PostgreSQL: each row's new state and its attempt row,
+#: atomically and in a single round trip (run in autocommit). Written for the DBAPI driver: the
+#: sending loop runs it for every group of messages (see group_commit.py), and SQLAlchemy's
+#: statement handling cost more than the round trip. The outcomes travel as one JSON text:
+#: psycopg dumps a list parameter element by element in Python, which cost more than the
+#: statement. The ids also come as an array literal, for the planner: it takes
+#: json_to_recordset for 100 rows and would scan a small table whole; `id = ANY(ids)` keeps it
+#: on the primary key.
+_RECORD_OUTCOMES = """
+WITH o AS (
+    SELECT * FROM json_to_recordset(%(rows)s::json)
+        AS o(id bigint, state varchar(10), reply text, retry_at timestamptz, at timestamptz)
+), d AS (
+    UPDATE deliveries SET state = o.state, last_reply = o.reply, claim = NULL, updated_at = o.at,
+        sent_at = CASE WHEN o.state = 'sent' THEN o.at ELSE deliveries.sent_at END,
+        next_attempt_at = COALESCE(o.retry_at, deliveries.next_attempt_at),
+        enqueued_at = CASE WHEN o.retry_at IS NULL THEN deliveries.enqueued_at END,
+        enqueued_epoch = CASE WHEN o.retry_at IS NULL THEN deliveries.enqueued_epoch END
+    FROM o WHERE deliveries.id = ANY(%(ids)s::bigint[]) AND deliveries.id = o.id
+    RETURNING deliveries.id, o.state, o.reply, o.at
+)"""
+_RECORD_ATTEMPTS = """
 INSERT INTO delivery_attempts (delivery_id, state, reply, at)
-SELECT id, %(state)s::varchar(10), %(reply)s, %(now)s::timestamptz FROM d
-WHERE %(state)s::varchar(10) <> 'skipped'
+SELECT id, state, reply, at FROM d WHERE state <> 'skipped'
 """
+#: The outcomes of a group without a bounce to suppress (nearly every group).
+RECORD_MANY_PG = _RECORD_OUTCOMES + _RECORD_ATTEMPTS
+#: The same, also marking the bounced readers `bounced` (an empty suppression costs a third of
+#: the statement, hence two texts).
+RECORD_MANY_SUPPRESSING_PG = _RECORD_OUTCOMES + """, s AS (
+    UPDATE subscribers SET status = 'bounced', status_reason = %(reason)s
+    WHERE subscribers.id = ANY(%(suppress)s::bigint[]) AND subscribers.status IN ('active', 'pending')
+    RETURNING subscribers.id
+)""" + _RECORD_ATTEMPTS
+
+#: One outcome to write with RECORD_MANY_PG: (outcome, subscriber to suppress, when).
+Recorded = tuple[Outcome, int | None, datetime]
 
 
-def record_one_params(outcome: Outcome, suppress: int | None, *, now: datetime,
-                      reason: str = "bounced") -> dict[str, Any]:
-    """The parameters of RECORD_ONE_PG for one outcome."""
-    return {"id": outcome.delivery_id, "state": str(outcome.state), "reply": outcome.last_reply,
-            "retry_at": outcome.retry_at, "now": now, "suppress": suppress, "reason": reason}
+def _int_array(values: Iterable[int]) -> str:
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
+def record_many(items: Sequence[Recorded], *, reason: str = "bounced") -> tuple[str, dict[str, Any]]:
+    """The statement (RECORD_MANY_PG or RECORD_MANY_SUPPRESSING_PG) and its parameters for
+    these outcomes. Times must be aware, as everywhere in the ledger."""
+    params: dict[str, Any] = {"ids": _int_array(o.delivery_id for o, _, _ in items), "rows": json.dumps([
+        {"id": o.delivery_id, "state": str(o.state), "reply": o.last_reply,
+         "retry_at": o.retry_at.isoformat() if o.retry_at is not None else None, "at": at.isoformat()}
+        for o, _, at in items])}
+    suppress = [s for _, s, _ in items if s is not None]
+    if not suppress:
+        return RECORD_MANY_PG, params
+    return RECORD_MANY_SUPPRESSING_PG, params | {"suppress": _int_array(suppress), "reason": reason}
 
 
 def suppress_bounced(session: Session, subscriber_ids: Iterable[int], *, reason: str) -> None:

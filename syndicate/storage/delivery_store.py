@@ -6,6 +6,8 @@ Each method is one short transaction; the SQL itself is in `delivery_ledger`.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -23,10 +25,12 @@ from syndicate.digests.ports import (
     StoreOutcomeWriter,
 )
 from syndicate.digests.states import DeliveryState, SubscriberStatus
+from syndicate.errors import DatabaseUnavailable
 from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.db import as_unavailable
 from syndicate.storage.digest_models import DeliveryRow, SubscriberRow
 from syndicate.storage.edition_store import edition_and_list, edition_articles, story_of
+from syndicate.storage.group_commit import GroupCommit
 
 
 @contextmanager
@@ -41,47 +45,83 @@ def _outage_named() -> Iterator[None]:
         raise outage from exc
 
 
-class _PgOutcomeWriter(contextlib.AbstractContextManager["_PgOutcomeWriter"]):
-    """Writes outcomes one statement each over one connection of the recording engine, held from
-    the first write until `close` (a sender's whole loop), so a message costs one round trip.
+class _PgGroupWriter:
+    """Outcomes of every sender of a process, written in shared transactions (group commit) over
+    one connection of the recording engine.
 
-    The statement goes straight to the DBAPI driver. A connection that fails is invalidated and
-    dropped, and the next write opens a fresh one: an outage raises DatabaseUnavailable per
-    write, never leaves a broken connection behind.
+    Each sender still waits for its own outcome to be committed before it sends the next
+    message; the senders that finish a message while a transaction is under way go together in
+    the next one: one statement (RECORD_MANY_PG), one round trip and one commit for the group.
+    The connection is held while any writer is open and returned to the pool when the last one
+    closes. A connection that fails is invalidated, and the next group opens a fresh one: an
+    outage fails the group with DatabaseUnavailable, never leaves a broken connection behind.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.group = GroupCommit(self._write, shared=lambda exc: isinstance(exc, DatabaseUnavailable))
         self._conn: Connection | None = None
+        self._users = 0
+        self._lock = threading.Lock()
 
-    def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
-        """See OutcomeWriter.record."""
-        params = ledger.record_one_params(outcome, suppress, now=now)
+    def open(self) -> None:
+        """One more writer uses the connection."""
+        with self._lock:
+            self._users += 1
+
+    def close(self) -> None:
+        """One writer less; the last one returns the connection to the pool."""
+        with self._lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _write(self, items: list[ledger.Recorded]) -> None:
+        statement, params = ledger.record_many(items)
         dbapi = self.engine.dialect.loaded_dbapi
         with _outage_named():
-            if self._conn is None:
-                self._conn = self.engine.connect()
-            conn = self._conn
+            with self._lock:
+                if self._conn is None:
+                    self._conn = self.engine.connect()
+                conn = self._conn
             try:
                 driver = conn.connection.driver_connection
                 assert driver is not None
                 with driver.cursor() as cursor:
-                    cursor.execute(ledger.RECORD_ONE_PG, params)
+                    cursor.execute(statement, params)
             except dbapi.Error as exc:
                 # Dropped either way; a lost link is reported as an outage (DatabaseUnavailable).
-                self._conn = None
                 lost = isinstance(exc, dbapi.OperationalError | dbapi.InterfaceError)
+                with self._lock:
+                    if self._conn is conn:
+                        self._conn = None
                 with contextlib.suppress(Exception):
                     conn.invalidate(exc) if lost else conn.close()
-                raise sa_exc.DBAPIError.instance(ledger.RECORD_ONE_PG, params, exc, dbapi.Error,
+                raise sa_exc.DBAPIError.instance(statement, params, exc, dbapi.Error,
                                                  connection_invalidated=lost) from exc
 
+
+class _GroupedOutcomeWriter(contextlib.AbstractContextManager["_GroupedOutcomeWriter"]):
+    """One sender's OutcomeWriter on the process's group writer."""
+
+    def __init__(self, group: _PgGroupWriter) -> None:
+        self._group = group
+        self._open = True
+        group.open()
+
+    def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
+        """See OutcomeWriter.record."""
+        self._group.group.submit((outcome, suppress, now))
+
     def close(self) -> None:
-        """Return the connection to the pool."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        """See OutcomeWriter.close."""
+        if self._open:
+            self._open = False
+            self._group.close()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -90,13 +130,16 @@ class _PgOutcomeWriter(contextlib.AbstractContextManager["_PgOutcomeWriter"]):
 class SqlDeliveryStore:
     """DeliveryStore over SQLAlchemy sessions from `session_factory`.
 
-    With a `recording` engine (PostgreSQL, see db.make_recording_engine) a single outcome is
-    written as one autocommitted statement: the per-message write of the sending loop.
+    With a `recording` engine (PostgreSQL, see db.make_recording_engine) the sending loop's
+    outcomes are written by one group writer per process (`writer`): each outcome is committed
+    before its sender goes on, and the outcomes that arrive together share one statement.
+    Two threads asking for the first writer at the same moment may each make one: harmless.
     """
 
     def __init__(self, session_factory: sessionmaker[Session], recording: Engine | None = None) -> None:
         self.session_factory = session_factory
         self.recording = recording
+        self._grouped: tuple[int, _PgGroupWriter] | None = None  # (pid, writer): one per process
 
     def edition_content(self, edition_id: int) -> EditionContent:
         """See DeliveryStore.edition_content."""
@@ -126,10 +169,14 @@ class SqlDeliveryStore:
             ledger.record(session, outcomes, suppress, now=now)
 
     def writer(self) -> OutcomeWriter:
-        """See DeliveryStore.writer: on PostgreSQL one held connection of the recording engine."""
+        """See DeliveryStore.writer: on PostgreSQL the process's group writer (one held connection
+        of the recording engine, one transaction per group of outcomes)."""
         if self.recording is None:
             return StoreOutcomeWriter(self)
-        return _PgOutcomeWriter(self.recording)
+        pid = os.getpid()
+        if self._grouped is None or self._grouped[0] != pid:  # never carried across a fork
+            self._grouped = (pid, _PgGroupWriter(self.recording))
+        return _GroupedOutcomeWriter(self._grouped[1])
 
     def heartbeat(self, delivery_ids: Sequence[int], *, now: datetime) -> int:
         """See DeliveryStore.heartbeat (committed; an outage raises DatabaseUnavailable)."""

@@ -17,6 +17,7 @@ from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
 from syndicate.errors import InvalidDigestInput
 from syndicate.storage import delivery_ledger as ledger
 from syndicate.storage.digest_models import (
+    DeliveryAttemptRow,
     DeliveryRow,
     EditionRow,
     SubscriberRow,
@@ -93,7 +94,15 @@ def test_each_subscriber_gets_one_message_and_a_second_run_sends_nothing(
     assert msg["Message-ID"].endswith("@news.example.com>")
 
 
-def test_451_is_retried_and_550_bounces_and_suppresses(mail_container: Any, smtp_sink: SmtpSink) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_451_is_retried_and_550_bounces_and_suppresses(
+    backend: str, make_container: Callable[..., Any], smtp_sink: SmtpSink, request: pytest.FixtureRequest
+) -> None:
+    # On PostgreSQL the outcomes go through the group writer (RECORD_MANY_PG and, for the
+    # bounce, its suppressing twin); on SQLite through one transaction per outcome.
+    options = {"database_url": request.getfixturevalue("pg_url")} if backend == "postgresql" else {}
+    mail_container = make_container(smtp_url=smtp_sink.url, base_url="https://news.example.com",
+                                    mail_batch_size=4, mail_retry_seconds=0.0, **options)
     lst = make_list(mail_container)
     add_active(mail_container, lst, ["ok@example.com", "later@example.com", "gone@example.com"])
     smtp_sink.replies = {"later@example.com": ["451 4.7.1 greylisted"],
@@ -113,6 +122,10 @@ def test_451_is_retried_and_550_bounces_and_suppresses(mail_container: Any, smtp
             SubscriberRow.email == "later@example.com"))
         assert gone is not None and gone.status == "bounced"
         assert later is not None and later.attempts == 2 and later.last_reply.startswith("250")
+        assert later.sent_at is not None and later.claim is None
+        history = session.execute(select(DeliveryAttemptRow.state, DeliveryAttemptRow.reply).where(
+            DeliveryAttemptRow.delivery_id == later.id).order_by(DeliveryAttemptRow.id)).all()
+        assert [(state, reply[:3]) for state, reply in history] == [("queued", "451"), ("sent", "250")]
     # The bounced address is suppressed from the next edition.
     mail_container.articles.ingest({"title": "Second story", "body_text": "More news."})
     second = mail_container.digests.send_now("world")
