@@ -321,3 +321,54 @@ def test_one_info_line_per_edition_sent_none_per_batch(
     assert line.getMessage() == (f"edition {edition_id} sent: queued=0 sending=0 sent=3 failed=0 "
                                  "bounced=0 skipped=0")
     assert line.edition_id == edition_id and line.sent == 3  # type: ignore[attr-defined]
+
+
+def test_a_batch_is_claimed_in_chunks_while_it_sends_and_each_reader_gets_one_message(
+    tmp_path: Path,
+) -> None:
+    from syndicate.digests import fanout as fanout_module
+    from syndicate.errors import DatabaseUnavailable
+
+    three = load_settings(var_dir=tmp_path, secret_key="fanout-secret-0123456789", admin_token="t" * 24,
+                          smtp_connections=3)
+    db = FakeDigestDb()
+    emails = [f"r{n}@example.org" for n in range(2 * fanout_module.CLAIM_CHUNK + 50)]
+    edition_id = edition_for(db, emails)
+    transport = FakeTransport()
+    fanout, store = engine(db, three, transport)
+    claims: list[tuple[int, int | None, int]] = []
+    claim = store.claim
+    outage = [2]  # the second chunk's claim finds the database away twice, then it is back
+
+    def counted(edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime,
+                limit: int | None = None) -> list:  # type: ignore[type-arg]
+        if claims and outage[0]:
+            outage[0] -= 1
+            raise DatabaseUnavailable("the database is unreachable (fake)")
+        got = claim(edition_id, list_id, lo, hi, now=now, limit=limit)
+        claims.append((lo, limit, len(got)))
+        return got
+
+    store.claim = counted  # type: ignore[method-assign]
+    result = fanout.send_batch(edition_id, 0, 10**9)
+    assert sorted(transport.recipients) == sorted(emails)  # each reader once
+    assert result.counts == {"sent": len(emails)}
+    assert set(db.states(edition_id).values()) == {SENT} and store.released == []
+    chunk = fanout_module.CLAIM_CHUNK
+    assert [(limit, n) for _, limit, n in claims] == [(chunk, chunk), (chunk, chunk), (chunk, 50)]
+    assert claims[0][0] == 0 and claims[1][0] > 0 and outage == [0]
+
+
+def test_rows_claimed_after_every_connection_failed_go_back_to_the_queue(tmp_path: Path) -> None:
+    from syndicate.digests import fanout as fanout_module
+
+    settings = load_settings(var_dir=tmp_path, secret_key="fanout-secret-0123456789", admin_token="t" * 24,
+                             smtp_connections=2)
+    db = FakeDigestDb()
+    edition_id = edition_for(db, [f"r{n}@example.org" for n in range(3 * fanout_module.CLAIM_CHUNK)])
+    fanout, _ = engine(db, settings, FakeTransport(breaks_after=0))
+    fanout.sleep = lambda s: None
+    with pytest.raises(ConnectionResetError):
+        fanout.send_batch(edition_id, 0, 10**9)
+    # Nothing went out; whatever was claimed was released, nothing is left `sending`.
+    assert set(db.states(edition_id).values()) == {QUEUED}
