@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 Variant = tuple[str, tuple[int, ...] | None]
 #: Rendered variants kept per edition; rows are sent grouped by variant, so each renders once a batch.
 MAX_VARIANTS = 256
-#: Rows per claim: a batch's first chunk is claimed before sending starts, the rest meanwhile.
-CLAIM_CHUNK = 100
 NOTHING_NEW = "nothing new: every story of this edition was already mailed to this reader"
 
 
@@ -230,33 +228,24 @@ class Fanout:
     def send_batch(self, edition_id: int, lo: int, hi: int) -> BatchResult:
         """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice.
 
-        Rows are claimed `CLAIM_CHUNK` at a time: the first chunk before sending starts, the
-        rest while it goes on (`_Feeder`). Rows claimed but never tried are released to `queued`
-        at once when the database lets us, else by the sweep after the lease. Raises the
-        connection error when no connection could send anything at all.
+        Rows claimed but never tried are released to `queued` at once when the database lets us,
+        else by the sweep after the lease. Raises the connection error when no connection could
+        send anything at all.
         """
         edition = self.cache.edition(self.store, edition_id)
-        rows = self.store.claim(edition_id, edition.list_id, lo, hi, now=self.now(), limit=CLAIM_CHUNK)
+        rows = by_variant(self.store.claim(edition_id, edition.list_id, lo, hi, now=self.now()))
         run = _BatchRun(self, edition, rows)
         if not rows:
             return run.result
-        # A full first chunk: the rest of the range is claimed while the first one is sent.
-        feeder = _Feeder(run, rows[-1].delivery_id + 1, hi) if len(rows) == CLAIM_CHUNK else None
-        beat = _Heartbeat(self, run.claimed, run.done)
+        beat = _Heartbeat(self, [r.delivery_id for r in rows], run.done)
         beat.start()
-        if feeder is not None:
-            feeder.start()
-        else:
-            run.fed()
         try:
             run.send_all(min(max(1, self.settings.smtp_connections), len(rows)))
         finally:
-            if feeder is not None:
-                feeder.stop()
             beat.stop()
             # Never tried: released now. A message answered but not recorded (the database stayed
             # away) is not released: the sweep takes it over after the lease, as after a crash.
-            left = [r.delivery_id for r in run.rows
+            left = [r.delivery_id for r in rows
                     if r.delivery_id not in run.done and r.delivery_id not in run.in_flight]
             if left:
                 try:
@@ -291,52 +280,6 @@ class Fanout:
                 pause = min(pause * 2, 5.0)
 
 
-class _Feeder:
-    """Claims the rest of a batch's range, `CLAIM_CHUNK` rows at a time, while the rows already
-    claimed are sent, so the sending does not wait for the claim of the whole batch.
-
-    A database outage is waited out as the outcome writes wait it out; claiming stops when the
-    range is exhausted, when every connection has stopped, or on `stop`. Rows never claimed
-    stay `queued`, to the sweep.
-    """
-
-    def __init__(self, run: _BatchRun, lo: int, hi: int) -> None:
-        self.run = run
-        self.lo, self.hi = lo, hi
-        self.thread = threading.Thread(target=self._run, name="claim-feeder", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.run.senders_left.set()
-        self.thread.join(timeout=60)
-
-    def _run(self) -> None:
-        run, engine = self.run, self.run.engine
-        pause = 0.5
-        try:
-            while self.lo <= self.hi and not run.senders_left.is_set():
-                try:
-                    rows = engine.store.claim(run.edition.edition_id, run.edition.list_id, self.lo, self.hi,
-                                              now=engine.now(), limit=CLAIM_CHUNK)
-                except DatabaseUnavailable:
-                    run.senders_left.wait(pause)
-                    pause = min(pause * 2, 5.0)
-                    continue
-                pause = 0.5
-                if rows:
-                    run.add(rows)
-                if len(rows) < CLAIM_CHUNK:
-                    return
-                self.lo = rows[-1].delivery_id + 1
-        except BaseException as exc:  # a bug: the rows claimed so far are sent, the rest stay queued
-            log.exception("claiming the rest of a batch failed")
-            run.errors.append(exc)
-        finally:
-            run.fed()
-
-
 class _Heartbeat:
     """Renews the lease of a batch's unfinished rows from a thread, every `lease / 6` seconds."""
 
@@ -367,69 +310,45 @@ class _Heartbeat:
 
 
 class _BatchRun:
-    """One batch: its claimed rows in one queue, drained by one thread per connection.
-
-    The rows come in chunks (`add`): the first before sending starts, the others from the
-    `_Feeder` while it goes on; `fed()` says no more will come.
-    """
+    """One batch: its claimed rows in one queue, drained by one thread per connection."""
 
     def __init__(self, engine: Fanout, edition: EditionMail, rows: list[ClaimedDelivery]) -> None:
         self.engine = engine
         self.edition = edition
         self.todo: queue.SimpleQueue[ClaimedDelivery] = queue.SimpleQueue()
-        self.rows: list[ClaimedDelivery] = []  # every row claimed so far
-        self.claimed: list[int] = []  # their ids, for the heartbeat
+        for row in rows:
+            self.todo.put(row)
         self.result = BatchResult()
         self.done: set[int] = set()
         self.in_flight: set[int] = set()  # answered by the server, outcome not recorded
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()  # the database stayed away: every connection stops
-        self._fed = threading.Event()
-        self.senders_left = threading.Event()  # every connection has stopped: claim no more
-        self.add(rows)
-
-    def add(self, rows: list[ClaimedDelivery]) -> None:
-        """Queue a chunk of claimed rows, grouped by variant (each variant renders once)."""
-        for row in by_variant(rows):
-            self.rows.append(row)
-            self.claimed.append(row.delivery_id)
-            self.todo.put(row)
-
-    def fed(self) -> None:
-        """No more rows will be added: a connection that finds the queue empty stops."""
-        self._fed.set()
 
     def send_all(self, connections: int) -> None:
         """Drain the queue over `connections` connections; after every connection has stopped,
         raises what stopped them all (DatabaseUnavailable when the database stayed away, or an
         unexpected error); connection failures are retried and never raised here."""
-        try:
-            if connections == 1:
-                self._connection()
-            else:
-                threads = [threading.Thread(target=self._connection, name=f"smtp-{n}", daemon=True)
-                           for n in range(connections)]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-        finally:
-            self.senders_left.set()
+        if connections == 1:
+            self._connection()
+        else:
+            threads = [threading.Thread(target=self._connection, name=f"smtp-{n}", daemon=True)
+                       for n in range(connections)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         fatal = next((e for e in self.errors if not isinstance(e, CONNECTION_ERRORS)), None)
         if fatal is not None:
             raise fatal
 
-    def _next(self, *, wait: bool = True) -> ClaimedDelivery | None:
-        """The next row to send; None when there is none now (`wait=False`), or none will come."""
-        while not self._stop.is_set():
-            try:
-                return self.todo.get_nowait()
-            except queue.Empty:
-                if not wait or (self._fed.is_set() and self.todo.empty()):
-                    return None
-                self._fed.wait(0.01)
-        return None
+    def _next(self) -> ClaimedDelivery | None:
+        if self._stop.is_set():
+            return None
+        try:
+            return self.todo.get_nowait()
+        except queue.Empty:
+            return None
 
     def _connection(self) -> None:
         """One connection's loop: send, record, next; reconnect with backoff after a failure."""
@@ -439,9 +358,8 @@ class _BatchRun:
                 with self.engine.mailer.open() as out, self.engine.store.writer() as writer:
                     row = self._next()
                     while row is not None:
-                        # The next row is taken first, so its envelope can travel with this data
-                        # (only one at hand: waiting for the next chunk would hold this one).
-                        following = self._next(wait=False)
+                        # The next row is taken first, so its envelope can travel with this data.
+                        following = self._next()
                         try:
                             self._send(row, out, writer, following)
                         except BaseException:
@@ -452,7 +370,7 @@ class _BatchRun:
                         if following is not None and self._stop.is_set():
                             self.todo.put(following)
                             break
-                        row = following if following is not None else self._next()
+                        row = following
                 return
             except CONNECTION_ERRORS as exc:  # this connection failed: only its own row goes back
                 self._failed(exc)

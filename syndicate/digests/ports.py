@@ -198,13 +198,12 @@ class DeliveryStore(Protocol):
         """The edition's list and articles; raises NotFound for an unknown edition."""
 
     def claim(
-        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime, limit: int | None = None
+        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
     ) -> list[ClaimedDelivery]:
-        """Move the due `queued` rows with ids in [lo, hi] to `sending` for this caller alone;
-        with `limit`, at most that many, the lowest ids first.
+        """Move the due `queued` rows with ids in [lo, hi] to `sending` for this caller alone.
 
-        Returns only the rows this call moved, in id order, so two callers never get the same
-        row and a `sent` row is never returned.
+        Returns only the rows this call moved, so two callers never get the same row and a
+        `sent` row is never returned.
         """
 
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:

@@ -103,26 +103,19 @@ def forget_enqueued(session: Session, edition_id: int, lo: int, hi: int) -> None
 
 
 def claim(
-    session: Session, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime,
-    limit: int | None = None,
+    session: Session, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
 ) -> list[ClaimedDelivery]:
-    """Atomically move due queued rows of the range to `sending` (with `limit`, at most that
-    many, lowest ids first); returns only those we got, by id.
+    """Atomically move due queued rows of the range to `sending`; returns only those we got.
 
     Rows claimed for the first time get their entries decided and stored (story_ledger), in a
     second transaction: a crash between the two leaves them `sending` without entries, and the
     claim that takes them over decides them then.
     """
     token = uuid.uuid4().hex
-    due = (DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi),
-           DeliveryRow.state == QUEUED, DeliveryRow.next_attempt_at <= now)
-    # With a limit the candidates are picked first; the UPDATE checks each again, so a row
-    # another claimer took in between is left to it.
-    which = due if limit is None else (*due, DeliveryRow.id.in_(
-        select(DeliveryRow.id).where(*due).order_by(DeliveryRow.id).limit(limit).scalar_subquery()))
     session.execute(
         update(DeliveryRow)
-        .where(*which)
+        .where(DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi),
+               DeliveryRow.state == QUEUED, DeliveryRow.next_attempt_at <= now)
         .values(state=SENDING, claim=token, claimed_at=now, attempts=DeliveryRow.attempts + 1,
                 updated_at=now)
         .execution_options(synchronize_session=False)

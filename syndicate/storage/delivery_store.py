@@ -153,12 +153,11 @@ class SqlDeliveryStore:
                                   {i: versions[i] for i in version_ids if i in versions})
 
     def claim(
-        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime, limit: int | None = None
+        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
     ) -> list[ClaimedDelivery]:
-        """See DeliveryStore.claim (one conditional UPDATE, committed; an outage raises
-        DatabaseUnavailable)."""
-        with _outage_named(), self.session_factory() as session:
-            return ledger.claim(session, edition_id, list_id, lo, hi, now=now, limit=limit)
+        """See DeliveryStore.claim (one conditional UPDATE, committed)."""
+        with self.session_factory() as session:
+            return ledger.claim(session, edition_id, list_id, lo, hi, now=now)
 
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
         """See DeliveryStore.record (committed; an outage raises DatabaseUnavailable)."""

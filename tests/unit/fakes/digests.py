@@ -181,15 +181,13 @@ class FakeDeliveryStore:
                               versions)
 
     def claim(
-        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime, limit: int | None = None
+        self, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
     ) -> list[ClaimedDelivery]:
         got: list[ClaimedDelivery] = []
         for row in sorted(self.db.deliveries.values(), key=lambda r: r.id):
             if (row.edition_id != edition_id or not lo <= row.id <= hi
                     or row.state != DeliveryState.QUEUED or row.next_attempt_at > now):
                 continue
-            if limit is not None and len(got) >= limit:
-                break
             row.state, row.attempts, row.claimed_at = DeliveryState.SENDING, row.attempts + 1, now
             reader = self.db.subscribers[row.subscriber_id]
             subscription = self.db.subscriptions.get((reader.id, list_id))
