@@ -49,13 +49,32 @@ def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[b
     return cast(ColumnElement[bool], column.in_(ids))
 
 
+#: PostgreSQL: the pairs of these readers and stories, one primary-key probe per reader (a
+#: LATERAL subquery that `OFFSET 0` keeps from being flattened into a join), whatever the
+#: table's statistics say. `subscriber_id = ANY(ids)`, and a plain join on unnest(ids), were
+#: planned as scans of the whole table while its statistics were those of a much smaller one
+#: or did not know the story, as in the first minutes of a big send: every claim then read
+#: every pair.
+_PG_OWNERS = text("""
+SELECT m.subscriber_id, m.story, m.delivery_id, m.list_id
+FROM unnest(CAST(:subs AS bigint[])) AS u(s)
+CROSS JOIN LATERAL (
+    SELECT * FROM mailed_stories WHERE subscriber_id = u.s AND story = ANY(CAST(:keys AS varchar[]))
+    OFFSET 0
+) AS m
+""")
+
+
 def _owners(session: Session, subscriber_ids: Sequence[int], keys: Sequence[str]) -> Owners:
     """(subscriber, story) → (delivery id, list id) of the delivery that took the pair."""
-    rows = session.execute(select(
-        MailedStoryRow.subscriber_id, MailedStoryRow.story, MailedStoryRow.delivery_id,
-        MailedStoryRow.list_id,
-    ).where(_among(session, MailedStoryRow.subscriber_id, subscriber_ids), MailedStoryRow.story.in_(keys)))
-    return {(s, k): (d, lst) for s, k, d, lst in rows}
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_PG_OWNERS, {"subs": list(subscriber_ids), "keys": list(keys)})
+    else:
+        rows = session.execute(select(
+            MailedStoryRow.subscriber_id, MailedStoryRow.story, MailedStoryRow.delivery_id,
+            MailedStoryRow.list_id,
+        ).where(MailedStoryRow.subscriber_id.in_(subscriber_ids), MailedStoryRow.story.in_(keys)))
+    return {(sub, key): (d, lst) for sub, key, d, lst in rows}
 
 
 def _sent_by_list(session: Session, list_id: int, edition_id: int, subscriber_ids: Sequence[int],
@@ -72,32 +91,46 @@ def _sent_by_list(session: Session, list_id: int, edition_id: int, subscriber_id
     return {(s, key_of[i]) for s, ids in rows for i in ids or () if i in key_of}
 
 
-#: PostgreSQL: every pair in one statement of six arrays (compiled once, one round trip).
+#: PostgreSQL: every pair in one statement of six arrays (compiled once, one round trip),
+#: returning the pairs it inserted.
 _PG_INSERT = text("""
 INSERT INTO mailed_stories (subscriber_id, story, delivery_id, list_id, article_id, created_at)
 SELECT t.s, t.k, t.d, t.l, t.a, :at
 FROM unnest(CAST(:subs AS bigint[]), CAST(:keys AS varchar[]), CAST(:dels AS bigint[]),
             CAST(:lists AS bigint[]), CAST(:arts AS bigint[])) AS t(s, k, d, l, a)
 ON CONFLICT DO NOTHING
+RETURNING subscriber_id, story
 """).bindparams(bindparam("at", type_=UTCDateTime()))
 
+#: The owner recorded for a pair that another delivery took first (its ids are not needed).
+_SOMEONE_ELSE = (-1, -1)
 
-def _insert_ignoring_taken(session: Session, pairs: list[dict[str, Any]], *, now: datetime) -> None:
+
+def _insert_ignoring_taken(session: Session, pairs: list[dict[str, Any]], before: Owners, *,
+                           now: datetime) -> Owners:
     """Insert (subscriber, story) rows; a pair another delivery took first stays as it is.
+    Returns the owners of the pairs afterwards: `before` and the pairs just tried.
 
     On PostgreSQL one statement for the whole claim: one statement per pair (what SQLAlchemy
-    makes of a list of parameters) cost about as much as sending the messages.
+    makes of a list of parameters) cost about as much as sending the messages. Its RETURNING
+    tells which pairs were ours to insert; the others went to a claim that came first.
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(_PG_INSERT, {
+        inserted = {(sub, key) for sub, key in session.execute(_PG_INSERT, {
             "subs": [p["subscriber_id"] for p in pairs], "keys": [p["story"] for p in pairs],
             "dels": [p["delivery_id"] for p in pairs], "lists": [p["list_id"] for p in pairs],
-            "arts": [p["article_id"] for p in pairs], "at": now})
-    elif dialect == "sqlite":
+            "arts": [p["article_id"] for p in pairs], "at": now})}
+        after = dict(before)
+        for p in pairs:
+            key = (p["subscriber_id"], p["story"])
+            after[key] = (p["delivery_id"], p["list_id"]) if key in inserted else _SOMEONE_ELSE
+        return after
+    if dialect == "sqlite":
         session.execute(sqlite_insert(MailedStoryRow).on_conflict_do_nothing(), pairs)
-    else:  # pragma: no cover - the two databases we support are above
-        raise NotImplementedError(f"mailed_stories on {dialect}")
+        return _owners(session, sorted({p["subscriber_id"] for p in pairs}),
+                       sorted({p["story"] for p in pairs})) | before
+    raise NotImplementedError(f"mailed_stories on {dialect}")  # pragma: no cover - both are above
 
 
 def decide_entries(
@@ -134,8 +167,7 @@ def decide_entries(
         # One order for every inserter: two claims taking the same pairs wait for each other
         # instead of deadlocking (PostgreSQL locks each inserted key until commit).
         pairs.sort(key=lambda p: (p["subscriber_id"], p["story"]))
-        _insert_ignoring_taken(session, pairs, now=now)
-        after = _owners(session, [r[1] for r in rows], keys)
+        after = _insert_ignoring_taken(session, pairs, before, now=now)
     decided: dict[int, tuple[int, ...]] = {}
     for delivery_id, subscriber_id, _ in rows:
         decided[delivery_id] = tuple(
