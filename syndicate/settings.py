@@ -152,9 +152,9 @@ class Settings(BaseSettings):
         """Where file names recorded as images (from .txt imports) are served from."""
         return self.media_url or f"{self.base_url}/media"
 
-    @property
+    @cached_property
     def mail_domain(self) -> str:
-        """The domain of Message-IDs: BASE_URL's host."""
+        """The domain of Message-IDs: BASE_URL's host (read per message: parsed once)."""
         return urlsplit(self.base_url).hostname or "localhost"
 
     @cached_property

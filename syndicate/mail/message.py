@@ -97,22 +97,34 @@ class MessageTemplate:
         return b"".join(parts)
 
 
+_T_GREETING, _T_UNSUBSCRIBE, _T_PREFERENCES = (TEXT_FIELD.format(name) for name in BODY_FIELDS)
+_H_GREETING, _H_UNSUBSCRIBE, _H_PREFERENCES = (HTML_FIELD.format(name) for name in BODY_FIELDS)
+
+
 def recipient_values(rcpt: Recipient) -> dict[str, bytes]:
     """Each placeholder's replacement bytes: raw in headers, quoted-printable in bodies."""
     check_header("To", rcpt.email)
     check_header("Message-ID", rcpt.message_id)
     check_header("List-Unsubscribe", rcpt.unsubscribe_url)
-    fields = {"GREETING": rcpt.greeting, "UNSUBSCRIBE": rcpt.unsubscribe_url,
-              "PREFERENCES": rcpt.preferences_url}
-    values = {
+    greeting_text, greeting_html = _greeting(rcpt.greeting)
+    return {
         TO: rcpt.email.encode("ascii"),
         MESSAGE_ID: rcpt.message_id.encode("ascii"),
         LIST_UNSUBSCRIBE: rcpt.unsubscribe_url.encode("ascii"),
+        _T_GREETING: greeting_text,
+        _H_GREETING: greeting_html,
+        _T_UNSUBSCRIBE: _qp_line(rcpt.unsubscribe_url),
+        _H_UNSUBSCRIBE: _qp_line(html.escape(rcpt.unsubscribe_url)),
+        _T_PREFERENCES: _qp_line(rcpt.preferences_url),
+        _H_PREFERENCES: _qp_line(html.escape(rcpt.preferences_url)),
     }
-    for name, value in fields.items():
-        values[TEXT_FIELD.format(name)] = _qp_line(value)
-        values[HTML_FIELD.format(name)] = _qp_line(html.escape(value))
-    return values
+
+
+@lru_cache(maxsize=1024)
+def _greeting(greeting: str) -> tuple[bytes, bytes]:
+    """A greeting's quoted-printable bytes in the text and the HTML part: most readers of a
+    language share one ("Hello,"), so it is encoded once, not per message."""
+    return _qp_line(greeting), _qp_line(html.escape(greeting))
 
 
 _QP_UNSAFE = re.compile(r"[^\x21-\x3c\x3e-\x7e ]")

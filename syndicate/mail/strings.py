@@ -64,7 +64,9 @@ def plural(language: str, key: str, count: int, **values: object) -> str:
     return i18n.ngettext(language, singular, many, count).format(count=count, **values)
 
 
+@lru_cache(maxsize=256)
 def mail_language(language: str) -> str:
-    """The catalog language used for `language` ('en' or 'ru', ...)."""
+    """The catalog language used for `language` ('en' or 'ru', ...); asked several times per
+    message, hence cached (the catalogs are fixed for the life of the process)."""
     return i18n.pick(language)
 
