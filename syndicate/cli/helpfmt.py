@@ -15,7 +15,7 @@ command that prints no help does not import it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from typer import core
 
@@ -36,17 +36,19 @@ def _join_lines(paragraphs: list[str], markup_mode: Any) -> str:
     return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
 
 
-_FormatHelp = Callable[[Any, Any, Any], None]
+_FormatHelp = TypeVar("_FormatHelp", bound=Callable[..., None])
 
 
 def _joining_lines(format_help: _FormatHelp) -> _FormatHelp:
+    """`format_help` that first puts `_join_lines` into rich_utils (imported there by Typer)."""
+
     def format_help_joining_lines(self: Any, ctx: Any, formatter: Any) -> None:
         from typer import rich_utils
 
         rich_utils._fix_linebreaks = _join_lines
         format_help(self, ctx, formatter)
 
-    return format_help_joining_lines
+    return format_help_joining_lines  # type: ignore[return-value]
 
 
 def conventional_help() -> None:
