@@ -153,11 +153,11 @@ def subscribers_import(
                               chunk_rows=c.settings.import_chunk_rows)
     report = done.report
     for line in report.notes:
-        err.print(f"note: {csv_path}: {line}", markup=False, soft_wrap=True)
+        err().print(f"note: {csv_path}: {line}", markup=False, soft_wrap=True)
     for line in report.errors:
-        err.print(f"error: {line}", markup=False, soft_wrap=True)
+        err().print(f"error: {line}", markup=False, soft_wrap=True)
     if done.error_count > len(report.errors):
-        err.print(f"error: {plural(done.error_count - len(report.errors), 'more bad row')} not shown",
+        err().print(f"error: {plural(done.error_count - len(report.errors), 'more bad row')} not shown",
                   markup=False)
     if confirmed:
         status = "active"
@@ -179,7 +179,7 @@ def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -
 
     tally = {"mailed": 0, "refused": 0, "skipped": 0}
     columns = (TextColumn("confirmations"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=err, transient=True,
+    with Progress(*columns, console=err(), transient=True,
                   disable=len(subscriber_ids) < 5) as progress:
         task = progress.add_task("mailing", total=len(subscriber_ids))
 
@@ -190,7 +190,7 @@ def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -
                 tally["mailed"] += 1
             else:
                 tally["refused"] += 1
-                err.print(f"warning: {address}: confirmation refused: {result.describe()}", markup=False)
+                err().print(f"warning: {address}: confirmation refused: {result.describe()}", markup=False)
             progress.advance(task)
 
         c.optin.send_confirmations(
@@ -269,13 +269,13 @@ def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], date
     columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[detail]}"))
     down_since: list[float] = []
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err(), transient=True) as progress:
         task = progress.add_task("sending", total=None, edition=edition_id, detail="")
 
         def show(counts: dict[DeliveryState, int]) -> None:
             if down_since:
                 away = time.monotonic() - down_since.pop()
-                err.print(f"the database is back after {away:.0f} s; still waiting for edition "
+                err().print(f"the database is back after {away:.0f} s; still waiting for edition "
                           f"{edition_id}", markup=False, soft_wrap=True)
             done = sum(counts[s] for s in (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED,
                                            DeliveryState.SKIPPED))
@@ -304,7 +304,7 @@ def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], date
                     raise
                 if not down_since:
                     down_since.append(time.monotonic())
-                    err.print(f"waiting for the database (unreachable: {outage.detail}); edition "
+                    err().print(f"waiting for the database (unreachable: {outage.detail}); edition "
                               f"{edition_id} goes on once it is back", markup=False, soft_wrap=True)
                 elif time.monotonic() - down_since[0] > DATABASE_PATIENCE_S:
                     raise outage from None
@@ -323,7 +323,7 @@ def digest_send(
     c = _container()
     edition_id = c.digests.send_now(list_slug, since=_parse_time(since, "--since"))
     if edition_id is None:
-        err.print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
+        err().print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
                   markup=False)
         return
     if not wait or c.tasks.refused:
@@ -335,7 +335,7 @@ def digest_send(
     counts, next_at = _wait(c, edition_id)
     if next_at is not None:
         held = counts[DeliveryState.QUEUED]
-        err.print(f"edition {edition_id}: {plural(held, 'delivery', 'deliveries')} held back for a "
+        err().print(f"edition {edition_id}: {plural(held, 'delivery', 'deliveries')} held back for a "
                   f"later retry (the recipient's server asked to try again; next attempt at "
                   f"{next_at.isoformat(timespec='seconds')}); `syndicate editions show {edition_id}` "
                   "follows them", markup=False, soft_wrap=True)

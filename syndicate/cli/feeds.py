@@ -39,7 +39,7 @@ def build(
             where = f"the database and {feeds_root(container.settings)}"
     specs = service.all_specs()
     total = len(specs)
-    with Progress(console=err, transient=True, disable=total < 5) as progress:
+    with Progress(console=err(), transient=True, disable=total < 5) as progress:
         task = progress.add_task("building feeds", total=total)
 
         def advance(_spec: FeedSpec) -> None:
@@ -48,7 +48,7 @@ def build(
         result = service.build_all(progress=advance, specs=specs)
     for path in result.paths:
         typer.echo(str(path))
-    err.print(
+    err().print(
         f"built {plural(total, 'feed')}: {plural(len(result.paths), 'file')}, {len(result.changed)} "
         f"changed, in {where}",
         markup=False,

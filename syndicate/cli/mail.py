@@ -39,7 +39,7 @@ def report(
 
     reports = bootstrap(migrate=embedded(), eager=False).bounce_reports
     tally = dict.fromkeys(ReportOutcome, 0)
-    with Progress(console=err, transient=True, disable=len(messages) < 5) as progress:
+    with Progress(console=err(), transient=True, disable=len(messages) < 5) as progress:
         task = progress.add_task("reports", total=len(messages))
         for name, data in messages:
             for applied in reports.apply_message(data):

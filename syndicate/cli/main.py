@@ -57,7 +57,7 @@ def db_upgrade() -> None:
 
 def _print_token(container: Container) -> None:
     token = container.settings.resolved_admin_token
-    err.print(f"Admin token: {token}", markup=False)
+    err().print(f"Admin token: {token}", markup=False)
 
 
 @app.command()
@@ -211,22 +211,22 @@ def articles_import(
                  "categories": category}
     counts = dict.fromkeys(Outcome, 0)
     failures: list[str] = []
-    with Progress(console=err, transient=True, disable=len(paths) < 5) as progress:
+    with Progress(console=err(), transient=True, disable=len(paths) < 5) as progress:
         task = progress.add_task("importing", total=len(paths))
         for path in paths:
             try:
                 imported = container.articles.import_file(path, overrides=overrides)
             except InvalidArticle as exc:
                 failures.append(str(exc))
-                err.print(f"error: {exc}", markup=False, soft_wrap=True)
+                err().print(f"error: {exc}", markup=False, soft_wrap=True)
             else:
                 article = imported.result.article
                 counts[imported.result.outcome] += 1
                 if imported.cleaned:
-                    err.print(f"{path}: cleaned: {imported.cleaned}", markup=False, soft_wrap=True)
+                    err().print(f"{path}: cleaned: {imported.cleaned}", markup=False, soft_wrap=True)
                 typer.echo(f"{article.id}\t{article.slug}\t{article.link(container.settings.base_url)}")
             progress.advance(task)
-    err.print(
+    err().print(
         f"imported {sum(counts.values())} of {plural(len(paths), 'file')}: "
         f"{counts[Outcome.CREATED]} new, {counts[Outcome.UPDATED]} updated, "
         f"{counts[Outcome.UNCHANGED]} unchanged, {len(failures)} failed",

@@ -83,7 +83,7 @@ def rotate_secret(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]
     """New secret; prints ID<TAB>whsec_…; the old one keeps signing alongside for the overlap."""
     rotated = _container().partner_registry.rotate_secret(partner_id)
     typer.echo(f"{partner_id}\t{rotated.secret}")
-    err.print(f"previous secret also signs until {rotated.previous_until.isoformat()}", markup=False)
+    err().print(f"previous secret also signs until {rotated.previous_until.isoformat()}", markup=False)
 
 
 @partners_app.command("disable")
@@ -146,9 +146,9 @@ def resend(
     for delivery_id in replay.ids:
         typer.echo(str(delivery_id))
     if replay.paused:
-        err.print(f"partner {partner_id} is disabled: they go out once it is enabled", markup=False)
+        err().print(f"partner {partner_id} is disabled: they go out once it is enabled", markup=False)
     n = len(replay.ids)
     plural = f"{n} deliver{'y' if n == 1 else 'ies'}"
     check_broker(c, f"{plural} {'waits' if n == 1 else 'wait'} in the database as pending; the "
                     "partners sweep pushes them once it is back")
-    err.print(f"queued {plural}", markup=False)
+    err().print(f"queued {plural}", markup=False)
