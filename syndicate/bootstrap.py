@@ -220,9 +220,10 @@ def bootstrap(
     settings = settings or load_settings()
     settings.require_secrets()
     engine = db.make_engine(settings.effective_database_url)
-    if migrate and not db.is_current(engine):
+    current = (migrate or check_schema) and db.is_current(engine)
+    if migrate and not current:
         db.upgrade(engine)
-    elif check_schema and not db.is_current(engine):
+    elif check_schema and not current:
         raise ConfigError(
             f"the database at DATABASE_URL={engine.url.render_as_string(hide_password=True)} is not "
             "at the newest schema; run `syndicate db upgrade` first"
