@@ -1,4 +1,4 @@
-"""Shared pieces of the CLI: the error edge, the stderr console, the embedded-mode check."""
+"""Shared pieces of the CLI: the error edge, the stderr console, a command's container."""
 
 from __future__ import annotations
 
@@ -65,6 +65,16 @@ def embedded() -> bool:
     from syndicate.settings import load_settings
 
     return load_settings().is_embedded
+
+
+def command_container(*, check_schema: bool = False) -> Container:
+    """The container of a short command, each feature built on first use: in embedded mode the
+    pending migrations are applied first; else, with `check_schema`, pending ones are an error."""
+    from syndicate.bootstrap import bootstrap
+    from syndicate.settings import load_settings
+
+    settings = load_settings()
+    return bootstrap(settings, migrate=settings.is_embedded, check_schema=check_schema, eager=False)
 
 
 #: Loggers that warn, per command or per edition, that the broker refused work.

@@ -14,8 +14,8 @@ import typer
 from syndicate.cli.common import (
     EXIT_BAD_INPUT,
     check_broker,
+    command_container,
     edge,
-    embedded,
     err,
     fail,
     plural,
@@ -44,10 +44,8 @@ deliveries_app = typer.Typer(no_args_is_help=True, help="Email deliveries (the l
 
 
 def _container() -> Container:
-    from syndicate.bootstrap import bootstrap
-
     report_broker_myself()
-    return bootstrap(migrate=embedded(), eager=False)
+    return command_container()
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from syndicate.cli.common import edge, embedded, err, plural
+from syndicate.cli.common import command_container, edge, err, plural
 
 feeds_app = typer.Typer(no_args_is_help=True, help="RSS, Atom and JSON feeds.")
 
@@ -25,11 +25,10 @@ def build(
     files into --out; print each path written."""
     from rich.progress import Progress
 
-    from syndicate.bootstrap import bootstrap
     from syndicate.feeds.model import FeedSpec
     from syndicate.feeds.service import feeds_root
 
-    container = bootstrap(migrate=embedded(), eager=False)
+    container = command_container()
     service = container.feed_service(out)
     where: object = out
     if out is None:

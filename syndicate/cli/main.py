@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from syndicate.cli import digests as digest_cli
-from syndicate.cli.common import EXIT_BAD_INPUT, edge, err, plural
+from syndicate.cli.common import EXIT_BAD_INPUT, command_container, edge, err, plural
 from syndicate.cli.common import embedded as _embedded
 from syndicate.cli.feeds import feeds_app
 from syndicate.cli.helpfmt import conventional_help
@@ -199,11 +199,10 @@ def articles_import(
     """Import article files, one transaction each; prints ID, slug and URL per article."""
     from rich.progress import Progress
 
-    from syndicate.bootstrap import bootstrap
     from syndicate.errors import InvalidArticle
     from syndicate.services.publishing import Outcome
 
-    container = bootstrap(migrate=_embedded(), check_schema=True, eager=False)
+    container = command_container(check_schema=True)
     if release_at and published_at and release_at != published_at:
         raise typer.BadParameter(f"--release-at {release_at!r} and --published-at {published_at!r} "
                                  "disagree; give one (the release time is the publication time)")
@@ -242,9 +241,7 @@ def articles_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """List stored articles, newest first."""
-    from syndicate.bootstrap import bootstrap
-
-    container = bootstrap(migrate=_embedded(), check_schema=True, eager=False)
+    container = command_container(check_schema=True)
     articles = container.article_reader.newest(limit=100000)
     for a in articles:
         if as_json:

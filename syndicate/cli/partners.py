@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.cli.common import check_broker, edge, err, fail, report_broker_myself
-from syndicate.cli.common import embedded as _embedded
+from syndicate.cli.common import check_broker, command_container, edge, err, fail, report_broker_myself
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -17,10 +16,8 @@ partners_app = typer.Typer(no_args_is_help=True, help="Partner endpoints (signed
 
 
 def _container() -> Container:
-    from syndicate.bootstrap import bootstrap
-
     report_broker_myself()
-    return bootstrap(migrate=_embedded(), check_schema=True, eager=False)
+    return command_container(check_schema=True)
 
 
 @partners_app.command("add")
