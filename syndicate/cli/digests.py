@@ -1,6 +1,6 @@
 """CLI of lists, subscribers, digests, editions, resends and email deliveries."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 import json
 import time
@@ -43,7 +43,7 @@ resend_app = typer.Typer(no_args_is_help=True, help="Send edition deliveries aga
 deliveries_app = typer.Typer(no_args_is_help=True, help="Email deliveries (the ledger).")
 
 
-def _container() -> Container:
+def _container() -> "Container":
     report_broker_myself()
     return command_container()
 
@@ -169,7 +169,7 @@ def subscribers_import(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -> str:
+def _mail_confirmations(c: "Container", subscriber_ids: list[int], list_id: int) -> str:
     """Mail the confirmation links with a progress bar; returns 'confirmations mailed=N ...'."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -181,7 +181,7 @@ def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -
                   disable=len(subscriber_ids) < 5) as progress:
         task = progress.add_task("mailing", total=len(subscriber_ids))
 
-        def each(_: PendingConfirmation, address: str, result: SendResult | None) -> None:
+        def each(_: "PendingConfirmation", address: str, result: "SendResult | None") -> None:
             if result is None:
                 tally["skipped"] += 1
             elif result.ok:
@@ -223,7 +223,7 @@ def summary(edition_id: int, counts: dict[DeliveryState, int]) -> str:
             f"bounced={counts[DeliveryState.BOUNCED]} skipped={counts[DeliveryState.SKIPPED]}")
 
 
-def _send_inline(c: Container, edition_id: int) -> None:
+def _send_inline(c: "Container", edition_id: int) -> None:
     # Embedded mode may have no worker running: send here; row claims keep a worker harmless.
     c.digests.send_batch(edition_id, 0, 2**62)
 
@@ -236,7 +236,7 @@ class _HeldBack(Exception):
         self.counts, self.next_at = counts, next_at
 
 
-def _held_back_until(c: Container, edition_id: int) -> datetime | None:
+def _held_back_until(c: "Container", edition_id: int) -> datetime | None:
     """The earliest retry time when every queued delivery of the edition was tried and waits
     for a later retry (a 4xx reply); None while any is still due now."""
     now = c.now()
@@ -248,7 +248,7 @@ def _held_back_until(c: Container, edition_id: int) -> datetime | None:
     return earliest
 
 
-def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], datetime | None]:
+def _wait(c: "Container", edition_id: int) -> tuple[dict[DeliveryState, int], datetime | None]:
     """Show progress until the first pass over the edition is over; the counts then, and when
     deliveries held back for a later retry are next tried (None when every delivery is final).
 
@@ -340,7 +340,7 @@ def digest_send(
     typer.echo(summary(edition_id, counts))
 
 
-def _edition_json(edition: EditionView) -> dict[str, Any]:
+def _edition_json(edition: "EditionView") -> dict[str, Any]:
     data = _jsonable(asdict(edition))
     for key in ("list_slug", "list_name", "counts"):
         data.pop(key)

@@ -1,6 +1,6 @@
 """`syndicate feeds build [--out DIR]`: write every feed (the store, or files in DIR) and print each path."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 from pathlib import Path
 from typing import Annotated

@@ -1,6 +1,6 @@
 """`syndicate mail`: bounce and complaint reports from the bounce mailbox."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 import sys
 from pathlib import Path

@@ -2,8 +2,9 @@
 
 # Each command imports what it needs inside its function: `syndicate --help` and the reading
 # commands never import Celery, premailer, FastAPI or Alembic (tests/e2e/test_cli_startup.py).
-from __future__ import annotations
-
+# The modules that define commands do without `from __future__ import annotations`: Typer reads
+# the annotations of every command at each start, and as strings each would be compiled and
+# evaluated there (twice), instead of built once with its function.
 import json
 import os
 import signal
@@ -55,7 +56,7 @@ def db_upgrade() -> None:
     typer.echo(f"database at head ({', '.join(applied) or 'nothing to apply'})")
 
 
-def _print_token(container: Container) -> None:
+def _print_token(container: "Container") -> None:
     token = container.settings.resolved_admin_token
     err().print(f"Admin token: {token}", markup=False)
 

@@ -1,6 +1,6 @@
 """`syndicate partners …`: register partners, rotate secrets, read the delivery log, resend."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 import json
 from typing import TYPE_CHECKING, Annotated
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 partners_app = typer.Typer(no_args_is_help=True, help="Partner endpoints (signed pushes).")
 
 
-def _container() -> Container:
+def _container() -> "Container":
     report_broker_myself()
     return command_container(check_schema=True)
 
