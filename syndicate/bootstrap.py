@@ -124,8 +124,8 @@ class Container:
         handlers = Wired("handlers")
         articles = Wired("articles")
         article_reader = Wired("article_reads")
-        event_log = Wired("article_reads")
-        stories = Wired("article_reads")
+        event_log = Wired("event_log")
+        stories = Wired("stories")
         feed_service = Wired("feeds")
         feed_documents = Wired("feeds")
         partner_client = Wired("partners")
@@ -220,9 +220,10 @@ def bootstrap(
     settings = settings or load_settings()
     settings.require_secrets()
     engine = db.make_engine(settings.effective_database_url)
-    if migrate and not db.is_current(engine):
+    current = (migrate or check_schema) and db.is_current(engine)
+    if migrate and not current:
         db.upgrade(engine)
-    elif check_schema and not db.is_current(engine):
+    elif check_schema and not current:
         raise ConfigError(
             f"the database at DATABASE_URL={engine.url.render_as_string(hide_password=True)} is not "
             "at the newest schema; run `syndicate db upgrade` first"
@@ -277,13 +278,23 @@ def _wire_articles(c: Container) -> None:
 
 
 def _wire_article_reads(c: Container) -> None:
-    """The read models of articles and events (no broker: listing commands need only these)."""
+    """The read model of articles (no broker: listing commands need only this)."""
     from syndicate.storage.articles import SqlArticleReader
-    from syndicate.storage.event_log import SqlEventLog
-    from syndicate.storage.stories import SqlStoryReader
 
     c.article_reader = SqlArticleReader(c.session_factory)
+
+
+def _wire_event_log(c: Container) -> None:
+    """The read model of the outbox's events (the admin's health and article pages)."""
+    from syndicate.storage.event_log import SqlEventLog
+
     c.event_log = SqlEventLog(c.session_factory)
+
+
+def _wire_stories(c: Container) -> None:
+    """The read model of stories: an article with its translations (the public article page)."""
+    from syndicate.storage.stories import SqlStoryReader
+
     c.stories = SqlStoryReader(c.session_factory)
 
 
@@ -383,6 +394,8 @@ WIRING: dict[str, Callable[[Container], None]] = {
     "broker": _wire_broker,
     "articles": _wire_articles,
     "article_reads": _wire_article_reads,
+    "event_log": _wire_event_log,
+    "stories": _wire_stories,
     "feeds": _wire_feeds,
     "partners": _wire_partners,
     "digests": _wire_digests,

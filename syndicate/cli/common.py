@@ -1,4 +1,4 @@
-"""Shared pieces of the CLI: the error edge, the stderr console, the embedded-mode check."""
+"""Shared pieces of the CLI: the error edge, the stderr console, a command's container."""
 
 from __future__ import annotations
 
@@ -8,16 +8,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from syndicate.errors import BrokerUnavailable, SyndicateError, exit_code
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from syndicate.bootstrap import Container
 
-err = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_BAD_INPUT = 2
+
+
+@functools.cache
+def err() -> Console:
+    """The console for messages and progress bars on stderr (one per process; rich is imported on
+    first use, so a command that writes nothing there does not import it)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:
@@ -27,7 +36,7 @@ def plural(count: int, singular: str, many: str | None = None) -> str:
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print one error line on stderr; the caller raises the returned Exit (2 unless told)."""
-    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    err().print(f"error: {message}", markup=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -56,6 +65,16 @@ def embedded() -> bool:
     from syndicate.settings import load_settings
 
     return load_settings().is_embedded
+
+
+def command_container(*, check_schema: bool = False) -> Container:
+    """The container of a short command, each feature built on first use: in embedded mode the
+    pending migrations are applied first; else, with `check_schema`, pending ones are an error."""
+    from syndicate.bootstrap import bootstrap
+    from syndicate.settings import load_settings
+
+    settings = load_settings()
+    return bootstrap(settings, migrate=settings.is_embedded, check_schema=check_schema, eager=False)
 
 
 #: Loggers that warn, per command or per edition, that the broker refused work.

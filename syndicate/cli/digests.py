@@ -1,6 +1,6 @@
 """CLI of lists, subscribers, digests, editions, resends and email deliveries."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 import json
 import time
@@ -14,8 +14,8 @@ import typer
 from syndicate.cli.common import (
     EXIT_BAD_INPUT,
     check_broker,
+    command_container,
     edge,
-    embedded,
     err,
     fail,
     plural,
@@ -43,11 +43,9 @@ resend_app = typer.Typer(no_args_is_help=True, help="Send edition deliveries aga
 deliveries_app = typer.Typer(no_args_is_help=True, help="Email deliveries (the ledger).")
 
 
-def _container() -> Container:
-    from syndicate.bootstrap import bootstrap
-
+def _container() -> "Container":
     report_broker_myself()
-    return bootstrap(migrate=embedded(), eager=False)
+    return command_container()
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -153,11 +151,11 @@ def subscribers_import(
                               chunk_rows=c.settings.import_chunk_rows)
     report = done.report
     for line in report.notes:
-        err.print(f"note: {csv_path}: {line}", markup=False, soft_wrap=True)
+        err().print(f"note: {csv_path}: {line}", markup=False, soft_wrap=True)
     for line in report.errors:
-        err.print(f"error: {line}", markup=False, soft_wrap=True)
+        err().print(f"error: {line}", markup=False, soft_wrap=True)
     if done.error_count > len(report.errors):
-        err.print(f"error: {plural(done.error_count - len(report.errors), 'more bad row')} not shown",
+        err().print(f"error: {plural(done.error_count - len(report.errors), 'more bad row')} not shown",
                   markup=False)
     if confirmed:
         status = "active"
@@ -171,7 +169,7 @@ def subscribers_import(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -> str:
+def _mail_confirmations(c: "Container", subscriber_ids: list[int], list_id: int) -> str:
     """Mail the confirmation links with a progress bar; returns 'confirmations mailed=N ...'."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -179,18 +177,18 @@ def _mail_confirmations(c: Container, subscriber_ids: list[int], list_id: int) -
 
     tally = {"mailed": 0, "refused": 0, "skipped": 0}
     columns = (TextColumn("confirmations"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=err, transient=True,
+    with Progress(*columns, console=err(), transient=True,
                   disable=len(subscriber_ids) < 5) as progress:
         task = progress.add_task("mailing", total=len(subscriber_ids))
 
-        def each(_: PendingConfirmation, address: str, result: SendResult | None) -> None:
+        def each(_: "PendingConfirmation", address: str, result: "SendResult | None") -> None:
             if result is None:
                 tally["skipped"] += 1
             elif result.ok:
                 tally["mailed"] += 1
             else:
                 tally["refused"] += 1
-                err.print(f"warning: {address}: confirmation refused: {result.describe()}", markup=False)
+                err().print(f"warning: {address}: confirmation refused: {result.describe()}", markup=False)
             progress.advance(task)
 
         c.optin.send_confirmations(
@@ -225,7 +223,7 @@ def summary(edition_id: int, counts: dict[DeliveryState, int]) -> str:
             f"bounced={counts[DeliveryState.BOUNCED]} skipped={counts[DeliveryState.SKIPPED]}")
 
 
-def _send_inline(c: Container, edition_id: int) -> None:
+def _send_inline(c: "Container", edition_id: int) -> None:
     # Embedded mode may have no worker running: send here; row claims keep a worker harmless.
     c.digests.send_batch(edition_id, 0, 2**62)
 
@@ -238,7 +236,7 @@ class _HeldBack(Exception):
         self.counts, self.next_at = counts, next_at
 
 
-def _held_back_until(c: Container, edition_id: int) -> datetime | None:
+def _held_back_until(c: "Container", edition_id: int) -> datetime | None:
     """The earliest retry time when every queued delivery of the edition was tried and waits
     for a later retry (a 4xx reply); None while any is still due now."""
     now = c.now()
@@ -250,7 +248,7 @@ def _held_back_until(c: Container, edition_id: int) -> datetime | None:
     return earliest
 
 
-def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], datetime | None]:
+def _wait(c: "Container", edition_id: int) -> tuple[dict[DeliveryState, int], datetime | None]:
     """Show progress until the first pass over the edition is over; the counts then, and when
     deliveries held back for a later retry are next tried (None when every delivery is final).
 
@@ -269,13 +267,13 @@ def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], date
     columns = (TextColumn("edition {task.fields[edition]}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[detail]}"))
     down_since: list[float] = []
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err(), transient=True) as progress:
         task = progress.add_task("sending", total=None, edition=edition_id, detail="")
 
         def show(counts: dict[DeliveryState, int]) -> None:
             if down_since:
                 away = time.monotonic() - down_since.pop()
-                err.print(f"the database is back after {away:.0f} s; still waiting for edition "
+                err().print(f"the database is back after {away:.0f} s; still waiting for edition "
                           f"{edition_id}", markup=False, soft_wrap=True)
             done = sum(counts[s] for s in (DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.BOUNCED,
                                            DeliveryState.SKIPPED))
@@ -304,7 +302,7 @@ def _wait(c: Container, edition_id: int) -> tuple[dict[DeliveryState, int], date
                     raise
                 if not down_since:
                     down_since.append(time.monotonic())
-                    err.print(f"waiting for the database (unreachable: {outage.detail}); edition "
+                    err().print(f"waiting for the database (unreachable: {outage.detail}); edition "
                               f"{edition_id} goes on once it is back", markup=False, soft_wrap=True)
                 elif time.monotonic() - down_since[0] > DATABASE_PATIENCE_S:
                     raise outage from None
@@ -323,7 +321,7 @@ def digest_send(
     c = _container()
     edition_id = c.digests.send_now(list_slug, since=_parse_time(since, "--since"))
     if edition_id is None:
-        err.print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
+        err().print(f"nothing to send: no new matching article or no active subscriber on {list_slug!r}",
                   markup=False)
         return
     if not wait or c.tasks.refused:
@@ -335,14 +333,14 @@ def digest_send(
     counts, next_at = _wait(c, edition_id)
     if next_at is not None:
         held = counts[DeliveryState.QUEUED]
-        err.print(f"edition {edition_id}: {plural(held, 'delivery', 'deliveries')} held back for a "
+        err().print(f"edition {edition_id}: {plural(held, 'delivery', 'deliveries')} held back for a "
                   f"later retry (the recipient's server asked to try again; next attempt at "
                   f"{next_at.isoformat(timespec='seconds')}); `syndicate editions show {edition_id}` "
                   "follows them", markup=False, soft_wrap=True)
     typer.echo(summary(edition_id, counts))
 
 
-def _edition_json(edition: EditionView) -> dict[str, Any]:
+def _edition_json(edition: "EditionView") -> dict[str, Any]:
     data = _jsonable(asdict(edition))
     for key in ("list_slug", "list_name", "counts"):
         data.pop(key)

@@ -1,13 +1,13 @@
 """`syndicate feeds build [--out DIR]`: write every feed (the store, or files in DIR) and print each path."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from syndicate.cli.common import edge, embedded, err, plural
+from syndicate.cli.common import command_container, edge, err, plural
 
 feeds_app = typer.Typer(no_args_is_help=True, help="RSS, Atom and JSON feeds.")
 
@@ -25,11 +25,10 @@ def build(
     files into --out; print each path written."""
     from rich.progress import Progress
 
-    from syndicate.bootstrap import bootstrap
     from syndicate.feeds.model import FeedSpec
     from syndicate.feeds.service import feeds_root
 
-    container = bootstrap(migrate=embedded(), eager=False)
+    container = command_container()
     service = container.feed_service(out)
     where: object = out
     if out is None:
@@ -39,7 +38,7 @@ def build(
             where = f"the database and {feeds_root(container.settings)}"
     specs = service.all_specs()
     total = len(specs)
-    with Progress(console=err, transient=True, disable=total < 5) as progress:
+    with Progress(console=err(), transient=True, disable=total < 5) as progress:
         task = progress.add_task("building feeds", total=total)
 
         def advance(_spec: FeedSpec) -> None:
@@ -48,7 +47,7 @@ def build(
         result = service.build_all(progress=advance, specs=specs)
     for path in result.paths:
         typer.echo(str(path))
-    err.print(
+    err().print(
         f"built {plural(total, 'feed')}: {plural(len(result.paths), 'file')}, {len(result.changed)} "
         f"changed, in {where}",
         markup=False,

@@ -1,6 +1,6 @@
 """`syndicate mail`: bounce and complaint reports from the bounce mailbox."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 import sys
 from pathlib import Path
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from syndicate.cli.common import edge, embedded, err, fail
+from syndicate.cli.common import command_container, edge, err, fail
 
 mail_app = typer.Typer(no_args_is_help=True, help="Mail coming back: bounces and complaints.")
 
@@ -34,12 +34,11 @@ def report(
         messages.append((str(path), data))
     from rich.progress import Progress
 
-    from syndicate.bootstrap import bootstrap
     from syndicate.digests.bounces import ReportOutcome
 
-    reports = bootstrap(migrate=embedded(), eager=False).bounce_reports
+    reports = command_container().bounce_reports
     tally = dict.fromkeys(ReportOutcome, 0)
-    with Progress(console=err, transient=True, disable=len(messages) < 5) as progress:
+    with Progress(console=err(), transient=True, disable=len(messages) < 5) as progress:
         task = progress.add_task("reports", total=len(messages))
         for name, data in messages:
             for applied in reports.apply_message(data):

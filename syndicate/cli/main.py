@@ -2,8 +2,9 @@
 
 # Each command imports what it needs inside its function: `syndicate --help` and the reading
 # commands never import Celery, premailer, FastAPI or Alembic (tests/e2e/test_cli_startup.py).
-from __future__ import annotations
-
+# The modules that define commands do without `from __future__ import annotations`: Typer reads
+# the annotations of every command at each start, and as strings each would be compiled and
+# evaluated there (twice), instead of built once with its function.
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from syndicate.cli import digests as digest_cli
-from syndicate.cli.common import EXIT_BAD_INPUT, edge, err, plural
+from syndicate.cli.common import EXIT_BAD_INPUT, command_container, edge, err, plural
 from syndicate.cli.common import embedded as _embedded
 from syndicate.cli.feeds import feeds_app
 from syndicate.cli.helpfmt import conventional_help
@@ -55,9 +56,9 @@ def db_upgrade() -> None:
     typer.echo(f"database at head ({', '.join(applied) or 'nothing to apply'})")
 
 
-def _print_token(container: Container) -> None:
+def _print_token(container: "Container") -> None:
     token = container.settings.resolved_admin_token
-    err.print(f"Admin token: {token}", markup=False)
+    err().print(f"Admin token: {token}", markup=False)
 
 
 @app.command()
@@ -199,11 +200,10 @@ def articles_import(
     """Import article files, one transaction each; prints ID, slug and URL per article."""
     from rich.progress import Progress
 
-    from syndicate.bootstrap import bootstrap
     from syndicate.errors import InvalidArticle
     from syndicate.services.publishing import Outcome
 
-    container = bootstrap(migrate=_embedded(), check_schema=True, eager=False)
+    container = command_container(check_schema=True)
     if release_at and published_at and release_at != published_at:
         raise typer.BadParameter(f"--release-at {release_at!r} and --published-at {published_at!r} "
                                  "disagree; give one (the release time is the publication time)")
@@ -211,22 +211,22 @@ def articles_import(
                  "categories": category}
     counts = dict.fromkeys(Outcome, 0)
     failures: list[str] = []
-    with Progress(console=err, transient=True, disable=len(paths) < 5) as progress:
+    with Progress(console=err(), transient=True, disable=len(paths) < 5) as progress:
         task = progress.add_task("importing", total=len(paths))
         for path in paths:
             try:
                 imported = container.articles.import_file(path, overrides=overrides)
             except InvalidArticle as exc:
                 failures.append(str(exc))
-                err.print(f"error: {exc}", markup=False, soft_wrap=True)
+                err().print(f"error: {exc}", markup=False, soft_wrap=True)
             else:
                 article = imported.result.article
                 counts[imported.result.outcome] += 1
                 if imported.cleaned:
-                    err.print(f"{path}: cleaned: {imported.cleaned}", markup=False, soft_wrap=True)
+                    err().print(f"{path}: cleaned: {imported.cleaned}", markup=False, soft_wrap=True)
                 typer.echo(f"{article.id}\t{article.slug}\t{article.link(container.settings.base_url)}")
             progress.advance(task)
-    err.print(
+    err().print(
         f"imported {sum(counts.values())} of {plural(len(paths), 'file')}: "
         f"{counts[Outcome.CREATED]} new, {counts[Outcome.UPDATED]} updated, "
         f"{counts[Outcome.UNCHANGED]} unchanged, {len(failures)} failed",
@@ -242,9 +242,7 @@ def articles_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
 ) -> None:
     """List stored articles, newest first."""
-    from syndicate.bootstrap import bootstrap
-
-    container = bootstrap(migrate=_embedded(), check_schema=True, eager=False)
+    container = command_container(check_schema=True)
     articles = container.article_reader.newest(limit=100000)
     for a in articles:
         if as_json:

@@ -1,14 +1,13 @@
 """`syndicate partners …`: register partners, rotate secrets, read the delivery log, resend."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: cli/main.py says why.
 
 import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from syndicate.cli.common import check_broker, edge, err, fail, report_broker_myself
-from syndicate.cli.common import embedded as _embedded
+from syndicate.cli.common import check_broker, command_container, edge, err, fail, report_broker_myself
 
 if TYPE_CHECKING:
     from syndicate.bootstrap import Container
@@ -16,11 +15,9 @@ if TYPE_CHECKING:
 partners_app = typer.Typer(no_args_is_help=True, help="Partner endpoints (signed pushes).")
 
 
-def _container() -> Container:
-    from syndicate.bootstrap import bootstrap
-
+def _container() -> "Container":
     report_broker_myself()
-    return bootstrap(migrate=_embedded(), check_schema=True, eager=False)
+    return command_container(check_schema=True)
 
 
 @partners_app.command("add")
@@ -83,7 +80,7 @@ def rotate_secret(partner_id: Annotated[int, typer.Argument(help="Partner ID.")]
     """New secret; prints ID<TAB>whsec_…; the old one keeps signing alongside for the overlap."""
     rotated = _container().partner_registry.rotate_secret(partner_id)
     typer.echo(f"{partner_id}\t{rotated.secret}")
-    err.print(f"previous secret also signs until {rotated.previous_until.isoformat()}", markup=False)
+    err().print(f"previous secret also signs until {rotated.previous_until.isoformat()}", markup=False)
 
 
 @partners_app.command("disable")
@@ -146,9 +143,9 @@ def resend(
     for delivery_id in replay.ids:
         typer.echo(str(delivery_id))
     if replay.paused:
-        err.print(f"partner {partner_id} is disabled: they go out once it is enabled", markup=False)
+        err().print(f"partner {partner_id} is disabled: they go out once it is enabled", markup=False)
     n = len(replay.ids)
     plural = f"{n} deliver{'y' if n == 1 else 'ies'}"
     check_broker(c, f"{plural} {'waits' if n == 1 else 'wait'} in the database as pending; the "
                     "partners sweep pushes them once it is back")
-    err.print(f"queued {plural}", markup=False)
+    err().print(f"queued {plural}", markup=False)

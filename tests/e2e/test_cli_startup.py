@@ -40,5 +40,9 @@ def test_articles_list_imports_the_database_only(embedded_env: dict[str, str]) -
     done, modules = _imported(["articles", "list"], embedded_env)
     assert done.returncode == 0 and "peacekeeping" in done.stdout.lower(), done.stderr[-2000:]
     assert "sqlalchemy.orm" in modules
-    for heavy in ("celery", "premailer", "fastapi", "alembic", "kombu"):
+    # rich (and typer.rich_utils, its Markdown, tables, tracebacks) renders help, errors, progress.
+    for heavy in ("celery", "premailer", "fastapi", "alembic", "kombu", "typer.rich_utils", "rich"):
         assert heavy not in modules, f"`syndicate articles list` imports {heavy}"
+    # Of the read models, only the articles' one (not the event log's, not the stories').
+    assert "syndicate.storage.articles" in modules
+    assert not {"syndicate.storage.event_log", "syndicate.storage.stories"} & modules
