@@ -370,7 +370,7 @@ def _wire_digests(c: Container) -> None:
     signer = Signer(s.resolved_secret_key)
     c.mailer = build_mailer(s, SendPace(counter, s.mail_send_rate))
     c.digest_uow = partial(SqlDigestUnitOfWork, c.session_factory)
-    c.recording_engine = db.make_recording_engine(c.engine, s.smtp_connections)
+    c.recording_engine = db.make_recording_engine(c.engine)
     ledger = SqlDeliveryStore(c.session_factory, c.recording_engine)
     fanout = Fanout(ledger, c.mailer, TemplateCache(), signer, s, c.clock)
     c.digests = DigestService(ledger, SqlEditionStore(c.session_factory), c.digest_uow, tasks=c.tasks,

@@ -50,11 +50,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
-def make_recording_engine(engine: Engine, connections: int = 10) -> Engine | None:
-    """For PostgreSQL, a second pool for the ledger's per-message writes, else None.
+def make_recording_engine(engine: Engine) -> Engine | None:
+    """For PostgreSQL, a second pool for the ledger's writes of the sending loop, else None.
 
-    It holds up to `connections` (SMTP_CONNECTIONS: each SMTP connection of a batch holds one
-    while it sends), opened when first needed. Its connections autocommit (one statement is one
+    A worker process's group writer (delivery_store) holds one of its connections while its
+    senders run, opened when first needed. Its connections autocommit (one statement is one
     transaction, one round trip) and commit without waiting for the disk
     (`synchronous_commit = off`): a dead worker loses nothing the server has; only a crash of
     the database server can lose its last few hundred milliseconds.
@@ -62,7 +62,7 @@ def make_recording_engine(engine: Engine, connections: int = 10) -> Engine | Non
     """
     if engine.dialect.name != "postgresql":
         return None
-    return create_engine(engine.url, pool_size=connections, max_overflow=2, isolation_level="AUTOCOMMIT",
+    return create_engine(engine.url, pool_size=2, max_overflow=2, isolation_level="AUTOCOMMIT",
                          pool_pre_ping=True,
                          connect_args={"options": "-c synchronous_commit=off"})
 
