@@ -4,7 +4,9 @@ In the same run it measures the ceiling (pre-built messages of the same size pus
 same number of smtplib connections), the raw limit of one connection (pre-built messages over a
 raw socket, pipelined, one round trip per message) and the naive path (Jinja render + premailer +
 EmailMessage per recipient), then prints messages/s for each, the ratios (the fan-out per worker
-process against the raw limit), and the workers' peak RSS.
+process against the raw limit), the workers' peak RSS, and the CPU per message of the worker
+processes, PostgreSQL and the mail server during the fan-out (with how busy they kept the cores:
+near 100 % the run is CPU-bound, and only less work per message makes it faster).
 
     .venv/bin/python bench/fanout.py                 # 20,000 subscribers, 2 worker processes
     .venv/bin/python bench/fanout.py -n 200000       # memory flatness
@@ -35,7 +37,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from support import RssSampler, create_database, drop_database  # bench/support.py
+from support import CpuMeter, RssSampler, create_database, drop_database  # bench/support.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -317,6 +319,8 @@ def main() -> None:
         procs = start_workers(env, args.workers, args.concurrency, workdir)
         sampler = RssSampler([p.pid for p in procs])
         sampler.start()
+        cpu = CpuMeter([p.pid for p in procs], sink.proc.pid)
+        cpu.start()
 
         start = time.perf_counter()
         edition_id = container.digests.send_now("bench", since=datetime.now(UTC) - timedelta(days=1))
@@ -325,6 +329,7 @@ def main() -> None:
             time.sleep(0.05)
         counts = container.digests.edition_counts(edition_id)
         fan_s = time.perf_counter() - start
+        cpu.stop()
         sampler.stopped.set()
         sampler.join()
         received = sink.messages()
@@ -332,6 +337,7 @@ def main() -> None:
             raise SystemExit(f"fan-out incomplete: ledger {counts}, the mail server counted {received}")
         if latency_s > 0:
             report_latency(args, n, fan_s, latency_s, connections, sampler)
+            print(cpu.report(n))
             return
 
         content = container.deliveries().edition_content(edition_id)
@@ -380,6 +386,7 @@ def main() -> None:
     print(f"fanout/naive = {fan_rate / naive_rate:.1f}x (target >= 8x)")
     print(f"peak worker RSS = {peak_mb:.0f} MB per process, {sampler.peak_total_kb / 1024:.0f} MB all "
           f"worker processes (target <= 150 MB per process)")
+    print(cpu.report(n))
 
 
 def report_latency(args: argparse.Namespace, n: int, fan_s: float, latency_s: float, processes: int,

@@ -1,5 +1,5 @@
-"""What the benchmarks share: throwaway PostgreSQL databases, and the memory of worker processes
-(RSS of a process tree, sampled in a thread)."""
+"""What the benchmarks share: throwaway PostgreSQL databases, the memory of worker processes
+(RSS of a process tree, sampled in a thread), and the CPU time of the processes a run involves."""
 
 from __future__ import annotations
 
@@ -69,3 +69,59 @@ class RssSampler(threading.Thread):
                 self.peak_process_kb = max(self.peak_process_kb, max(sizes))
                 self.peak_total_kb = max(self.peak_total_kb, sum(sizes))
             time.sleep(0.2)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds used between `start` and `stop` by groups of processes: the trees of the
+    worker pids, every process named `postgres` (the server is shared: other clients' work
+    counts too), and the mail server's pid. A process born in between counts from its start;
+    one that ended before `stop` is not counted."""
+
+    def __init__(self, workers: list[int], mail_server: int) -> None:
+        self.workers = workers
+        self.mail_server = mail_server
+        self._before: dict[str, dict[int, float]] = {}
+        self.used: dict[str, float] = {}
+        self.wall = 0.0
+
+    def _groups(self) -> dict[str, list[int]]:
+        return {"worker processes": [p for root in self.workers for p in process_tree(root)],
+                "PostgreSQL": _named("postgres"), "mail server": process_tree(self.mail_server)}
+
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        return {group: {p: _cpu_seconds(p) for p in pids} for group, pids in self._groups().items()}
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+        self.wall = time.perf_counter()
+
+    def stop(self) -> None:
+        self.wall = time.perf_counter() - self.wall
+        after = self._snapshot()
+        self.used = {group: sum(t - self._before[group].get(p, 0.0) for p, t in times.items())
+                     for group, times in after.items()}
+
+    def report(self, messages: int) -> str:
+        """CPU per message of each group, and how busy the machine's cores were with them."""
+        parts = ", ".join(f"{group} {used / messages * 1e6:.0f} us" for group, used in self.used.items())
+        busy = sum(self.used.values()) / (self.wall * (os.cpu_count() or 1))
+        return f"CPU per message: {parts} ({busy:.0%} of {os.cpu_count()} cores)"
