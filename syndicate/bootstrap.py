@@ -106,7 +106,7 @@ class Container:
         partner_registry: PartnerRegistry = field(init=False)
         partner_reads: SqlPartnerReads = field(init=False)
         # Digests
-        recording_engine: Engine | None = field(init=False)  # the ledger's per-message writes
+        recording_engine: Engine | None = field(init=False)  # the sending loop's ledger writes
         mailer: Mailer = field(init=False)
         digest_uow: Callable[[], SqlDigestUnitOfWork] = field(init=False)
         digests: DigestService = field(init=False)

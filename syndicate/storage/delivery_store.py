@@ -84,10 +84,13 @@ class _PgGroupWriter:
         statement, params = ledger.record_many(items)
         dbapi = self.engine.dialect.loaded_dbapi
         with _outage_named():
-            with self._lock:
-                if self._conn is None:
-                    self._conn = self.engine.connect()
-                conn = self._conn
+            # Only the group's leader writes, one at a time, and `close` empties `_conn` only
+            # when no writer is open: the lock guards the swap, never the (maybe slow) connect.
+            conn = self._conn
+            if conn is None:
+                conn = self.engine.connect()
+                with self._lock:
+                    self._conn = conn
             try:
                 driver = conn.connection.driver_connection
                 assert driver is not None
