@@ -108,3 +108,40 @@ def test_another_error_fails_only_its_own_item() -> None:
     assert isinstance(results[7], ValueError)
     assert all(results[i] is None for i in range(16) if i != 7)
     assert sorted(ledger.written) == [i for i in range(16) if i != 7]
+
+
+class Quick(Ledger):
+    """A write with no sleep: hand-offs happen as fast as the threads can run."""
+
+    def write(self, items: list[int]) -> None:
+        with self._lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        self.transactions.append(list(items))
+        self.written += items
+        with self._lock:
+            self.inside -= 1
+
+
+def test_senders_in_a_loop_are_never_left_asleep_and_groups_stay_one_at_a_time() -> None:
+    # Ten senders, each submitting its next item as soon as the last is written (the fan-out's
+    # pattern), many times over: a lost hand-off leaves a thread asleep and the join times out.
+    ledger = Quick()
+    group = GroupCommit(ledger.write, shared=lambda e: isinstance(e, Away), max_group=3)
+
+    def sender(base: int) -> None:
+        for i in range(300):
+            group.submit(base + i)
+
+    threads = [threading.Thread(target=sender, args=(n * 1000,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert sorted(ledger.written) == sorted(n * 1000 + i for n in range(10) for i in range(300))
+    assert ledger.most_inside == 1
+    assert max(len(t) for t in ledger.transactions) <= 3
+    # and a submitter after them all leads at once
+    group.submit(-1)
+    assert ledger.written[-1] == -1
