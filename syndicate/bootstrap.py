@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from syndicate.errors import ConfigError
 from syndicate.settings import Settings, load_settings
 from syndicate.storage import db
-from syndicate.storage.db import Engine, SessionFactory
+from syndicate.storage.db import Engine
 
 if TYPE_CHECKING:
     from syndicate.broker.taskqueue import CeleryTaskQueue, SyndicateCelery
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from syndicate.services.handlers import Handler
     from syndicate.services.messagebus import BoundHandler
     from syndicate.storage.admin_read import SqlAdminReads
+    from syndicate.storage.article_list import SqlArticleList
     from syndicate.storage.articles import SqlArticleReader
+    from syndicate.storage.db import SessionFactory
     from syndicate.storage.digest_read import DigestReads
     from syndicate.storage.event_log import SqlEventLog
     from syndicate.storage.feed_documents import SqlFeedDocuments
@@ -85,9 +87,10 @@ class Container:
 
     settings: Settings
     engine: Engine
-    session_factory: SessionFactory
     now: Callable[[], datetime] = field(default=utc_now)
     if TYPE_CHECKING:  # the types of the features; at run time each is a `Wired` attribute
+        # Sessions (the ORM is imported when the first feature that needs them is built)
+        session_factory: SessionFactory = field(init=False)
         # Broker
         celery: SyndicateCelery = field(init=False)
         tasks: CeleryTaskQueue = field(init=False)
@@ -95,6 +98,7 @@ class Container:
         # Articles
         articles: ArticleService = field(init=False)
         article_reader: SqlArticleReader = field(init=False)
+        article_list: SqlArticleList = field(init=False)  # plain SQL, for `articles list`
         event_log: SqlEventLog = field(init=False)
         stories: SqlStoryReader = field(init=False)
         # Feeds: `feed_service()` writes where FEED_STORE says, `feed_service(DIR)` files into DIR
@@ -119,11 +123,13 @@ class Container:
         # The admin dashboard's own queries (list growth, deliveries per day, article search)
         admin_reads: SqlAdminReads = field(init=False)
     else:
+        session_factory = Wired("sessions")
         celery = Wired("broker")
         tasks = Wired("broker")
         handlers = Wired("handlers")
         articles = Wired("articles")
         article_reader = Wired("article_reads")
+        article_list = Wired("article_list")
         event_log = Wired("event_log")
         stories = Wired("stories")
         feed_service = Wired("feeds")
@@ -228,7 +234,7 @@ def bootstrap(
             f"the database at DATABASE_URL={engine.url.render_as_string(hide_password=True)} is not "
             "at the newest schema; run `syndicate db upgrade` first"
         )
-    container = Container(settings=settings, engine=engine, session_factory=db.make_session_factory(engine))
+    container = Container(settings=settings, engine=engine)
     if eager:
         container.wire_all()
     return container
@@ -254,6 +260,11 @@ def _wire_handlers(c: Container) -> None:
         event_type: [inject_dependencies(h, deps) for h in handlers]
         for event_type, handlers in HANDLERS.items()
     }
+
+
+def _wire_sessions(c: Container) -> None:
+    """The ORM's sessions on the engine (every SQL adapter but the plain-SQL article list)."""
+    c.session_factory = db.make_session_factory(c.engine)
 
 
 def _wire_telemetry(c: Container) -> None:
@@ -282,6 +293,13 @@ def _wire_article_reads(c: Container) -> None:
     from syndicate.storage.articles import SqlArticleReader
 
     c.article_reader = SqlArticleReader(c.session_factory)
+
+
+def _wire_article_list(c: Container) -> None:
+    """The article list of `articles list`, in plain SQL: that command imports no ORM."""
+    from syndicate.storage.article_list import SqlArticleList
+
+    c.article_list = SqlArticleList(c.engine)
 
 
 def _wire_event_log(c: Container) -> None:
@@ -390,10 +408,12 @@ def _wire_admin_reads(c: Container) -> None:
 
 
 WIRING: dict[str, Callable[[Container], None]] = {
+    "sessions": _wire_sessions,
     "telemetry": _wire_telemetry,
     "broker": _wire_broker,
     "articles": _wire_articles,
     "article_reads": _wire_article_reads,
+    "article_list": _wire_article_list,
     "event_log": _wire_event_log,
     "stories": _wire_stories,
     "feeds": _wire_feeds,

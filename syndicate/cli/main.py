@@ -243,14 +243,13 @@ def articles_list(
 ) -> None:
     """List stored articles, newest first."""
     container = command_container(check_schema=True)
-    articles = container.article_reader.newest(limit=100000)
-    for a in articles:
+    base_url = container.settings.base_url
+    for a in container.article_list.newest(categories=as_json):
         if as_json:
             typer.echo(json.dumps({
                 "id": a.id, "guid": a.guid, "slug": a.slug, "title": a.title,
                 "published_at": a.published_at.isoformat(), "updated_at": a.updated_at.isoformat(),
-                "language": a.language, "categories": list(a.categories),
-                "url": a.link(container.settings.base_url),
+                "language": a.language, "categories": list(a.categories), "url": a.link(base_url),
             }, ensure_ascii=False))
         else:
             typer.echo(f"{a.id}\t{a.slug}\t{a.published_at.isoformat()}\t{a.title}")

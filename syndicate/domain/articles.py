@@ -36,6 +36,30 @@ class Image:
     alt: str
 
 
+def public_link(base_url: str, slug: str) -> str:
+    """The public page of the article with this slug: what feeds, emails and listings link to."""
+    return f"{base_url}/news/{slug}"
+
+
+@dataclass(frozen=True)
+class ListedArticle:
+    """An article as a listing shows it: what identifies it, when, in which language, under
+    which categories (in the newsroom's order); no body, no images."""
+
+    id: int
+    guid: str
+    slug: str
+    title: str
+    published_at: datetime
+    updated_at: datetime
+    language: str
+    categories: tuple[str, ...]
+
+    def link(self, base_url: str) -> str:
+        """Its public page."""
+        return public_link(base_url, self.slug)
+
+
 @dataclass(frozen=True)
 class Translation:
     """Another published language version of an article's story (see domain/stories.py)."""
@@ -48,7 +72,7 @@ class Translation:
 
     def link(self, base_url: str) -> str:
         """Its public page."""
-        return f"{base_url}/news/{self.slug}"
+        return public_link(base_url, self.slug)
 
     def canonical_url(self, base_url: str) -> str:
         """Its own URL when the newsroom gave one, else its public page."""
@@ -122,7 +146,7 @@ class Article:
 
     def link(self, base_url: str) -> str:
         """The public page every feed item and email links to."""
-        return f"{base_url}/news/{self.slug}"
+        return public_link(base_url, self.slug)
 
     def canonical_url(self, base_url: str) -> str:
         """The article's own URL when the newsroom gave one, else our public page."""

@@ -11,21 +11,24 @@ from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session, sessionmaker
 
 from syndicate.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
+# The ORM is imported where sessions are made, not here: a command that reads through plain
+# SQL (`articles list`) starts without it (tests/e2e/test_cli_startup.py).
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.orm import Session, sessionmaker
+
+    #: Sessions as bootstrap hands them to the SQL adapters (the one place outside storage/
+    #: that names these types imports them from here).
+    SessionFactory = sessionmaker[Session]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
-#: Sessions as bootstrap hands them to the SQL adapters (the one place outside storage/ that
-#: names these types imports them from here).
-SessionFactory = sessionmaker[Session]
-__all__ = ["Engine", "SessionFactory", "as_unavailable", "make_engine", "make_session_factory"]
+__all__ = ["Engine", "as_unavailable", "make_engine", "make_session_factory"]
 
 
 def make_engine(url: str) -> Engine:
@@ -104,6 +107,8 @@ def engine_of(bind: Engine | Connection) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded attributes after commit (objects are read after the write)."""
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(engine, expire_on_commit=False)
 
 
