@@ -1,4 +1,4 @@
-"""An admin manages partners from the browser: add (secret shown once), edit filters,
+"""An admin manages partners from the browser: add (secret shown once), edit filters and embargo notices,
 disable (confirmed first) and enable, rotate the secret; every POST needs the CSRF token."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from syndicate.partners.ports import PartnerInput
 from syndicate.web.app import create_app
 from tests.integration.test_admin_lists import csrf
 from tests.integration.test_admin_security import sign_in
@@ -71,3 +72,51 @@ def test_admin_adds_edits_disables_and_rotates_a_partner(make_container: Any) ->
     assert new_secret is not None and new_secret.group(1) != secret.group(1)
     assert "The previous secret keeps signing alongside until" in rotated.text
     assert container.partner_reads.partner(partner.id).partner.previous_secret_until is not None
+
+
+CHECKED = 'name="embargoed" value="true" checked'
+
+
+def test_admin_adds_a_partner_with_embargo_notices(make_container: Any) -> None:
+    container = make_container(partner_allow_private=True)
+    client = TestClient(create_app(container), headers={"Accept": "text/html"})
+    sign_in(client)
+    token = csrf(client.get("/admin/partners").text)
+    bad = client.post("/admin/partners", data={
+        "name": "Bad", "url": "ftp://x.example/", "embargoed": "true", "csrf_token": token})
+    assert bad.status_code == 422 and CHECKED in bad.text
+    added = client.post("/admin/partners", data={
+        "name": "Agency", "url": "http://127.0.0.1:9/hook", "embargoed": "true", "csrf_token": token})
+    assert added.status_code == 200 and "Partner Agency added" in added.text
+    (overview,) = container.partner_reads.partners()
+    assert overview.partner.embargoed
+    assert "all categories · embargo notices" in client.get("/admin/partners").text
+    page = client.get(f"/admin/partners/{overview.partner.id}").text
+    assert "filters: all categories · embargo notices" in page and CHECKED in page
+
+
+def test_admin_turns_embargo_notices_off_with_the_box_unchecked(make_container: Any) -> None:
+    container = make_container(partner_allow_private=True)
+    partner, _ = container.partner_registry.add(
+        PartnerInput(name="Agency", url="http://127.0.0.1:9/hook", embargoed=True))
+    client = TestClient(create_app(container), headers={"Accept": "text/html"})
+    sign_in(client)
+    token = csrf(client.get(f"/admin/partners/{partner.id}").text)
+    edited = client.post(f"/admin/partners/{partner.id}", data={
+        "name": "Agency", "url": "http://127.0.0.1:9/hook", "csrf_token": token})
+    assert edited.status_code == 200 and "Changes saved." in edited.text
+    assert not container.partner_reads.partner(partner.id).partner.embargoed
+    assert "embargo notices" not in edited.text and CHECKED not in edited.text
+
+
+def test_admin_turns_embargo_notices_on_with_the_box_checked(make_container: Any) -> None:
+    container = make_container(partner_allow_private=True)
+    partner, _ = container.partner_registry.add(PartnerInput(name="Agency", url="http://127.0.0.1:9/hook"))
+    client = TestClient(create_app(container), headers={"Accept": "text/html"})
+    sign_in(client)
+    token = csrf(client.get(f"/admin/partners/{partner.id}").text)
+    edited = client.post(f"/admin/partners/{partner.id}", data={
+        "name": "Agency", "url": "http://127.0.0.1:9/hook", "embargoed": "true", "csrf_token": token})
+    assert edited.status_code == 200 and "Changes saved." in edited.text
+    assert container.partner_reads.partner(partner.id).partner.embargoed
+    assert "filters: all categories · embargo notices" in edited.text and CHECKED in edited.text

@@ -1,6 +1,6 @@
-"""Admin pages for partners: add (the secret shown once), edit filters, disable/enable (disabling
-confirmed first), rotate the secret, health, the delivery log with HTTP replies, and replays.
-Every action is a PartnerRegistry use case."""
+"""Admin pages for partners: add (the secret shown once), edit filters and embargo notices,
+disable/enable (disabling confirmed first), rotate the secret, health, the delivery log with HTTP
+replies, and replays. Every action is a PartnerRegistry use case."""
 
 from __future__ import annotations
 
@@ -49,14 +49,16 @@ def add(
     name: Annotated[str, Form(max_length=200)], url: Annotated[str, Form(max_length=2000)],
     categories: Annotated[str, Form(max_length=2000)] = "",
     language: Annotated[str, Form(max_length=35)] = "",
+    embargoed: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
     """Register a partner and show its signing secret this once (never again, nor in any URL)."""
     data = PartnerInput(name=name, url=url.strip(), categories=_categories(categories),
-                        language=language.strip() or None)
+                        language=language.strip() or None, embargoed=embargoed)
     try:
         partner, secret = container.partner_registry.add(data)
     except (InvalidPartner, PartnerUrlRefused) as exc:
-        typed = {"name": name, "url": url, "categories": categories, "language": language}
+        typed = {"name": name, "url": url, "categories": categories, "language": language,
+                 "embargoed": "true" if embargoed else ""}
         return _listing(request, container, form=typed, error=str(exc), status_code=422)
     return _listing(request, container, created=(partner, secret))
 
@@ -101,10 +103,13 @@ def edit(
     categories: Annotated[str, Form(max_length=2000)] = "",
     language: Annotated[str, Form(max_length=35)] = "",
     rate_limit_per_minute: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
+    embargoed: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Change name, URL (checked by the guard) and filters; an empty filter means every article."""
+    """Change name, URL (checked by the guard), filters and embargo notices; an empty filter means
+    every article, an absent `embargoed` (an unchecked box) turns the notices off."""
     data = PartnerInput(name=name, url=url.strip(), categories=_categories(categories),
-                        language=language.strip(), rate_limit_per_minute=rate_limit_per_minute)
+                        language=language.strip(), rate_limit_per_minute=rate_limit_per_minute,
+                        embargoed=embargoed)
     try:
         container.partner_registry.edit(partner_id, data)
     except NotFound:
