@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -132,20 +131,17 @@ def claim(
                DeliveryRow.id.between(lo, hi), DeliveryRow.claim == token)
         .order_by(DeliveryRow.id)
     )
-    claimed = [
-        ClaimedDelivery(d, s, email, name, lang, attempts,
-                        status == ACTIVE and sub_status == SubscriptionStatus.ACTIVE,
-                        None if ids is None else tuple(ids))
-        for d, s, email, name, lang, attempts, status, sub_status, ids in session.execute(stmt)
-    ]
-    undecided = [(r.delivery_id, r.subscriber_id, r.language) for r in claimed
-                 if r.receiving and r.article_ids is None]
+    rows = [(d, s, email, name, lang, attempts,
+             status == ACTIVE and sub_status == SubscriptionStatus.ACTIVE, ids)
+            for d, s, email, name, lang, attempts, status, sub_status, ids in session.execute(stmt)]
+    undecided = [(d, s, lang) for d, s, _, _, lang, _, receiving, ids in rows
+                 if receiving and ids is None]
     decided = decide_entries(session, edition_id, list_id, undecided, now=now)
     if decided:
         session.commit()
-        claimed = [replace(r, article_ids=decided[r.delivery_id]) if r.delivery_id in decided else r
-                   for r in claimed]
-    return claimed
+    return [ClaimedDelivery(d, s, email, name, lang, attempts, receiving,
+                            decided.get(d) if ids is None else tuple(ids))
+            for d, s, email, name, lang, attempts, receiving, ids in rows]
 
 
 def record(session: Session, outcomes: Sequence[Outcome], suppress: Iterable[int],

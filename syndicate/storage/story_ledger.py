@@ -18,11 +18,12 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast as cast_type
 
-from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, select, text, update
+from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, cast, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -41,12 +42,21 @@ Undecided = tuple[int, int, str]
 Owners = dict[tuple[int, str], tuple[int, int]]
 
 
+def int_array(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers ('{1,2,3}'), for `CAST(:p AS bigint[])`.
+
+    psycopg dumps a list parameter element by element in Python, with a quoting check on each:
+    for the hundreds of ids of a claim that cost more than the statement's own work.
+    """
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
 def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL as `= ANY(array)`: one parameter, so the statement is the
-    same text for any number of ids and is not parsed again per batch of hundreds of ids."""
+    """`column IN ids`; on PostgreSQL as `= ANY(array literal)`: one parameter, so the statement
+    is the same text for any number of ids and is not parsed again per batch of hundreds of ids."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger)))
-    return cast(ColumnElement[bool], column.in_(ids))
+        return column == any_(cast(literal(int_array(ids), String()), ARRAY(BigInteger)))
+    return cast_type(ColumnElement[bool], column.in_(ids))
 
 
 #: PostgreSQL: the pairs of these readers and stories, one primary-key probe per reader (a
@@ -68,7 +78,7 @@ CROSS JOIN LATERAL (
 def _owners(session: Session, subscriber_ids: Sequence[int], keys: Sequence[str]) -> Owners:
     """(subscriber, story) → (delivery id, list id) of the delivery that took the pair."""
     if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(_PG_OWNERS, {"subs": list(subscriber_ids), "keys": list(keys)})
+        rows = session.execute(_PG_OWNERS, {"subs": int_array(subscriber_ids), "keys": list(keys)})
     else:
         rows = session.execute(select(
             MailedStoryRow.subscriber_id, MailedStoryRow.story, MailedStoryRow.delivery_id,
@@ -91,13 +101,14 @@ def _sent_by_list(session: Session, list_id: int, edition_id: int, subscriber_id
     return {(s, key_of[i]) for s, ids in rows for i in ids or () if i in key_of}
 
 
-#: PostgreSQL: every pair in one statement of six arrays (compiled once, one round trip),
-#: returning the pairs it inserted.
+#: PostgreSQL: every pair in one statement (compiled once, one round trip), returning the pairs
+#: it inserted. The story of each pair is an index into the claim's few story keys, and the ids
+#: travel as array literals (see `int_array`).
 _PG_INSERT = text("""
 INSERT INTO mailed_stories (subscriber_id, story, delivery_id, list_id, article_id, created_at)
-SELECT t.s, t.k, t.d, t.l, t.a, :at
-FROM unnest(CAST(:subs AS bigint[]), CAST(:keys AS varchar[]), CAST(:dels AS bigint[]),
-            CAST(:lists AS bigint[]), CAST(:arts AS bigint[])) AS t(s, k, d, l, a)
+SELECT t.s, (CAST(:keys AS varchar[]))[t.k], t.d, :list, t.a, :at
+FROM unnest(CAST(:subs AS bigint[]), CAST(:kidx AS int[]), CAST(:dels AS bigint[]),
+            CAST(:arts AS bigint[])) AS t(s, k, d, a)
 ON CONFLICT DO NOTHING
 RETURNING subscriber_id, story
 """).bindparams(bindparam("at", type_=UTCDateTime()))
@@ -117,10 +128,14 @@ def _insert_ignoring_taken(session: Session, pairs: list[dict[str, Any]], before
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
+        keys = sorted({p["story"] for p in pairs})
+        index = {key: n for n, key in enumerate(keys, start=1)}  # PostgreSQL arrays start at 1
+        (list_id,) = {p["list_id"] for p in pairs}  # one claim, one list
         inserted = {(sub, key) for sub, key in session.execute(_PG_INSERT, {
-            "subs": [p["subscriber_id"] for p in pairs], "keys": [p["story"] for p in pairs],
-            "dels": [p["delivery_id"] for p in pairs], "lists": [p["list_id"] for p in pairs],
-            "arts": [p["article_id"] for p in pairs], "at": now})}
+            "subs": int_array(p["subscriber_id"] for p in pairs), "keys": keys,
+            "kidx": int_array(index[p["story"]] for p in pairs),
+            "dels": int_array(p["delivery_id"] for p in pairs), "list": list_id,
+            "arts": int_array(p["article_id"] for p in pairs), "at": now})}
         after = dict(before)
         for p in pairs:
             key = (p["subscriber_id"], p["story"])
