@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -43,3 +44,13 @@ def test_pool_benchmark_compares_threads_and_asyncio() -> None:
         for mode in ("threads", "asyncio"):
             assert f"latency={latency} ms {mode}: 60 messages over 3 connections" in done.stdout, done.stdout
         assert f"latency={latency} ms asyncio/threads = " in done.stdout
+
+
+def test_claim_benchmark_prints_its_figures(pg_server: str, redis_server: str) -> None:
+    done = subprocess.run([sys.executable, "bench/claim.py", "--quick"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "TEST_PG_ADMIN": pg_server})
+    assert done.returncode == 0, done.stdout + done.stderr
+    for prefix in ("subscribers=1000 ", "claim: 1000 rows in ", "bare UPDATE (baseline): 1000 rows in ",
+                   "claim/bare UPDATE = "):
+        assert any(line.startswith(prefix) for line in done.stdout.splitlines()), (prefix, done.stdout)
