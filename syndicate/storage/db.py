@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import logging
 import re
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 
-from syndicate.errors import DatabaseUnavailable
+from syndicate.errors import ConfigError, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def upgrade(engine: Engine, target: str = "head") -> list[str]:
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     with engine.begin() as conn:
+        _refuse_unknown(_applied(conn))
         before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
@@ -146,12 +148,10 @@ def upgrade(engine: Engine, target: str = "head") -> list[str]:
 _REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
 
 
-def head_revisions() -> set[str]:
-    """The newest migrations (those no other one revises), read from the revision files' text.
-
-    Without importing Alembic or the migrations themselves; tests check it against Alembic's own
-    answer.
-    """
+@functools.cache
+def _revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """(every migration, the migrations some other one revises), from the revision files' text
+    (read once per process: they ship with the code)."""
     revisions: set[str] = set()
     revised: set[str] = set()
     for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
@@ -161,15 +161,44 @@ def head_revisions() -> set[str]:
         revisions.add(str(ast.literal_eval(found["revision"])))
         down = ast.literal_eval(found.get("down_revision", "None"))
         revised.update([down] if isinstance(down, str) else list(down or ()))
-    return revisions - revised
+    return frozenset(revisions), frozenset(revised)
+
+
+def head_revisions() -> set[str]:
+    """The newest migrations (those no other one revises), read from the revision files' text.
+
+    Without importing Alembic or the migrations themselves; tests check it against Alembic's own
+    answer.
+    """
+    revisions, revised = _revisions()
+    return set(revisions - revised)
+
+
+def _applied(conn: Connection) -> set[str]:
+    if not inspect(conn).has_table("alembic_version"):
+        return set()
+    return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+
+
+def _refuse_unknown(applied: set[str]) -> None:
+    """Raise ConfigError when the database was migrated by a newer syndicate than this one."""
+    unknown = applied - _revisions()[0]
+    if unknown:
+        raise ConfigError(
+            f"the database is at migration {', '.join(sorted(unknown))}, which this version of "
+            f"syndicate does not know (its newest is {', '.join(sorted(head_revisions()))}); run the "
+            "syndicate release that upgraded it, or a newer one")
 
 
 def is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration (one query; Alembic is not imported)."""
+    """True when the database is at the newest migration (one query; Alembic is not imported).
+
+    Raises ConfigError when it is at a migration this version does not have (a newer release
+    upgraded it): neither applying migrations nor using it can go well then.
+    """
     with engine.connect() as conn:
-        if not inspect(conn).has_table("alembic_version"):
-            return False
-        applied = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+        applied = _applied(conn)
+    _refuse_unknown(applied)
     return applied == head_revisions()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,3 +84,20 @@ def test_head_revisions_read_from_the_files_agree_with_alembic(tmp_path: Any) ->
     assert not db.is_current(engine)
     db.upgrade(engine)
     assert db.is_current(engine)
+
+
+def test_a_database_upgraded_by_a_newer_release_is_refused_in_one_line(embedded_env: dict[str, str]) -> None:
+    import sqlite3
+
+    from tests.conftest import run_cli
+
+    assert run_cli(["db", "upgrade"], embedded_env).returncode == 0
+    path = Path(embedded_env["VAR_DIR"]) / "syndicate.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    for command in (["articles", "list"], ["db", "upgrade"]):
+        done = run_cli(command, embedded_env)
+        assert done.returncode == 2, (command, done.stderr)
+        expected = "error: the database is at migration 9999, which this version"
+        assert done.stderr.startswith(expected), done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
