@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import ClaimedDelivery, Outcome
 from syndicate.digests.states import STATES, DeliveryState, SubscriberStatus, SubscriptionStatus
+from syndicate.storage.columns import int_array
 from syndicate.storage.counts import grouped_counts
 from syndicate.storage.db import engine_of
 from syndicate.storage.digest_models import (
@@ -217,21 +218,17 @@ RECORD_MANY_SUPPRESSING_PG = _RECORD_OUTCOMES + """, s AS (
 Recorded = tuple[Outcome, int | None, datetime]
 
 
-def _int_array(values: Iterable[int]) -> str:
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
-
-
 def record_many(items: Sequence[Recorded], *, reason: str = "bounced") -> tuple[str, dict[str, Any]]:
     """The statement (RECORD_MANY_PG or RECORD_MANY_SUPPRESSING_PG) and its parameters for
     these outcomes. Times must be aware, as everywhere in the ledger."""
-    params: dict[str, Any] = {"ids": _int_array(o.delivery_id for o, _, _ in items), "rows": json.dumps([
+    params: dict[str, Any] = {"ids": int_array(o.delivery_id for o, _, _ in items), "rows": json.dumps([
         {"id": o.delivery_id, "state": str(o.state), "reply": o.last_reply,
          "retry_at": o.retry_at.isoformat() if o.retry_at is not None else None, "at": at.isoformat()}
         for o, _, at in items])}
     suppress = [s for _, s, _ in items if s is not None]
     if not suppress:
         return RECORD_MANY_PG, params
-    return RECORD_MANY_SUPPRESSING_PG, params | {"suppress": _int_array(suppress), "reason": reason}
+    return RECORD_MANY_SUPPRESSING_PG, params | {"suppress": int_array(suppress), "reason": reason}
 
 
 def suppress_bounced(session: Session, subscriber_ids: Iterable[int], *, reason: str) -> None:

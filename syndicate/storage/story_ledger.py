@@ -18,7 +18,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from typing import cast as cast_type
@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 
 from syndicate.digests.states import DeliveryState
 from syndicate.domain.stories import Entry, Story, entries_for
+from syndicate.storage.columns import UTCDateTime, int_array
 from syndicate.storage.digest_models import DeliveryRow, EditionRow, MailedStoryRow, MailingListRow
 from syndicate.storage.edition_store import story_of
-from syndicate.storage.models import UTCDateTime
 
 #: How many of a list's earlier editions a `repeat_stories` list looks back at for its own repeats.
 RECENT_EDITIONS = 20
@@ -40,15 +40,6 @@ RECENT_EDITIONS = 20
 #: (delivery id, subscriber id, subscriber language) of a claimed row with no entries yet.
 Undecided = tuple[int, int, str]
 Owners = dict[tuple[int, str], tuple[int, int]]
-
-
-def int_array(values: Iterable[int]) -> str:
-    """A PostgreSQL array literal of integers ('{1,2,3}'), for `CAST(:p AS bigint[])`.
-
-    psycopg dumps a list parameter element by element in Python, with a quoting check on each:
-    for the hundreds of ids of a claim that cost more than the statement's own work.
-    """
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
 
 
 def _among(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
