@@ -84,17 +84,20 @@ def _admin(make_container: Any) -> tuple[Any, TestClient]:
     return container, client
 
 
-def test_admin_adds_a_partner_with_embargo_notices(make_container: Any) -> None:
+def test_admin_adds_a_partner_with_embargo_notices_and_a_rate_limit(make_container: Any) -> None:
     container, client = _admin(make_container)
     token = csrf(client.get("/admin/partners").text)
     bad = client.post("/admin/partners", data={
-        "name": "Bad", "url": "ftp://x.example/", "embargoed": "true", "csrf_token": token})
+        "name": "Bad", "url": "ftp://x.example/", "embargoed": "true", "rate_limit_per_minute": "12",
+        "csrf_token": token})
     assert bad.status_code == 422 and CHECKED in bad.text
+    assert 'name="rate_limit_per_minute" size="8" value="12"' in bad.text  # kept as typed
     added = client.post("/admin/partners", data={
-        "name": "Agency", "url": "http://127.0.0.1:9/hook", "embargoed": "true", "csrf_token": token})
+        "name": "Agency", "url": "http://127.0.0.1:9/hook", "embargoed": "true",
+        "rate_limit_per_minute": "12", "csrf_token": token})
     assert added.status_code == 200 and "Partner Agency added" in added.text
     (overview,) = container.partner_reads.partners()
-    assert overview.partner.embargoed
+    assert overview.partner.embargoed and overview.partner.rate_limit_per_minute == 12
     assert "all categories · embargo notices" in client.get("/admin/partners").text
     page = client.get(f"/admin/partners/{overview.partner.id}").text
     assert "filters: all categories · embargo notices" in page and CHECKED in page

@@ -49,15 +49,19 @@ def add(
     name: Annotated[str, Form(max_length=200)], url: Annotated[str, Form(max_length=2000)],
     categories: Annotated[str, Form(max_length=2000)] = "",
     language: Annotated[str, Form(max_length=35)] = "",
+    rate_limit_per_minute: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
     embargoed: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
-    """Register a partner and show its signing secret this once (never again, nor in any URL)."""
+    """Register a partner and show its signing secret this once (never again, nor in any URL);
+    a rate limit of 0 is none."""
     data = PartnerInput(name=name, url=url.strip(), categories=_categories(categories),
-                        language=language.strip() or None, embargoed=embargoed)
+                        language=language.strip() or None,
+                        rate_limit_per_minute=rate_limit_per_minute or None, embargoed=embargoed)
     try:
         partner, secret = container.partner_registry.add(data)
     except (InvalidPartner, PartnerUrlRefused) as exc:
         typed = {"name": name, "url": url, "categories": categories, "language": language,
+                 "rate_limit_per_minute": str(rate_limit_per_minute),
                  "embargoed": "true" if embargoed else ""}
         return _listing(request, container, form=typed, error=str(exc), status_code=422)
     return _listing(request, container, created=(partner, secret))
