@@ -425,8 +425,11 @@ WIRING: dict[str, Callable[[Container], None]] = {
 
 
 def prepare_worker_process(container: Container) -> None:
-    """In a process about to run a Celery worker: drop pooled connections in each forked child."""
+    """In a process about to run a Celery worker: batch scheduling (`batch_scheduling`), and
+    drop pooled connections in each forked child."""
     from celery.signals import worker_process_init
+
+    batch_scheduling()
 
     def after_fork(**_: Any) -> None:
         for engine in (container.engine, container.recording_engine):
@@ -434,3 +437,26 @@ def prepare_worker_process(container: Container) -> None:
                 engine.dispose(close=False)
 
     worker_process_init.connect(after_fork, weak=False)
+
+
+def batch_scheduling() -> bool:
+    """On Linux, put the calling thread, and the threads and processes it starts from now on,
+    under the SCHED_BATCH policy (same priority and nice value, no preemption on wake-up);
+    True when that was done, False elsewhere or when the system refused (nothing changes then).
+
+    A sending process wakes one connection thread per message recorded (group commit). Under
+    the default policy a woken thread could preempt the thread that woke it while that one held
+    the GIL, and neither ran until the waker was scheduled again. Measured with bench/fanout.py
+    (2 worker processes, 30,000 messages, three alternating pairs): 4,065-4,179 msg/s against
+    3,619-3,877, worker CPU per message 191-197 µs against 216-232.
+    """
+    import os
+
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is None:
+        return False
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+    except OSError:
+        return False
+    return True
