@@ -445,10 +445,11 @@ def batch_scheduling() -> bool:
     True when that was done, False elsewhere or when the system refused (nothing changes then).
 
     A sending process wakes one connection thread per message recorded (group commit). Under
-    the default policy a woken thread could preempt the thread that woke it while that one held
-    the GIL, and neither ran until the waker was scheduled again. Measured with bench/fanout.py
-    (2 worker processes, 30,000 messages, three alternating pairs): 4,065-4,179 msg/s against
-    3,619-3,877, worker CPU per message 191-197 µs against 216-232.
+    the default policy a woken thread may preempt the thread that woke it while that one holds
+    the GIL, and then neither runs until the waker is scheduled again (the likely cause of what
+    the profile showed: a tenth of the Python time in lock releases). Measured with
+    bench/fanout.py -n 30000, 2 worker processes, three alternating pairs: 4,036-4,183 msg/s
+    against 3,701-3,860, worker CPU per message 199-203 µs against 214-228.
     """
     import os
 

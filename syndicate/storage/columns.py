@@ -40,8 +40,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-
-
 def int_array(values: Iterable[int]) -> str:
     """A PostgreSQL array literal of integers ('{1,2,3}'), for `CAST(:p AS bigint[])`.
 
