@@ -38,13 +38,14 @@ def article_matches(lst: MailingList, article: Article) -> bool:
 def create_edition(
     editions: EditionStore, lst: MailingList, *, frequency: Frequency, now: datetime,
     since: datetime | None = None, article_ids: Sequence[int] | None = None,
-    dedupe_key: str | None = None,
+    dedupe_key: str | None = None, epoch: str | None = None,
 ) -> int | None:
     """Store an edition and its queued deliveries; returns its id, None when there is nothing.
 
     Nothing is stored when no article matches or nobody receives this frequency. With a
     dedupe_key the id of the existing edition of that key is returned instead (at-least-once
-    callers: beat, event handlers).
+    callers: beat, event handlers). With an `epoch` the deliveries are stored marked enqueued
+    under it (see `EditionStore.add`).
     """
     if dedupe_key is not None:
         existing = editions.find(lst.id, dedupe_key)
@@ -65,4 +66,4 @@ def create_edition(
         article_ids=tuple(a.id for a in defaults), subject=english_subject(lst, defaults),
         stories=tuple(stories),
     )
-    return editions.add(edition, lst, now=now)
+    return editions.add(edition, lst, now=now, epoch=epoch)

@@ -234,6 +234,14 @@ class DeliveryStore(Protocol):
         one batch per range and calls `forget_enqueued` for a range the broker refused.
         """
 
+    def fresh_batches(self, edition_id: int, *, size: int, epoch: str, at: datetime) -> list[tuple[int, int]]:
+        """Id ranges, at most `size` rows each, of the edition's queued rows that were stored
+        marked enqueued under `epoch` at exactly `at` (`EditionStore.add`); reads only.
+
+        The caller submits one batch per range and calls `forget_enqueued` for a range the broker
+        refused, as after `cut_batches`.
+        """
+
     def forget_enqueued(self, edition_id: int, lo: int, hi: int) -> None:
         """Mark the queued rows of a range as never enqueued (their batch was refused)."""
 
@@ -286,11 +294,15 @@ class EditionStore(Protocol):
         Newest first, each once, at most `limit`.
         """
 
-    def add(self, edition: NewEdition, lst: MailingList, *, now: datetime) -> int | None:
+    def add(self, edition: NewEdition, lst: MailingList, *, now: datetime,
+            epoch: str | None = None) -> int | None:
         """Store the edition with one queued delivery per active recipient of its frequency.
 
         Returns its id; None (nothing stored) when nobody receives it. When another caller
         stored an edition with the same dedupe key meanwhile, returns that one's id.
+        With `epoch`, the deliveries are stored already marked enqueued under it at `now`, for a
+        caller that submits their batches next (`DeliveryStore.fresh_batches`): each row is then
+        written once fewer than when `cut_batches` marks it.
         """
 
     def article(self, article_id: int) -> Article | None:

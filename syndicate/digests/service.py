@@ -6,6 +6,7 @@ settings and the clock); bootstrap builds it. Batches reach workers only as `Sen
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -98,6 +99,21 @@ class DigestService:
                 return total
             last = ranges[-1][1]
 
+    def _enqueue_new(self, edition_id: int, *, epoch: str | None, at: datetime) -> int:
+        """Submit the batches of an edition built with `epoch` at `at` (its rows stored already
+        marked enqueued: they are cut by one read, not marked by a second write each); returns how
+        many. An edition found by its dedupe key instead, or built while the broker was away,
+        goes through `enqueue_edition`.
+        """
+        ranges = (self.deliveries.fresh_batches(edition_id, size=self.settings.mail_batch_size,
+                                                epoch=epoch, at=at) if epoch is not None else [])
+        if not ranges:
+            return self.enqueue_edition(edition_id, epoch=epoch)
+        for lo, hi in ranges:
+            if not self.tasks.submit(SendBatch(edition_id, lo, hi)):
+                self.deliveries.forget_enqueued(edition_id, lo, hi)
+        return len(ranges)
+
     def send_batch(self, edition_id: int, lo: int, hi: int) -> BatchResult:
         """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice."""
         return self.fanout.send_batch(edition_id, lo, hi)
@@ -107,10 +123,11 @@ class DigestService:
         lst = subs.list_by_slug(self.uow, list_slug)
         if lst.archived:
             raise InvalidDigestInput(f"list {list_slug!r} is archived; bring it back before sending")
-        edition_id = create_edition(self.editions, lst, frequency=lst.frequency, now=self.now(),
-                                    since=since)
+        now, epoch = self.now(), self._epoch()
+        edition_id = create_edition(self.editions, lst, frequency=lst.frequency, now=now,
+                                    since=since, epoch=epoch)
         if edition_id is not None:
-            self.enqueue_edition(edition_id)
+            self._enqueue_new(edition_id, epoch=epoch, at=now)
         return edition_id
 
     def sweep(self) -> int:
@@ -132,39 +149,44 @@ class DigestService:
         s = self.settings
         keys = due_keys(self.now(), hour=s.digest_hour, weekday=s.digest_weekday,
                         timezone=s.digest_timezone)
-        built: list[int] = []
+        built: list[tuple[int, datetime]] = []
+        epoch = functools.cache(self._epoch)  # asked of the broker once, and only to build
         for lst in subs.sending_lists(self.uow):
             for frequency, key in keys.items():
                 if lst.frequency != frequency and not lst.custom_frequency:
                     continue
                 if self.editions.find(lst.id, key) is not None:
                     continue
-                edition_id = create_edition(self.editions, lst, frequency=frequency, now=self.now(),
-                                            dedupe_key=key)
+                now = self.now()
+                edition_id = create_edition(self.editions, lst, frequency=frequency, now=now,
+                                            dedupe_key=key, epoch=epoch())
                 if edition_id is not None:
-                    built.append(edition_id)
-        for edition_id in built:
-            self.enqueue_edition(edition_id)
-        return built
+                    built.append((edition_id, now))
+        for edition_id, at in built:
+            self._enqueue_new(edition_id, epoch=epoch(), at=at)
+        return [edition_id for edition_id, _ in built]
 
     def instant_editions(self, article_id: int) -> list[int]:
         """One instant edition per matching list for the article (idempotent through its dedupe key)."""
         article = self.editions.article(article_id)
         if article is None:
             return []
-        built: list[int] = []
+        built: list[tuple[int, datetime]] = []
+        epoch = functools.cache(self._epoch)  # asked of the broker once, and only to build
         for lst in subs.sending_lists(self.uow):
             if lst.frequency != Frequency.INSTANT and not lst.custom_frequency:
                 continue
             if not article_matches(lst, article):
                 continue
-            edition_id = create_edition(self.editions, lst, frequency=Frequency.INSTANT, now=self.now(),
-                                        article_ids=[article.id], dedupe_key=f"instant:{article.id}")
+            now = self.now()
+            edition_id = create_edition(self.editions, lst, frequency=Frequency.INSTANT, now=now,
+                                        article_ids=[article.id], dedupe_key=f"instant:{article.id}",
+                                        epoch=epoch())
             if edition_id is not None:
-                built.append(edition_id)
-        for edition_id in built:
-            self.enqueue_edition(edition_id)
-        return built
+                built.append((edition_id, now))
+        for edition_id, at in built:
+            self._enqueue_new(edition_id, epoch=epoch(), at=at)
+        return [edition_id for edition_id, _ in built]
 
     def resend(self, edition_id: int, *, mode: str, email: str | None = None) -> int:
         """Queue again exactly the rows named: 'failed-only', 'to' (one address) or 'all'.

@@ -95,6 +95,21 @@ def cut_batches(
     return ranges
 
 
+def fresh_batches(session: Session, edition_id: int, *, size: int, epoch: str,
+                  at: datetime) -> list[tuple[int, int]]:
+    """Id ranges, `size` rows each (the last may be short), of the edition's queued rows stored
+    marked enqueued under `epoch` at `at`; one read, no row written (see EditionStore.add)."""
+    marked = select(
+        DeliveryRow.id, ((func.row_number().over(order_by=DeliveryRow.id) - 1) // size).label("batch")
+    ).where(
+        DeliveryRow.edition_id == edition_id, DeliveryRow.state == QUEUED,
+        DeliveryRow.enqueued_epoch == epoch, DeliveryRow.enqueued_at == at,
+    ).subquery()
+    stmt = (select(func.min(marked.c.id), func.max(marked.c.id))
+            .group_by(marked.c.batch).order_by(marked.c.batch))
+    return [(int(lo), int(hi)) for lo, hi in session.execute(stmt)]
+
+
 def forget_enqueued(session: Session, edition_id: int, lo: int, hi: int) -> None:
     """Mark the queued rows of a range never enqueued (the broker refused their batch)."""
     session.execute(update(DeliveryRow).where(

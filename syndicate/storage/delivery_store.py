@@ -188,6 +188,11 @@ class SqlDeliveryStore:
             session.commit()
             return renewed
 
+    def fresh_batches(self, edition_id: int, *, size: int, epoch: str, at: datetime) -> list[tuple[int, int]]:
+        """See DeliveryStore.fresh_batches."""
+        with self.session_factory() as session:
+            return ledger.fresh_batches(session, edition_id, size=size, epoch=epoch, at=at)
+
     def forget_enqueued(self, edition_id: int, lo: int, hi: int) -> None:
         """See DeliveryStore.forget_enqueued (committed)."""
         with self.session_factory() as session:

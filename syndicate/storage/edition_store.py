@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, literal, or_, select
+from sqlalchemy import String, and_, case, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -89,13 +89,17 @@ def matching_articles(
 
 
 def add_deliveries(session: Session, edition_id: int, lst: MailingList, frequency: Frequency,
-                   *, now: datetime) -> int:
-    """Insert one queued delivery per active subscriber receiving this frequency; returns how many."""
+                   *, now: datetime, epoch: str | None = None) -> int:
+    """Insert one queued delivery per active subscriber receiving this frequency; returns how many.
+
+    With `epoch`, each row is stored marked enqueued under it at `now` (see EditionStore.add).
+    """
     when = literal(now, UTCDateTime())
+    enqueued_at = when if epoch is not None else literal(None, UTCDateTime())
     recipients = (
         select(
             literal(edition_id), SubscriberRow.id, literal(str(DeliveryState.QUEUED)), literal(0),
-            when, when,
+            when, when, enqueued_at, literal(epoch, String(40)),
         )
         .select_from(SubscriptionRow)
         .join(SubscriberRow, SubscriberRow.id == SubscriptionRow.subscriber_id)
@@ -108,7 +112,8 @@ def add_deliveries(session: Session, edition_id: int, lst: MailingList, frequenc
         .order_by(SubscriberRow.id)
     )
     stmt = insert(DeliveryRow).from_select(
-        ["edition_id", "subscriber_id", "state", "attempts", "next_attempt_at", "updated_at"], recipients
+        ["edition_id", "subscriber_id", "state", "attempts", "next_attempt_at", "updated_at",
+         "enqueued_at", "enqueued_epoch"], recipients
     )
     session.execute(stmt)
     return int(session.scalar(select(func.count()).select_from(DeliveryRow).where(
@@ -147,7 +152,8 @@ class SqlEditionStore:
             return matching_articles(session, lst, since=since, until=until, article_ids=article_ids,
                                      limit=limit)
 
-    def add(self, edition: NewEdition, lst: MailingList, *, now: datetime) -> int | None:
+    def add(self, edition: NewEdition, lst: MailingList, *, now: datetime,
+            epoch: str | None = None) -> int | None:
         """See EditionStore.add (the edition and its deliveries in one transaction)."""
         row = EditionRow(
             list_id=edition.list_id, frequency=str(edition.frequency), dedupe_key=edition.dedupe_key,
@@ -164,7 +170,7 @@ class SqlEditionStore:
                 session.rollback()
                 return session.scalar(select(EditionRow.id).where(
                     EditionRow.list_id == edition.list_id, EditionRow.dedupe_key == edition.dedupe_key))
-            if add_deliveries(session, row.id, lst, edition.frequency, now=now) == 0:
+            if add_deliveries(session, row.id, lst, edition.frequency, now=now, epoch=epoch) == 0:
                 session.rollback()
                 return None
             session.commit()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from syndicate.digests.editions import create_edition
 from syndicate.digests.service import on_article_published
@@ -68,6 +68,50 @@ def test_planner_cuts_keyset_batches_of_the_configured_size(mail_container: Any)
     assert [sum(lo <= i <= hi for i in ids) for lo, hi in ranges] == [4, 4, 2]
     assert again == []  # handed to this broker already: its queue still holds them
     assert lost == ranges  # that broker lost its queue (a new epoch): cut and handed over again
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_new_edition_is_stored_enqueued_and_cut_by_one_read(
+    backend: str, make_container: Callable[..., Any], smtp_sink: SmtpSink, request: pytest.FixtureRequest
+) -> None:
+    db = {} if backend == "sqlite" else {"database_url": request.getfixturevalue("pg_url")}
+    container = make_container(smtp_url=smtp_sink.url, base_url="https://news.example.com", **db)
+    lst = make_list(container)
+    add_active(container, lst, [f"r{n}@example.com" for n in range(10)])
+    publish_sample(container)
+    editions = SqlEditionStore(container.session_factory)
+    now = container.now()
+    edition_id = create_edition(editions, lst, frequency=Frequency.DAILY, now=now, epoch="e1")
+    assert edition_id is not None
+    store = container.deliveries()
+    ranges = store.fresh_batches(edition_id, size=4, epoch="e1", at=now)
+    with container.session_factory() as session:
+        rows = session.execute(select(DeliveryRow.id, DeliveryRow.enqueued_epoch, DeliveryRow.enqueued_at)
+                               .order_by(DeliveryRow.id)).all()
+        if backend == "postgresql":  # stored once: every row is still the version its insert wrote
+            versions = session.execute(text(
+                "SELECT count(DISTINCT xmin::text) FROM deliveries UNION ALL "
+                "SELECT count(*) FROM deliveries d JOIN editions e ON d.xmin::text = e.xmin::text"
+            )).scalars().all()
+            assert versions == [1, 10]
+        assert ledger.cut_batches(session, edition_id, size=4, now=now, stale_before=now - timedelta(hours=1),
+                                  epoch="e1") == []  # handed to this broker: nothing to cut again
+    ids = [r.id for r in rows]
+    assert ranges == [(ids[0], ids[3]), (ids[4], ids[7]), (ids[8], ids[9])]
+    assert {(r.enqueued_epoch, r.enqueued_at) for r in rows} == {("e1", now)}
+    # Only the rows that call stored: another time or epoch (an edition found by its dedupe key,
+    # rows a sweep marked) has no fresh batches.
+    assert store.fresh_batches(edition_id, size=4, epoch="e1", at=now + timedelta(microseconds=1)) == []
+    assert store.fresh_batches(edition_id, size=4, epoch="e2", at=now) == []
+    store.claim(edition_id, lst.id, ids[0], ids[3], now=now)
+    assert store.fresh_batches(edition_id, size=4, epoch="e1", at=now) == [(ids[4], ids[7]), (ids[8], ids[9])]
+    # Without an epoch (the broker did not answer) rows are stored never enqueued, for the sweep.
+    second = create_edition(editions, lst, frequency=Frequency.DAILY, now=now + timedelta(minutes=1),
+                            since=now - timedelta(days=1))
+    assert second is not None
+    with container.session_factory() as session:
+        assert session.scalars(select(DeliveryRow.enqueued_epoch).where(
+            DeliveryRow.edition_id == second).distinct()).all() == [None]
 
 
 def test_each_subscriber_gets_one_message_and_a_second_run_sends_nothing(

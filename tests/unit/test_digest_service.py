@@ -9,7 +9,7 @@ import pytest
 
 from syndicate.digests.service import DigestService, on_article_published
 from syndicate.digests.states import DeliveryState, Frequency
-from syndicate.domain.commands import SendBatch
+from syndicate.domain.commands import Command, SendBatch
 from syndicate.domain.events import ARTICLE_PUBLISHED, ArticleEvent
 from syndicate.errors import InvalidDigestInput, NotFound
 from syndicate.mail.transport import SendResult
@@ -77,6 +77,43 @@ def test_send_now_builds_an_edition_and_submits_one_batch_per_slice(world: World
     assert world.digests.edition_counts(edition_id)[DeliveryState.SENT] == 5
     # Nothing new since that edition: nothing is built or mailed.
     assert world.digests.send_now("world") is None and len(world.transport.sent) == 5
+
+
+def test_a_new_edition_is_stored_enqueued_and_cut_without_marking_its_rows_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lst = world.db.add_list()
+    for n in range(5):
+        world.db.add_reader(f"r{n}@example.org", lst)
+    world.db.add_article("Story", MONDAY_9 - timedelta(hours=1))
+    cut = world.digests.deliveries.cut_batches
+    monkeypatch.setattr(world.digests.deliveries, "cut_batches",
+                        lambda *a, **k: pytest.fail("a new edition's rows were marked a second time"))
+    refused: list[SendBatch] = []
+    submit = world.tasks.submit
+
+    def refuse_the_second(command: Command) -> bool:
+        assert isinstance(command, SendBatch)
+        if len(world.tasks.submitted) == 1 and not refused:
+            refused.append(command)
+            return False
+        return submit(command)
+
+    monkeypatch.setattr(world.tasks, "submit", refuse_the_second)
+    edition_id = world.digests.send_now("world")
+    assert edition_id is not None
+    rows = sorted(world.db.deliveries.values(), key=lambda r: r.id)
+    submitted = [c for c in world.tasks.submitted if isinstance(c, SendBatch)]
+    assert [(c.lo, c.hi) for c in submitted] == [(rows[0].id, rows[1].id), (rows[4].id, rows[4].id)]
+    # The refused range is marked never enqueued; every other row carries the broker's epoch.
+    assert [(refused[0].lo, refused[0].hi)] == [(rows[2].id, rows[3].id)]
+    assert [r.enqueued_epoch for r in rows] == ["epoch-1", "epoch-1", None, None, "epoch-1"]
+    assert all(r.enqueued_at in (MONDAY_9, None) for r in rows)
+    monkeypatch.setattr(world.digests.deliveries, "cut_batches", cut)
+    world.tasks.submitted.clear()
+    assert world.digests.sweep() == 1  # only the refused range goes again
+    assert [(c.lo, c.hi) for c in world.tasks.submitted if isinstance(c, SendBatch)] == [
+        (rows[2].id, rows[3].id)]
 
 
 def test_send_now_names_an_unknown_list_and_skips_lists_without_readers(world: World) -> None:

@@ -240,6 +240,12 @@ class FakeDeliveryStore:
                     self.db.deliveries[i].enqueued_epoch = epoch
         return ranges
 
+    def fresh_batches(self, edition_id: int, *, size: int, epoch: str, at: datetime) -> list[tuple[int, int]]:
+        marked = sorted(r.id for r in self.db.deliveries.values()
+                        if r.edition_id == edition_id and r.state == DeliveryState.QUEUED
+                        and r.enqueued_epoch == epoch and r.enqueued_at == at)
+        return [(chunk[0], chunk[-1]) for chunk in (marked[i:i + size] for i in range(0, len(marked), size))]
+
     def release_stale(self, *, now: datetime, lease: timedelta) -> int:
         stale = [r for r in self.db.deliveries.values() if r.state == DeliveryState.SENDING
                  and r.claimed_at is not None and r.claimed_at < now - lease]
@@ -307,7 +313,8 @@ class FakeEditionStore:
         found.sort(key=lambda a: (a.published_at, a.id), reverse=True)
         return found[:limit]
 
-    def add(self, edition: NewEdition, lst: MailingList, *, now: datetime) -> int | None:
+    def add(self, edition: NewEdition, lst: MailingList, *, now: datetime,
+            epoch: str | None = None) -> int | None:
         if edition.dedupe_key is not None:
             existing = self.find(lst.id, edition.dedupe_key)
             if existing is not None:
@@ -326,6 +333,9 @@ class FakeEditionStore:
             delivery_id = next(self.db.ids)
             self.db.deliveries[delivery_id] = FakeDelivery(delivery_id, edition_id, subscriber_id,
                                                            next_attempt_at=now)
+            if epoch is not None:
+                self.db.deliveries[delivery_id].enqueued_at = now
+                self.db.deliveries[delivery_id].enqueued_epoch = epoch
         return edition_id
 
     def article(self, article_id: int) -> Article | None:
