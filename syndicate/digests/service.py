@@ -104,6 +104,9 @@ class DigestService:
         marked enqueued: they are cut by one read, not marked by a second write each); returns how
         many. An edition found by its dedupe key instead, or built while the broker was away,
         goes through `enqueue_edition`.
+
+        Call it as soon as the edition is stored: until then a crash leaves its rows marked as
+        handed over, and the sweep takes them again only after MAIL_ENQUEUE_TIMEOUT_SECONDS.
         """
         ranges = (self.deliveries.fresh_batches(edition_id, size=self.settings.mail_batch_size,
                                                 epoch=epoch, at=at) if epoch is not None else [])
@@ -149,7 +152,7 @@ class DigestService:
         s = self.settings
         keys = due_keys(self.now(), hour=s.digest_hour, weekday=s.digest_weekday,
                         timezone=s.digest_timezone)
-        built: list[tuple[int, datetime]] = []
+        built: list[int] = []
         epoch = functools.cache(self._epoch)  # asked of the broker once, and only to build
         for lst in subs.sending_lists(self.uow):
             for frequency, key in keys.items():
@@ -161,17 +164,17 @@ class DigestService:
                 edition_id = create_edition(self.editions, lst, frequency=frequency, now=now,
                                             dedupe_key=key, epoch=epoch())
                 if edition_id is not None:
-                    built.append((edition_id, now))
-        for edition_id, at in built:
-            self._enqueue_new(edition_id, epoch=epoch(), at=at)
-        return [edition_id for edition_id, _ in built]
+                    # At once: its rows are recorded as handed over (see EditionStore.add).
+                    self._enqueue_new(edition_id, epoch=epoch(), at=now)
+                    built.append(edition_id)
+        return built
 
     def instant_editions(self, article_id: int) -> list[int]:
         """One instant edition per matching list for the article (idempotent through its dedupe key)."""
         article = self.editions.article(article_id)
         if article is None:
             return []
-        built: list[tuple[int, datetime]] = []
+        built: list[int] = []
         epoch = functools.cache(self._epoch)  # asked of the broker once, and only to build
         for lst in subs.sending_lists(self.uow):
             if lst.frequency != Frequency.INSTANT and not lst.custom_frequency:
@@ -183,10 +186,10 @@ class DigestService:
                                         article_ids=[article.id], dedupe_key=f"instant:{article.id}",
                                         epoch=epoch())
             if edition_id is not None:
-                built.append((edition_id, now))
-        for edition_id, at in built:
-            self._enqueue_new(edition_id, epoch=epoch(), at=at)
-        return [edition_id for edition_id, _ in built]
+                # At once: its rows are recorded as handed over (see EditionStore.add).
+                self._enqueue_new(edition_id, epoch=epoch(), at=now)
+                built.append(edition_id)
+        return built
 
     def resend(self, edition_id: int, *, mode: str, email: str | None = None) -> int:
         """Queue again exactly the rows named: 'failed-only', 'to' (one address) or 'all'.
