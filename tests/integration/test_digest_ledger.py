@@ -99,7 +99,7 @@ def test_a_new_edition_is_stored_enqueued_and_cut_by_one_read(
     ids = [r.id for r in rows]
     assert ranges == [(ids[0], ids[3]), (ids[4], ids[7]), (ids[8], ids[9])]
     assert {(r.enqueued_epoch, r.enqueued_at) for r in rows} == {("e1", now)}
-    # Only the rows that call stored: another time or epoch (an edition found by its dedupe key,
+    # Only the rows this call stored: another time or epoch (an edition found by its dedupe key,
     # rows a sweep marked) has no fresh batches.
     assert store.fresh_batches(edition_id, size=4, epoch="e1", at=now + timedelta(microseconds=1)) == []
     assert store.fresh_batches(edition_id, size=4, epoch="e2", at=now) == []
