@@ -91,9 +91,7 @@ class DigestService:
             ranges = self.deliveries.cut_batches(edition_id, size=self.settings.mail_batch_size,
                                                  now=now, stale_before=self._stale_before(now),
                                                  epoch=epoch, after=last, max_ranges=ENQUEUE_CHUNK)
-            for lo, hi in ranges:
-                if not self.tasks.submit(SendBatch(edition_id, lo, hi)):
-                    self.deliveries.forget_enqueued(edition_id, lo, hi)
+            self._submit(edition_id, ranges)
             total += len(ranges)
             if len(ranges) < ENQUEUE_CHUNK:
                 return total
@@ -112,10 +110,15 @@ class DigestService:
                                                 epoch=epoch, at=at) if epoch is not None else [])
         if not ranges:
             return self.enqueue_edition(edition_id, epoch=epoch)
+        self._submit(edition_id, ranges)
+        return len(ranges)
+
+    def _submit(self, edition_id: int, ranges: list[tuple[int, int]]) -> None:
+        """One SendBatch per range, marked enqueued by the caller; a range the broker refuses is
+        marked never enqueued, for the sweep."""
         for lo, hi in ranges:
             if not self.tasks.submit(SendBatch(edition_id, lo, hi)):
                 self.deliveries.forget_enqueued(edition_id, lo, hi)
-        return len(ranges)
 
     def send_batch(self, edition_id: int, lo: int, hi: int) -> BatchResult:
         """Send the due queued rows of an edition with ids in [lo, hi]; safe to run twice."""

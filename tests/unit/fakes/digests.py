@@ -126,6 +126,11 @@ class FakeDigestDb:
                 for d in self.deliveries.values() if d.edition_id == edition_id}
 
 
+def _ranges(ids: list[int], size: int) -> list[tuple[int, int]]:
+    """(first, last) of each run of `size` sorted ids, as the ledger cuts batches."""
+    return [(chunk[0], chunk[-1]) for chunk in (ids[i:i + size] for i in range(0, len(ids), size))]
+
+
 def _due(row: FakeDelivery, now: datetime, stale_before: datetime, epoch: str | None) -> bool:
     return (row.state == DeliveryState.QUEUED and row.next_attempt_at <= now
             and (row.enqueued_at is None or row.enqueued_at < stale_before
@@ -231,8 +236,7 @@ class FakeDeliveryStore:
                     epoch: str | None, after: int, max_ranges: int) -> list[tuple[int, int]]:
         due = sorted(r.id for r in self.db.deliveries.values()
                      if r.edition_id == edition_id and r.id > after and _due(r, now, stale_before, epoch))
-        ranges = [(chunk[0], chunk[-1]) for chunk in (due[i:i + size] for i in range(0, len(due), size))]
-        ranges = ranges[:max_ranges]
+        ranges = _ranges(due, size)[:max_ranges]
         for lo, hi in ranges:
             for i in due:
                 if lo <= i <= hi:
@@ -244,7 +248,7 @@ class FakeDeliveryStore:
         marked = sorted(r.id for r in self.db.deliveries.values()
                         if r.edition_id == edition_id and r.state == DeliveryState.QUEUED
                         and r.enqueued_epoch == epoch and r.enqueued_at == at)
-        return [(chunk[0], chunk[-1]) for chunk in (marked[i:i + size] for i in range(0, len(marked), size))]
+        return _ranges(marked, size)
 
     def release_stale(self, *, now: datetime, lease: timedelta) -> int:
         stale = [r for r in self.db.deliveries.values() if r.state == DeliveryState.SENDING
