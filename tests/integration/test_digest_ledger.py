@@ -178,6 +178,29 @@ def test_451_is_retried_and_550_bounces_and_suppresses(
     assert "gone@example.com" not in smtp_sink.recipients()
 
 
+def test_the_outcome_statement_is_planned_once_on_postgresql(
+    make_container: Callable[..., Any], smtp_sink: SmtpSink, pg_url: str
+) -> None:
+    # One connection, so one outcome per statement: it runs 30 times on the recording
+    # connection. psycopg prepares it after its fifth run; from then on PostgreSQL must reuse
+    # one plan. Its default plans each run for its parameters first (5 times here), and may go
+    # on doing so: in a 20,000-reader send it planned all 5,995 runs again.
+    c = make_container(smtp_url=smtp_sink.url, database_url=pg_url, mail_batch_size=10,
+                       smtp_connections=1)
+    add_active(c, make_list(c), [f"reader{n}@example.com" for n in range(30)])
+    publish_sample(c)
+    edition_id = c.digests.send_now("world")
+    assert edition_id is not None
+    assert run_all(c, edition_id)["sent"] == 30
+    with c.recording_engine.connect() as conn:  # the pool's one connection: the writer's
+        plans = conn.execute(text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%json_to_recordset%'")).all()
+    assert len(plans) == 1
+    generic, custom = plans[0]
+    assert generic >= 20 and custom == 0
+
+
 def test_4xx_gives_up_after_max_attempts(make_container: Callable[..., Any], smtp_sink: SmtpSink) -> None:
     c = make_container(smtp_url=smtp_sink.url, mail_retry_seconds=0.0, mail_max_attempts=2)
     add_active(c, make_list(c), ["busy@example.com"])
