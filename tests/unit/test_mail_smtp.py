@@ -54,6 +54,7 @@ def test_one_connection_reports_each_recipients_fate(sink: SmtpSink, pipelining:
     (b"a\r\n.\r\nb\r\n", b"a\r\n..\r\nb\r\n"),  # a lone dot would end the message
     (b"a\r\n..b\r\nc.d\r\n", b"a\r\n...b\r\nc.d\r\n"),
     (b"bare\n.lf\n", b"bare\n..lf\n"),
+    (b"a.b\r\nc. d.\r\n", b"a.b\r\nc. d.\r\n"),  # dots, none starting a line: unchanged
     (b"", b""),
 ])
 def test_lines_starting_with_a_dot_get_a_second_one(data: bytes, stuffed: bytes) -> None:
