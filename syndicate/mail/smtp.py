@@ -51,10 +51,9 @@ def dot_stuffed(data: bytes) -> bytes:
     """`data` with a second dot before every line that starts with one (RFC 5321 4.5.2).
 
     A line starts after a newline (bare or CRLF) or at the very start. Most messages have no
-    such line and come back as they are: a search for the two bytes as a regex took a third of
-    the time `bytes.find` or `bytes.replace` took over a 10 KB message (3.6 against 9.7 us;
-    they stop at every dot of the text). A multi-line `^\.` regex tried every position and cost
-    more than the send itself.
+    such line and come back as they are. Over a 10 KB message a regex search for the two bytes
+    took 3.6 us, `bytes.find` and `bytes.replace` 9.7 us; a multi-line regex for a dot at a line
+    start tried every position and cost more than the send itself.
     """
     if _LINE_DOT.search(data) is not None:
         data = data.replace(b"\n.", b"\n..")

@@ -43,6 +43,13 @@ def test_admin_adds_edits_disables_and_rotates_a_partner(make_container: Any) ->
     partner = container.partner_reads.partner(partner.id).partner
     assert (partner.url, partner.categories, partner.language, partner.rate_limit_per_minute) == (
         "http://127.0.0.1:9/hook2", (), None, 30)
+    # A client that sends only some fields changes only those: the filters and limit stay.
+    container.partner_registry.edit(partner.id, PartnerInput(categories=["world"], language="ru"))
+    resaved = client.post(f"/admin/partners/{partner.id}", data={
+        "name": "Agency", "url": "http://127.0.0.1:9/hook2", "csrf_token": token})
+    assert resaved.status_code == 200 and "Changes saved." in resaved.text
+    partner = container.partner_reads.partner(partner.id).partner
+    assert (partner.categories, partner.language, partner.rate_limit_per_minute) == (("world",), "ru", 30)
 
     asked = client.post(f"/admin/partners/{partner.id}/active", data={"active": "false", "csrf_token": token})
     assert "Disable Agency?" in asked.text and container.partner_reads.partner(partner.id).partner.active

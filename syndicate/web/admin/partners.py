@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syndicate.errors import InvalidPartner, NotFound, PartnerUrlRefused, SyndicateError
@@ -67,6 +67,11 @@ def add(
     return _listing(request, container, created=(partner, secret))
 
 
+async def _form_fields(request: Request) -> frozenset[str]:
+    """The names the form sent: FastAPI gives an absent field and an empty one the same default."""
+    return frozenset((await request.form()).keys())
+
+
 _SAVED = {"1": "Changes saved.", "disabled": "Disabled: nothing is pushed until it is enabled again.",
           "enabled": "Enabled: waiting deliveries go now."}
 
@@ -104,16 +109,21 @@ def partner(
 def edit(
     request: Request, partner_id: DbId, container: ContainerDep, _: CsrfDep,
     name: Annotated[str, Form(max_length=200)], url: Annotated[str, Form(max_length=2000)],
+    sent: Annotated[frozenset[str], Depends(_form_fields)],
     categories: Annotated[str, Form(max_length=2000)] = "",
     language: Annotated[str, Form(max_length=35)] = "",
     rate_limit_per_minute: Annotated[int, Form(ge=0, le=1_000_000)] = 0,
     embargoed: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Change name, URL (checked by the guard), filters and embargo notices; an empty filter means
-    every article, an absent `embargoed` (an unchecked box) turns the notices off."""
-    data = PartnerInput(name=name, url=url.strip(), categories=_categories(categories),
-                        language=language.strip(), rate_limit_per_minute=rate_limit_per_minute,
-                        embargoed=embargoed)
+    """Change name, URL (checked by the guard), filters and embargo notices. An empty filter means
+    every article and a limit of 0 none; a filter or limit absent from the form keeps its value;
+    an absent `embargoed` (an unchecked box sends nothing) turns the notices off."""
+    data = PartnerInput(
+        name=name, url=url.strip(),
+        categories=_categories(categories) if "categories" in sent else None,
+        language=language.strip() if "language" in sent else None,
+        rate_limit_per_minute=rate_limit_per_minute if "rate_limit_per_minute" in sent else None,
+        embargoed=embargoed)
     try:
         container.partner_registry.edit(partner_id, data)
     except NotFound:
