@@ -184,7 +184,7 @@ def test_the_outcome_statement_is_planned_once_on_postgresql(
     # One connection, so one outcome per statement: it runs 30 times on the recording
     # connection. psycopg prepares it after its fifth run; from then on PostgreSQL must reuse
     # one plan. Its default plans each run for its parameters first (5 times here), and may go
-    # on doing so: in a 20,000-reader send it planned all 5,995 runs again.
+    # on doing so: in a 20,000-reader send it planned every one of 5,683 runs.
     c = make_container(smtp_url=smtp_sink.url, database_url=pg_url, mail_batch_size=10,
                        smtp_connections=1)
     add_active(c, make_list(c), [f"reader{n}@example.com" for n in range(30)])
