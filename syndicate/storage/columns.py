@@ -47,4 +47,4 @@ def int_array(values: Iterable[int]) -> str:
     for the hundreds of ids of a claim or a group of outcomes that cost more than the
     statement's own work.
     """
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
+    return "{" + ",".join(map(str, map(int, values))) + "}"

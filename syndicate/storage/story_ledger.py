@@ -122,11 +122,12 @@ def _insert_ignoring_taken(session: Session, pairs: list[dict[str, Any]], before
         keys = sorted({p["story"] for p in pairs})
         index = {key: n for n, key in enumerate(keys, start=1)}  # PostgreSQL arrays start at 1
         (list_id,) = {p["list_id"] for p in pairs}  # one claim, one list
-        inserted = {(sub, key) for sub, key in session.execute(_PG_INSERT, {
+        returned = session.execute(_PG_INSERT, {
             "subs": int_array(p["subscriber_id"] for p in pairs), "keys": keys,
             "kidx": int_array(index[p["story"]] for p in pairs),
             "dels": int_array(p["delivery_id"] for p in pairs), "list": list_id,
-            "arts": int_array(p["article_id"] for p in pairs), "at": now})}
+            "arts": int_array(p["article_id"] for p in pairs), "at": now}).all()  # one fetch, not one per row
+        inserted = {(sub, key) for sub, key in returned}
         after = dict(before)
         for p in pairs:
             key = (p["subscriber_id"], p["story"])
@@ -157,6 +158,9 @@ def decide_entries(
     before = _owners(session, subscriber_ids, keys)
     own = _sent_by_list(session, list_id, edition_id, subscriber_ids, stories) if repeat else set()
     picks: dict[int, list[Entry]] = {}
+    # Readers of a batch mostly share a language and skip nothing: their entries are one list,
+    # picked once and shared (read-only).
+    chosen: dict[tuple[str, frozenset[str]], list[Entry]] = {}
     pairs: list[dict[str, Any]] = []
     for delivery_id, subscriber_id, language in rows:
         skip = {key for key in keys if (subscriber_id, key) in own}
@@ -164,7 +168,10 @@ def decide_entries(
             owner = before.get((subscriber_id, key))
             if owner is not None and owner[0] != delivery_id and (not repeat or owner[1] == list_id):
                 skip.add(key)
-        picks[delivery_id] = entries_for(stories, language, skip=skip)
+        choice = (language, frozenset(skip))
+        if choice not in chosen:
+            chosen[choice] = entries_for(stories, language, skip=skip)
+        picks[delivery_id] = chosen[choice]
         pairs += [{"subscriber_id": subscriber_id, "story": e.story, "delivery_id": delivery_id,
                    "list_id": list_id, "article_id": e.article_id, "created_at": now}
                   for e in picks[delivery_id] if (subscriber_id, e.story) not in before]
