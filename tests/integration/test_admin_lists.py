@@ -72,6 +72,13 @@ def test_admin_edits_a_list_and_archives_it_after_confirming(container: Any) -> 
     assert (changed.name, changed.frequency, changed.language, changed.categories) == (
         "World news", "weekly", "ru", ("politics", "economy"))
     assert (changed.visibility, changed.repeat_stories) == ("private", True)
+    # A client that sends only some fields changes only those: the list stays private.
+    partial = client.post(f"/admin/lists/{lst.id}", data={
+        "name": "World", "frequency": "weekly", "repeat_stories": "yes", "csrf_token": token})
+    assert partial.status_code == 200 and "Saved." in partial.text
+    kept = subs.list_by_slug(container.digest_uow, "world")
+    assert (kept.name, kept.language, kept.categories, kept.description, kept.visibility) == (
+        "World", "ru", ("politics", "economy"), "Abroad.", "private")
     assert client.post(f"/admin/lists/{lst.id}", data=edit | {"csrf_token": "forged"}).status_code == 403
 
     client.post(f"/admin/lists/{lst.id}", data=edit | {"visibility": "public"})

@@ -47,6 +47,12 @@ def test_admin_adds_and_edits_a_reader(container: Any) -> None:
     assert (after.name, after.language) == ("Ann Lee", "en")
     statuses = {lst.slug: sub.status for sub, lst in container.digest_reads.subscriptions(ann.id)}
     assert statuses == {"world": "unsubscribed", "staff": "active"}
+    # A client that sends only some fields changes only those.
+    client.post(f"/admin/subscribers/{ann.id}", data={"language": "ru", "lists": [str(staff.id)],
+                                                      "csrf_token": token})
+    client.post(f"/admin/subscribers/{ann.id}", data={"lists": [str(staff.id)], "csrf_token": token})
+    kept = container.digest_reads.subscriber(ann.id)
+    assert (kept.name, kept.language) == ("Ann Lee", "ru")
     refused = client.post(f"/admin/subscribers/{ann.id}", data={"name": "X", "lists": [str(world.id)]})
     assert refused.status_code == 403 and container.digest_reads.subscriber(ann.id).name == "Ann Lee"
     wrong_language = client.post(f"/admin/subscribers/{ann.id}",

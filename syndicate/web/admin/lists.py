@@ -13,7 +13,7 @@ from syndicate.digests import subscribers as subs
 from syndicate.errors import InvalidDigestInput
 from syndicate.web.admin.confirm import ask, is_confirmed
 from syndicate.web.admin.session import CsrfDep, SessionDep
-from syndicate.web.admin.views import render
+from syndicate.web.admin.views import SentFields, render
 from syndicate.web.deps import ContainerDep
 from syndicate.web.security import DbId
 
@@ -76,7 +76,7 @@ def list_page(request: Request, container: ContainerDep, _: SessionDep, list_id:
 
 @router.post("/{list_id}", response_class=HTMLResponse)
 def edit(
-    request: Request, container: ContainerDep, _: CsrfDep, list_id: DbId,
+    request: Request, container: ContainerDep, _: CsrfDep, list_id: DbId, sent: SentFields,
     name: Annotated[str, Form(max_length=200)], frequency: Annotated[str, Form(max_length=10)],
     description: Annotated[str, Form(max_length=subs.MAX_DESCRIPTION)] = "",
     language: Annotated[str, Form(max_length=35)] = "",
@@ -84,7 +84,14 @@ def edit(
     visibility: Annotated[str, Form(max_length=10)] = "public",
     repeat_stories: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Save a list's fields; a refused field comes back on the same page (422) as typed."""
+    """Save a list's fields; a refused field comes back on the same page (422) as typed. A field
+    absent from the form keeps its value (a private list never turns public for want of one);
+    an absent `repeat_stories` (an unchecked box sends nothing) turns repeating off."""
+    current = subs.list_by_id(container.digest_uow, list_id)
+    description = description if "description" in sent else current.description
+    language = language if "language" in sent else current.language or ""
+    categories = categories if "categories" in sent else " ".join(current.categories)
+    visibility = visibility if "visibility" in sent else current.visibility
     try:
         fields = subs.check_list_fields(name=name, frequency=frequency, language=language.strip() or None,
                                         categories=categories.replace(",", " ").split(),

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from syndicate.errors import InvalidPartner, NotFound, PartnerUrlRefused, SyndicateError
 from syndicate.partners.ports import DeliveryStatus, PartnerInput
 from syndicate.web.admin.confirm import ask, is_confirmed
 from syndicate.web.admin.session import CsrfDep, SessionDep
-from syndicate.web.admin.views import queued_again, render
+from syndicate.web.admin.views import SentFields, queued_again, render
 from syndicate.web.deps import ContainerDep
 from syndicate.web.security import INT64_MAX, DbId
 
@@ -67,11 +67,6 @@ def add(
     return _listing(request, container, created=(partner, secret))
 
 
-async def _form_fields(request: Request) -> frozenset[str]:
-    """The names the form sent: FastAPI gives an absent field and an empty one the same default."""
-    return frozenset((await request.form()).keys())
-
-
 _SAVED = {"1": "Changes saved.", "disabled": "Disabled: nothing is pushed until it is enabled again.",
           "enabled": "Enabled: waiting deliveries go now."}
 
@@ -109,7 +104,7 @@ def partner(
 def edit(
     request: Request, partner_id: DbId, container: ContainerDep, _: CsrfDep,
     name: Annotated[str, Form(max_length=200)], url: Annotated[str, Form(max_length=2000)],
-    sent: Annotated[frozenset[str], Depends(_form_fields)],
+    sent: SentFields,
     categories: Annotated[str, Form(max_length=2000)] = "",
     language: Annotated[str, Form(max_length=35)] = "",
     rate_limit_per_minute: Annotated[int, Form(ge=0, le=1_000_000)] = 0,

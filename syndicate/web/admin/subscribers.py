@@ -15,7 +15,7 @@ from syndicate.digests.optin import PendingConfirmation
 from syndicate.errors import InvalidDigestInput, InvalidEmail, NotFound
 from syndicate.web.admin.confirm import ask, is_confirmed
 from syndicate.web.admin.session import CsrfDep, SessionDep
-from syndicate.web.admin.views import render
+from syndicate.web.admin.views import SentFields, render
 from syndicate.web.admin_api import export_subscribers, not_found_404
 from syndicate.web.deps import ContainerDep
 from syndicate.web.security import INT64_MAX, DbId
@@ -116,13 +116,18 @@ def subscriber(
 @router.post("/{subscriber_id}", response_class=HTMLResponse)
 def edit(
     request: Request, subscriber_id: DbId, container: ContainerDep, _: CsrfDep, lists: ListIds,
+    sent: SentFields,
     name: Annotated[str, Form(max_length=200)] = "", language: Annotated[str, Form(max_length=35)] = "en",
 ) -> Response:
-    """Save name, language and lists (joined lists follow the reader's status; unticked ones are left);
-    409 for an erased subscriber, which must stay anonymous."""
+    """Save name, language and lists (joined lists follow the reader's status; unticked ones are left;
+    a name or language absent from the form keeps its value); 409 for an erased subscriber, which
+    must stay anonymous."""
     with not_found_404():
-        if is_erased(container.digest_reads.subscriber(subscriber_id).email):
+        current = container.digest_reads.subscriber(subscriber_id)
+        if is_erased(current.email):
             raise HTTPException(409, f"subscriber {subscriber_id} was erased; it cannot be edited")
+    name = name if "name" in sent else current.name
+    language = language if "language" in sent else current.language
     try:
         subs.edit_subscriber(container.digest_uow, subscriber_id, name=name, language=language,
                              list_ids=lists, now=container.now())

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
@@ -35,6 +35,15 @@ if TYPE_CHECKING:
 router = APIRouter(prefix="/admin", include_in_schema=False)
 PAGE_SIZE = 50
 CHART_DAYS = 14
+
+
+async def _sent_fields(request: Request) -> frozenset[str]:
+    """The names a form sent: FastAPI gives an absent field and an empty one the same default."""
+    return frozenset((await request.form()).keys())
+
+
+#: The names of the fields a POST sent, so an edit keeps the value of a field it was not sent.
+SentFields = Annotated[frozenset[str], Depends(_sent_fields)]
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
