@@ -94,7 +94,7 @@ class CpuMeter:
     """CPU seconds used between `start` and `stop` by groups of processes: the trees of the
     worker pids, every process named `postgres` (the server is shared: other clients' work
     counts too), and the mail server's pid. A process born in between counts from its start;
-    one that ended before `stop` is not counted."""
+    one that ended before `stop` is not counted. Several start/stop intervals add up."""
 
     def __init__(self, workers: list[int], mail_server: int) -> None:
         self.workers = workers
@@ -102,6 +102,7 @@ class CpuMeter:
         self._before: dict[str, dict[int, float]] = {}
         self.used: dict[str, float] = {}
         self.wall = 0.0
+        self._started = 0.0
 
     def _groups(self) -> dict[str, list[int]]:
         return {"worker processes": [p for root in self.workers for p in process_tree(root)],
@@ -112,13 +113,14 @@ class CpuMeter:
 
     def start(self) -> None:
         self._before = self._snapshot()
-        self.wall = time.perf_counter()
+        self._started = time.perf_counter()
 
     def stop(self) -> None:
-        self.wall = time.perf_counter() - self.wall
+        self.wall += time.perf_counter() - self._started
         after = self._snapshot()
-        self.used = {group: sum(t - self._before[group].get(p, 0.0) for p, t in times.items())
-                     for group, times in after.items()}
+        for group, times in after.items():
+            used = sum(t - self._before[group].get(p, 0.0) for p, t in times.items())
+            self.used[group] = self.used.get(group, 0.0) + used
 
     def report(self, messages: int) -> str:
         """CPU per message of each group, and how busy the machine's cores were with them."""
