@@ -336,6 +336,7 @@ def main() -> None:
         fan_runs: list[float] = []
         ceiling_runs: list[float] = []
         sample = b""
+        per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
         for k in range(1, args.runs + 1):
             before = sink.messages()
             cpu.start()
@@ -360,7 +361,6 @@ def main() -> None:
                     container.settings, Signer(SECRET), fanout.EditionMail(content),
                     ClaimedDelivery(1, 1, "reader0@bench1.example.com", "", "en", 1, True),
                     datetime.now(UTC)))
-            per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
             # Right after its fan-out: on this shared machine the same run's CPU per message moved
             # by up to 40 % within minutes, so a ceiling measured apart from the fan-out measured
             # a different machine.
