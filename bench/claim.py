@@ -53,8 +53,8 @@ def planned(n: int, redis_url: str) -> tuple[Any, str, int, list[tuple[int, int]
         "BASE_URL": "https://news.example.com", "DIGEST_HOUR": "24", "MAIL_SWEEP_SECONDS": "3600",
     })
     container = bootstrap(load_settings(), migrate=True)
-    seed(container, n)
-    edition_id = container.digests.send_now("bench")
+    [slug] = seed(container, n)
+    edition_id = container.digests.send_now(slug)
     with container.session_factory() as session:
         ids = list(session.scalars(select(DeliveryRow.id).where(DeliveryRow.edition_id == edition_id)
                                    .order_by(DeliveryRow.id)))

@@ -161,9 +161,9 @@ class LatentSink:
         self.proc.join(timeout=10)
 
 
-def seed(container: Any, n: int, lists: int) -> None:
-    """`lists` lists (bench-1, bench-2...) of n confirmed subscribers each, nobody on two (a reader
-    is never mailed a story twice), and the sample article published now."""
+def seed(container: Any, n: int, lists: int = 1) -> list[str]:
+    """`lists` lists of n confirmed subscribers each, nobody on two (a reader is never mailed a
+    story twice), and the sample article published now; returns the lists' slugs (bench-1...)."""
     from sqlalchemy import insert
 
     from syndicate.digests import subscribers as subs
@@ -185,6 +185,7 @@ def seed(container: Any, n: int, lists: int) -> None:
                     for sid in ids])
                 session.commit()
     container.articles.import_file(SAMPLE, overrides={"published_at": now.isoformat()})
+    return [f"bench-{k}" for k in range(1, lists + 1)]
 
 
 def start_workers(
@@ -326,7 +327,7 @@ def main() -> None:
         os.environ.update(settings)
         container = bootstrap(load_settings(), migrate=True)
         t = time.perf_counter()
-        seed(container, n, args.runs)
+        slugs = seed(container, n, args.runs)
         print(f"seeded {args.runs} x {n} subscribers in {time.perf_counter() - t:.1f} s", flush=True)
         env = {k: v for k, v in os.environ.items() if k not in settings} | settings
         procs = start_workers(env, args.workers, args.concurrency, workdir)
@@ -337,11 +338,11 @@ def main() -> None:
         ceiling_runs: list[float] = []
         sample = b""
         per = [n // connections + (1 if i < n % connections else 0) for i in range(connections)]
-        for k in range(1, args.runs + 1):
+        for k, slug in enumerate(slugs, 1):
             before = sink.messages()
             cpu.start()
             start = time.perf_counter()
-            edition_id = container.digests.send_now(f"bench-{k}", since=datetime.now(UTC) - timedelta(days=1))
+            edition_id = container.digests.send_now(slug, since=datetime.now(UTC) - timedelta(days=1))
             assert edition_id is not None, "no edition was built"
             while container.deliveries().has_pending(edition_id):
                 time.sleep(0.05)
