@@ -59,13 +59,18 @@ def scenario(tmp_path: Path) -> Iterator[Callable[..., MailScenario]]:
 
 
 def assert_exact(outcome: Outcome, *, extra_allowed: int) -> None:
-    """Nobody got nothing; at most `extra_allowed` copies beyond one each; the ledger equals the server."""
+    """Nobody got nothing; at most `extra_allowed` copies beyond one each in all, and no address more
+    than one extra per killed sending process; the ledger equals the server."""
     facts = describe(outcome)
     assert outcome.complete, f"the send never completed: {facts}"
     assert outcome.missing == 0, f"{outcome.missing} addresses got nothing: {facts}"
     assert outcome.extra_copies <= extra_allowed, (
         f"{outcome.doubled} addresses got 2+ copies ({outcome.extra_copies} extra, "
         f"{extra_allowed} allowed): {facts}")
+    # Each killed process had at most one message in flight to any one address.
+    assert outcome.most_copies <= 1 + outcome.killed_senders, (
+        f"an address got {outcome.most_copies} copies, more than one beyond its own per killed "
+        f"sending process: {facts}")
     assert outcome.ledger.get("sent") == len(outcome.copies) == outcome.n, facts
     assert sum(outcome.copies.values()) == outcome.ledger["sent"] + outcome.extra_copies
     unsettled = {k: v for k, v in outcome.ledger.items() if k != "sent" and v}

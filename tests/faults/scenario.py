@@ -86,6 +86,11 @@ class Outcome:
         return sum(c - 1 for c in self.copies.values() if c > 1)
 
     @property
+    def most_copies(self) -> int:
+        """The most copies any one address received."""
+        return max(self.copies.values(), default=0)
+
+    @property
     def doubled(self) -> int:
         """Addresses that received two copies or more."""
         return sum(1 for c in self.copies.values() if c > 1)
@@ -93,7 +98,8 @@ class Outcome:
     def row(self, fault: str) -> str:
         """One line of the issue's table: fault | copies received | seconds until all had one."""
         copies = (f"{self.doubled} addresses got 2+ copies, {self.missing} got none "
-                  f"(extra copies {self.extra_copies}, killed senders {self.killed_senders})")
+                  f"(extra copies {self.extra_copies}, at most {self.most_copies} to one address, "
+                  f"killed senders {self.killed_senders})")
         secs = (f"{self.seconds_to_all:.0f} s ({self.seconds_after_repair:.0f} s after the fault "
                 f"was repaired)")
         return f"| {fault} | {copies} | {secs if self.complete else 'incomplete: ' + secs} |"
