@@ -54,3 +54,17 @@ def test_claim_benchmark_prints_its_figures(pg_server: str, redis_server: str) -
     for prefix in ("subscribers=1000 ", "claim: 1000 rows in ", "bare UPDATE (baseline): 1000 rows in ",
                    "claim/bare UPDATE = "):
         assert any(line.startswith(prefix) for line in done.stdout.splitlines()), (prefix, done.stdout)
+
+
+def test_send_loop_benchmark_compares_threads_and_one_loop(pg_server: str) -> None:
+    if shutil.which("smtp-sink") is None and not Path("/usr/sbin/smtp-sink").exists():
+        if IN_CI:
+            pytest.fail("smtp-sink is not installed (Debian package postfix)")
+        pytest.skip("smtp-sink is not installed")
+    done = subprocess.run([sys.executable, "bench/send_loop.py", "-n", "300", "--rounds", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "TEST_PG_ADMIN": pg_server})
+    assert done.returncode == 0, done.stdout + done.stderr
+    for prefix in ("threads: 300 messages over 10 connections", "loop: 300 messages over 10 connections",
+                   "raw limit: ", "loop/threads = "):
+        assert any(line.startswith(prefix) for line in done.stdout.splitlines()), (prefix, done.stdout)
