@@ -52,12 +52,17 @@ def planned(n: int, redis_url: str) -> tuple[Any, str, int, list[tuple[int, int]
         "ADMIN_TOKEN": SECRET, "VAR_DIR": tempfile.mkdtemp(prefix="claim-bench-"),
         "BASE_URL": "https://news.example.com", "DIGEST_HOUR": "24", "MAIL_SWEEP_SECONDS": "3600",
     })
-    container = bootstrap(load_settings(), migrate=True)
-    [slug] = seed(container, n)
-    edition_id = container.digests.send_now(slug)
-    with container.session_factory() as session:
-        ids = list(session.scalars(select(DeliveryRow.id).where(DeliveryRow.edition_id == edition_id)
-                                   .order_by(DeliveryRow.id)))
+    try:
+        container = bootstrap(load_settings(), migrate=True)
+        [slug] = seed(container, n)
+        edition_id = container.digests.send_now(slug)
+        with container.session_factory() as session:
+            ids = list(session.scalars(select(DeliveryRow.id)
+                                       .where(DeliveryRow.edition_id == edition_id)
+                                       .order_by(DeliveryRow.id)))
+    except BaseException:
+        drop_database(name)  # never leave a half-made database on the shared server
+        raise
     size = container.settings.mail_batch_size
     ranges = [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
     return container, name, edition_id, ranges
