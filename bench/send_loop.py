@@ -41,10 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fanout import Sink, _push_raw_pipelined  # bench/fanout.py, next to this file
 from support import PG_ADMIN, create_database, drop_database  # bench/support.py
 
-from syndicate.digests.msgids import delivery_message_id
-from syndicate.digests.tokens import MANAGE, Signer
-from syndicate.mail.message import MessageTemplate, Recipient, build_template
-from syndicate.mail.smtp import SmtpTransport, dot_stuffed
+from syndicate.digests.fanout import EditionMail, recipient_for
+from syndicate.digests.ports import ClaimedDelivery, EditionContent
+from syndicate.digests.tokens import Signer
+from syndicate.mail.message import MessageTemplate, build_template
+from syndicate.mail.smtp import SmtpTransport, _envelope, dot_stuffed
+from syndicate.settings import Settings
 from syndicate.storage.group_commit import GroupCommit
 
 SECRET = "bench-secret-key-0123456789"
@@ -60,7 +62,10 @@ class Work:
     def __init__(self, db_url: str, n: int) -> None:
         self.db_url = db_url
         self.n = n
+        self.settings = Settings(secret_key=SECRET, base_url="https://news.example.com",
+                                 mail_from=f"Newsroom <{SENDER}>")
         self.signer = Signer(SECRET)
+        self.edition = EditionMail(EditionContent(1, 1, "news", "News", "daily", []))
         self.now = datetime.now(UTC)
         self.template: MessageTemplate = build_template(
             mail_from=f"Newsroom <{SENDER}>", subject="Daily digest", list_id="News <news.bench>",
@@ -93,12 +98,10 @@ class Work:
         return f"reader{i}@bench.example.com"
 
     def message(self, i: int) -> bytes:
-        """One reader's message, filled in as the fan-out fills it."""
-        token = self.signer.make(MANAGE, i, (1,), self.now)
-        return self.template.for_recipient(Recipient(
-            email=self.address(i), message_id=delivery_message_id(SECRET, "news.example.com", 1, i, 1),
-            greeting="Hello", unsubscribe_url=f"https://news.example.com/unsubscribe/{token}",
-            preferences_url=f"https://news.example.com/preferences/{token}"))
+        """One reader's message, its fields filled in by the fan-out's own `recipient_for`."""
+        row = ClaimedDelivery(i, i, self.address(i), "", "en", 1, True)
+        return self.template.for_recipient(recipient_for(self.settings, self.signer, self.edition, row,
+                                                         self.now))
 
 
 def with_threads(work: Work, port: int, connections: int) -> str:
@@ -138,10 +141,6 @@ def with_threads(work: Work, port: int, connections: int) -> str:
         t.join()
     db.close()
     return f"{group.groups} commits, {group.items / max(1, group.groups):.1f} outcomes each"
-
-
-def _envelope(recipient: str) -> bytes:
-    return f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
 
 
 class _Connection:
@@ -186,7 +185,7 @@ def with_loop(work: Work, port: int, connections: int) -> str:
         # c.row's envelope is accepted: its data, its end and the next row's envelope in one write.
         assert c.row is not None
         c.following = take()
-        ahead = _envelope(work.address(c.following)) if c.following is not None else b""
+        ahead = _envelope(SENDER, work.address(c.following)) if c.following is not None else b""
         c.sock.sendall(dot_stuffed(work.message(c.row)) + b".\r\n" + ahead)
         c.phase, c.waiting = "data", 1 + (3 if c.following is not None else 0)
 
@@ -214,7 +213,7 @@ def with_loop(work: Work, port: int, connections: int) -> str:
                 if c.row is None:
                     finish(c)
                     continue
-                c.sock.sendall(_envelope(work.address(c.row)))
+                c.sock.sendall(_envelope(SENDER, work.address(c.row)))
                 c.phase, c.waiting = "envelope", 3
             elif c.phase == "envelope":
                 send_data(c)
