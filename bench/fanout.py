@@ -302,7 +302,8 @@ def main() -> None:
     connections = args.workers * args.concurrency
 
     from syndicate.bootstrap import bootstrap
-    from syndicate.digests import fanout
+    from syndicate.digests.batch import recipient_for
+    from syndicate.digests.edition_mail import EditionMail, render_template
     from syndicate.digests.ports import ClaimedDelivery
     from syndicate.digests.tokens import Signer
     from syndicate.settings import load_settings
@@ -357,9 +358,9 @@ def main() -> None:
                 continue
             if not sample:
                 content = container.deliveries().edition_content(edition_id)
-                tpl = fanout.render_template(container.settings, content, "en")
-                sample = tpl.for_recipient(fanout.recipient_for(
-                    container.settings, Signer(SECRET), fanout.EditionMail(content),
+                tpl = render_template(container.settings, content, "en")
+                sample = tpl.for_recipient(recipient_for(
+                    container.settings, Signer(SECRET), EditionMail(content),
                     ClaimedDelivery(1, 1, "reader0@bench1.example.com", "", "en", 1, True),
                     datetime.now(UTC)))
             # Right after its fan-out: on this shared machine the same run's CPU per message moved
@@ -373,7 +374,7 @@ def main() -> None:
             print(cpu.report(n * args.runs))
             return
         fan_s, ceiling_s = statistics.median(fan_runs), statistics.median(ceiling_runs)
-        from syndicate.mail.smtp import dot_stuffed
+        from syndicate.mail.smtp_pipeline import dot_stuffed
 
         raw_n = min(n, 20_000)
         raw_s = parallel(_push_raw_pipelined, [(sink.port, raw_n, dot_stuffed(sample))])

@@ -41,11 +41,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fanout import Sink, _push_raw_pipelined  # bench/fanout.py, next to this file
 from support import PG_ADMIN, create_database, drop_database  # bench/support.py
 
-from syndicate.digests.fanout import EditionMail, recipient_for
+from syndicate.digests.batch import recipient_for
+from syndicate.digests.edition_mail import EditionMail
 from syndicate.digests.ports import ClaimedDelivery, EditionContent
 from syndicate.digests.tokens import Signer
 from syndicate.mail.message import MessageTemplate, build_template
-from syndicate.mail.smtp import SmtpTransport, _envelope, dot_stuffed
+from syndicate.mail.smtp import SmtpTransport
+from syndicate.mail.smtp_pipeline import dot_stuffed, envelope
 from syndicate.settings import Settings
 from syndicate.storage.group_commit import GroupCommit
 
@@ -185,7 +187,7 @@ def with_loop(work: Work, port: int, connections: int) -> str:
         # c.row's envelope is accepted: its data, its end and the next row's envelope in one write.
         assert c.row is not None
         c.following = take()
-        ahead = _envelope(SENDER, work.address(c.following)) if c.following is not None else b""
+        ahead = envelope(SENDER, work.address(c.following)) if c.following is not None else b""
         c.sock.sendall(dot_stuffed(work.message(c.row)) + b".\r\n" + ahead)
         c.phase, c.waiting = "data", 1 + (3 if c.following is not None else 0)
 
@@ -213,7 +215,7 @@ def with_loop(work: Work, port: int, connections: int) -> str:
                 if c.row is None:
                     finish(c)
                     continue
-                c.sock.sendall(_envelope(SENDER, work.address(c.row)))
+                c.sock.sendall(envelope(SENDER, work.address(c.row)))
                 c.phase, c.waiting = "envelope", 3
             elif c.phase == "envelope":
                 send_data(c)

@@ -372,7 +372,8 @@ def _wire_digests(c: Container) -> None:
     pace, one Mailer (DKIM signer + pace) for digests and confirmations, one rendered-edition
     cache, one link signer."""
     from syndicate.digests.bounces import BounceReports
-    from syndicate.digests.fanout import Fanout, TemplateCache
+    from syndicate.digests.edition_mail import TemplateCache
+    from syndicate.digests.fanout import Fanout
     from syndicate.digests.optin import OptIn
     from syndicate.digests.ratelimit import SendPace, make_counter
     from syndicate.digests.service import DigestService

@@ -20,6 +20,7 @@ from syndicate.digests.states import (
 )
 from syndicate.domain.articles import Article
 from syndicate.domain.stories import Story
+from syndicate.errors import DatabaseUnavailable
 from syndicate.services.ports import Transaction
 
 #: Who may join a list: anyone from the public pages, or only through an admin.
@@ -149,6 +150,10 @@ class ReportTarget:
     email: str
 
 
+#: An outcome to record and the subscriber its bounce suppresses (None: nobody).
+Recording = tuple[Outcome, int | None]
+
+
 class OutcomeWriter(Protocol):
     """Records the outcomes of one sender (one SMTP connection), one durable write each.
 
@@ -156,9 +161,11 @@ class OutcomeWriter(Protocol):
     connection from its first write until it is closed.
     """
 
-    def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
-        """Write one outcome (and bounce `suppress`, a subscriber id) before returning, as
-        `DeliveryStore.record`; raises DatabaseUnavailable when it could not be written."""
+    def record_all(self, items: Sequence[Recording], *, now: datetime) -> list[Recording]:
+        """Write these outcomes (each with the subscriber its bounce suppresses) before
+        returning, as `DeliveryStore.record`, in one transaction or a few; returns the items that
+        were not written because the database is away (empty when all were written), so a retry
+        never writes one twice. Other errors are raised."""
 
     def close(self) -> None:
         """Release what the writer holds."""
@@ -174,9 +181,13 @@ class StoreOutcomeWriter:
     def __init__(self, store: DeliveryStore) -> None:
         self.store = store
 
-    def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
-        """See OutcomeWriter.record."""
-        self.store.record([outcome], [suppress] if suppress is not None else [], now=now)
+    def record_all(self, items: Sequence[Recording], *, now: datetime) -> list[Recording]:
+        """See OutcomeWriter.record_all: one `DeliveryStore.record` transaction."""
+        try:
+            self.store.record([o for o, _ in items], [s for _, s in items if s is not None], now=now)
+        except DatabaseUnavailable:
+            return list(items)
+        return []
 
     def close(self) -> None:
         """Nothing is held."""

@@ -16,8 +16,9 @@ from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from syndicate.digests import subscribers as subs
+from syndicate.digests.batch import BatchResult
 from syndicate.digests.editions import article_matches, create_edition
-from syndicate.digests.fanout import BatchResult, Fanout
+from syndicate.digests.fanout import Fanout
 from syndicate.digests.ports import DeliveryStore, EditionStore
 from syndicate.digests.states import DeliveryState, Frequency, SubscriberStatus
 from syndicate.domain.commands import SendBatch

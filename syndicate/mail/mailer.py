@@ -19,7 +19,7 @@ from typing import Protocol
 
 from syndicate.mail.dkim import DkimSigner, dkim_signer
 from syndicate.mail.message import MessageTemplate, Recipient, build_simple
-from syndicate.mail.transport import ClosesOnExit, SendResult, Transport, open_transport
+from syndicate.mail.transport import ClosesOnExit, Pipeline, SendResult, Transport, open_transport
 from syndicate.settings import Settings
 
 
@@ -134,6 +134,17 @@ class Outgoing(ClosesOnExit):
         """
         self.mailer.pace.wait()
         return self.transport.send(self.sender, recipient, data, then)
+
+    def pipeline(self) -> Pipeline | None:
+        """This connection for a selector loop, opened now when it is not (blocking); None
+        when its transport cannot be driven that way (then `send_prepared`). See `begin`."""
+        return self.transport.pipeline()
+
+    def begin(self, pipe: Pipeline, recipient: str, data: bytes, then: str | None) -> SendResult | None:
+        """Wait for the send pace, then start sending signed bytes on `pipe` (this connection's
+        `pipeline()`); the result when already known, else None (`pipe.readable` gives it)."""
+        self.mailer.pace.wait()
+        return pipe.begin(self.sender, recipient, data, then)
 
     def close(self) -> None:
         """Done with the connection: kept for the next sender when the mailer keeps idle ones."""

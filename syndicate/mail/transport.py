@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import selectors
 import smtplib
 from dataclasses import dataclass
 from types import TracebackType
@@ -45,11 +46,37 @@ class SendResult:
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
 
 
+class Pipeline(Protocol):
+    """A connection a selector loop drives, one message at a time (mail/smtp_pipeline.py)."""
+
+    #: Monotonic time by which the message under way needs its next reply (None: nothing due).
+    deadline: float | None
+
+    def watch(self, selector: selectors.BaseSelector, data: object) -> None:
+        """Keep the connection's socket registered with `selector` (key data `data`)."""
+
+    def begin(self, sender: str, recipient: str, data: bytes, then: str | None) -> SendResult | None:
+        """Start a send; its result if already known, else None (then `readable` gives it)."""
+
+    def readable(self) -> SendResult | None:
+        """Take what arrived; the result of the message under way once it is decided."""
+
+    def expire(self) -> SendResult | None:
+        """The reply is overdue: treat the connection as lost."""
+
+    def release(self) -> None:
+        """Stop watching; the connection stays open only when it is in step."""
+
+
 class ClosesOnExit:
     """`with transport:` closes it on the way out, exception or not."""
 
     def close(self) -> None:
         """Release the connection (subclasses override)."""
+
+    def pipeline(self) -> Pipeline | None:
+        """None: only a transport that says so can be driven from a selector loop (Transport)."""
+        return None
 
     def reusable(self) -> bool:
         """False: only a transport that says so is kept open for another sender (see Transport)."""
@@ -76,6 +103,10 @@ class Transport(Protocol):
 
     def reusable(self) -> bool:
         """True when the connection is open and idle, fit to carry another sender's messages."""
+
+    def pipeline(self) -> Pipeline | None:
+        """The connection for a selector loop, opened now when it is not; None when this
+        transport cannot be driven that way (then `send`)."""
 
     def close(self) -> None:
         """Release the connection."""

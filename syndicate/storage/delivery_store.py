@@ -21,6 +21,7 @@ from syndicate.digests.ports import (
     EditionContent,
     Outcome,
     OutcomeWriter,
+    Recording,
     ReportTarget,
     StoreOutcomeWriter,
 )
@@ -117,8 +118,17 @@ class _GroupedOutcomeWriter(contextlib.AbstractContextManager["_GroupedOutcomeWr
         group.open()
 
     def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
-        """See OutcomeWriter.record."""
+        """Write one outcome in the next group; raises what failed it (DatabaseUnavailable)."""
         self._group.group.submit((outcome, suppress, now))
+
+    def record_all(self, items: Sequence[Recording], *, now: datetime) -> list[Recording]:
+        """See OutcomeWriter.record_all: the items join the group writer's next groups."""
+        errors = self._group.group.submit_all([(o, s, now) for o, s in items])
+        failed = next((e for e in errors if e is not None and not isinstance(e, DatabaseUnavailable)),
+                      None)
+        if failed is not None:
+            raise failed
+        return [item for item, e in zip(items, errors, strict=True) if e is not None]
 
     def close(self) -> None:
         """See OutcomeWriter.close."""
@@ -165,7 +175,7 @@ class SqlDeliveryStore:
     def record(self, outcomes: Sequence[Outcome], suppress: Sequence[int], *, now: datetime) -> None:
         """See DeliveryStore.record (committed; an outage raises DatabaseUnavailable)."""
         if self.recording is not None and len(outcomes) == 1 and len(suppress) <= 1:
-            with self.writer() as writer:
+            with _GroupedOutcomeWriter(self._group_writer()) as writer:
                 writer.record(outcomes[0], suppress[0] if suppress else None, now=now)
             return
         with _outage_named(), self.session_factory() as session:
@@ -176,10 +186,14 @@ class SqlDeliveryStore:
         of the recording engine, one transaction per group of outcomes)."""
         if self.recording is None:
             return StoreOutcomeWriter(self)
+        return _GroupedOutcomeWriter(self._group_writer())
+
+    def _group_writer(self) -> _PgGroupWriter:
+        assert self.recording is not None
         pid = os.getpid()
         if self._grouped is None or self._grouped[0] != pid:  # never carried across a fork
             self._grouped = (pid, _PgGroupWriter(self.recording))
-        return _GroupedOutcomeWriter(self._grouped[1])
+        return self._grouped[1]
 
     def heartbeat(self, delivery_ids: Sequence[int], *, now: datetime) -> int:
         """See DeliveryStore.heartbeat (committed; an outage raises DatabaseUnavailable)."""

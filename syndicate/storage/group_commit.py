@@ -59,32 +59,44 @@ class GroupCommit(Generic[T]):
 
     def submit(self, item: T) -> None:
         """Write `item` in the next group; raises the error that failed it."""
-        mine = _Pending(item)
+        error = self.submit_all([item])[0]
+        if error is not None:
+            raise error
+
+    def submit_all(self, items: list[T]) -> list[BaseException | None]:
+        """Write `items` (in order, in as few groups as the queue allows) and return once each
+        is written or failed: the error that failed each item, None for a written one."""
+        mine = [_Pending(item) for item in items]
+        if not mine:
+            return []
         with self._mutex:
-            self._waiting.append(mine)
+            self._waiting.extend(mine)
             lead = not self._busy
             self._busy = True
-        if not lead:
-            mine.wake.acquire()
-        if not mine.done:
-            # The lead is ours, and `mine` is the oldest waiting item: `_busy` was false only
-            # with nothing waiting, and a hand-off goes to the head of the queue.
-            with self._mutex:
-                group, self._waiting = self._waiting[:self._max], self._waiting[self._max:]
-            try:
-                self._run(group)
-            finally:
-                with self._mutex:  # still busy: whoever came meanwhile waits for a successor
-                    successor = self._waiting[0] if self._waiting else None
-                    self._busy = successor is not None
-                for p in group:
-                    p.done = True
-                    if p is not mine:
-                        p.wake.release()
-                if successor is not None:
-                    successor.wake.release()
-        if mine.error is not None:
-            raise mine.error
+        for k, pending in enumerate(mine):
+            if not (k == 0 and lead):
+                pending.wake.acquire()
+            if not pending.done:
+                self._lead(pending)
+        return [p.error for p in mine]
+
+    def _lead(self, mine: _Pending[T]) -> None:
+        """Write the next group as its leader; `mine` is the oldest item waiting: `_busy` was
+        false only with nothing waiting, and a hand-off goes to the head of the queue."""
+        with self._mutex:
+            group, self._waiting = self._waiting[:self._max], self._waiting[self._max:]
+        try:
+            self._run(group)
+        finally:
+            with self._mutex:  # still busy: whoever came meanwhile waits for a successor
+                successor = self._waiting[0] if self._waiting else None
+                self._busy = successor is not None
+            for p in group:
+                p.done = True
+                if p is not mine:
+                    p.wake.release()
+            if successor is not None:
+                successor.wake.release()
 
     def _run(self, group: list[_Pending[T]]) -> None:
         try:

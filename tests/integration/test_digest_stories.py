@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from syndicate.digests import subscribers as subs
-from syndicate.digests.fanout import NOTHING_NEW
+from syndicate.digests.batch import NOTHING_NEW
 from syndicate.storage.digest_models import DeliveryRow, MailedStoryRow
 from tests.conftest import run_cli
 from tests.integration.digest_helpers import SmtpSink, add_active, make_list

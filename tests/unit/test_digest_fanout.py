@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.digests.fanout import Fanout, TemplateCache
+from syndicate.digests.edition_mail import TemplateCache
+from syndicate.digests.fanout import Fanout
 from syndicate.digests.msgids import read_delivery_message_id
 from syndicate.digests.ports import NewEdition
 from syndicate.digests.states import DeliveryState, Frequency, SubscriberStatus

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from syndicate.digests.fanout import NOTHING_NEW, Fanout, TemplateCache, by_variant, variant_of
+from syndicate.digests.batch import NOTHING_NEW
+from syndicate.digests.edition_mail import TemplateCache, by_variant, variant_of
+from syndicate.digests.fanout import Fanout
 from syndicate.digests.ports import ClaimedDelivery, NewEdition
 from syndicate.digests.states import DeliveryState, Frequency
 from syndicate.digests.tokens import Signer

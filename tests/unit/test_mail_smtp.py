@@ -12,7 +12,8 @@ from aiosmtpd.smtp import AuthResult
 
 from syndicate.errors import ConfigError
 from syndicate.mail.outbox import OutboxTransport
-from syndicate.mail.smtp import SmtpTransport, dot_stuffed, parse_smtp_url
+from syndicate.mail.smtp import SmtpTransport, parse_smtp_url
+from syndicate.mail.smtp_pipeline import dot_stuffed
 from tests.conftest import free_port
 from tests.integration.digest_helpers import SmtpSink
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
-from syndicate.digests.fanout import Fanout, TemplateCache
+from syndicate.digests.edition_mail import TemplateCache
+from syndicate.digests.fanout import Fanout
 from syndicate.digests.ports import (
     ClaimedDelivery,
     EditionContent,
