@@ -83,7 +83,15 @@ class SendLoop:
 
     def _start(self, lane: _Lane, row: ClaimedDelivery | None) -> None:
         """Start `row` on `lane` with the lane's next row named ahead, or close a lane that has
-        nothing left (its connection is kept for the next batch when it is in step)."""
+        nothing left (its connection is kept for the next batch when it is in step).
+
+        An unexpected error here (a bug, a pace or DKIM failure: nothing went out for the row)
+        stops this lane and all sending; the other lanes finish the messages under way and
+        record them, and the error is raised once they have.
+        """
+        if row is not None and self.batch.stop.is_set():
+            self.batch.todo.put(row)  # taken ahead, never begun: released with the batch's rest
+            row = None
         if row is None:
             lane.open = False
             lane.pipe.release()
@@ -91,13 +99,25 @@ class SendLoop:
             return
         e, edition = self.engine, self.batch.edition
         lane.row, lane.following = row, self._take()
-        lane.now = now = e.now()
-        template = e.cache.template(e.settings, edition, row.language, row.article_ids)
-        data = lane.out.prepare(template, recipient_for(e.settings, e.signer, edition, row, now))
-        # In flight from its first byte: whatever stops the loop now leaves it to the sweep.
-        self.batch.in_flight.add(row.delivery_id)
-        then = lane.following.email if lane.following is not None else None
-        result = lane.out.begin(lane.pipe, row.email, data, then)
+        try:
+            lane.now = now = e.now()
+            template = e.cache.template(e.settings, edition, row.language, row.article_ids)
+            data = lane.out.prepare(template, recipient_for(e.settings, e.signer, edition, row, now))
+            # In flight from its first byte: if the loop dies now, the sweep takes it over.
+            self.batch.in_flight.add(row.delivery_id)
+            then = lane.following.email if lane.following is not None else None
+            result = lane.out.begin(lane.pipe, row.email, data, then)
+        except Exception as exc:
+            self.batch.in_flight.discard(row.delivery_id)
+            for unsent in (row, lane.following):
+                if unsent is not None:
+                    self.batch.todo.put(unsent)
+            self.batch.failed(exc)
+            self.batch.stop.set()
+            lane.open = False
+            lane.pipe.release()
+            lane.out.transport.close()  # in an unknown state: never kept for another sender
+            return
         if result is not None:
             self.answered.append((lane, result))
 

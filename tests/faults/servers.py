@@ -27,6 +27,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.integration.digest_helpers import ehlo_responses
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on right now."""
@@ -137,6 +139,10 @@ class _SmtpHandler:
     def __init__(self, owner: CountingSmtp) -> None:
         self.owner = owner
 
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        return ehlo_responses(session, hostname, responses, pipelining=self.owner.pipelining)
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: Any) -> str:
         if self.owner.refuse_with:
@@ -157,12 +163,14 @@ class CountingSmtp:
     """An SMTP server on loopback counting messages per recipient; switch it with the attributes.
 
     `refuse_with` ('451 …' or '421 …') refuses every recipient; `stop()`/`start()` take the
-    listening port away and give it back; `latency_s` delays each DATA reply.
+    listening port away and give it back; `latency_s` delays each DATA reply. It offers
+    PIPELINING (so senders drive it from their selector loop) unless `pipelining` is False.
     """
 
-    def __init__(self, *, latency_s: float = 0.0) -> None:
+    def __init__(self, *, latency_s: float = 0.0, pipelining: bool = True) -> None:
         self.port = free_port()
         self.latency_s = latency_s
+        self.pipelining = pipelining
         self.refuse_with: str | None = None
         self.received: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()

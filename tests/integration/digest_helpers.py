@@ -21,12 +21,19 @@ SAMPLE = EXAMPLES / "csto-anniversary.txt"
 SAMPLE_TITLE = "A quarter of a century together: CSTO celebrates anniversary"
 
 
+def ehlo_responses(session: Any, hostname: str, responses: list[str], *, pipelining: bool) -> list[str]:
+    """aiosmtpd's EHLO reply (its `handle_EHLO` hook), with PIPELINING added when asked."""
+    session.host_name = hostname
+    return [*responses[:-1], "250-PIPELINING", responses[-1]] if pipelining else responses
+
+
 @dataclass
 class SmtpSink:
     """An aiosmtpd server on loopback that records messages and refuses chosen recipients.
 
     `replies[address]` is a list of RCPT replies used one per attempt ('451 …', '550 …');
-    when it runs out the address is accepted.
+    when it runs out the address is accepted. It offers PIPELINING, as postfix and most mail
+    servers do (aiosmtpd alone does not), unless `pipelining` is False.
     """
 
     port: int = 0
@@ -34,6 +41,11 @@ class SmtpSink:
     received: list[tuple[list[str], bytes]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    pipelining: bool = True
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        return ehlo_responses(session, hostname, responses, pipelining=self.pipelining)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: Any) -> str:

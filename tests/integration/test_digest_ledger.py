@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -332,28 +333,29 @@ def test_beat_builds_each_frequency_once_for_its_own_subscribers(
                    ("weekly@example.com", "World news: Monday story")]
 
 
+@pytest.mark.parametrize("pipelining", [True, False], ids=["selector-loop", "threads"])
 def test_a_batch_stopped_by_an_error_records_what_it_sent_and_requeues_the_rest(
-    mail_container: Any, smtp_sink: SmtpSink
+    mail_container: Any, smtp_sink: SmtpSink, pipelining: bool
 ) -> None:
-    from syndicate.mail.smtp import SmtpTransport
-
+    smtp_sink.pipelining = pipelining  # without PIPELINING the engine runs a thread per connection
     c = mail_container
     add_active(c, make_list(c), [f"r{n}@example.com" for n in range(5)])
     publish_sample(c)
     edition_id = c.digests.send_now("world")
     assert edition_id is not None
 
-    class Breaks(SmtpTransport):
-        sent = 0
+    class Breaks:
+        """A send pace that fails from the third message on (nothing of it went out)."""
 
-        def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> Any:
-            if Breaks.sent == 2:
+        def __init__(self) -> None:
+            self.waits = itertools.count()
+
+        def wait(self) -> None:
+            if next(self.waits) >= 2:
                 raise RuntimeError("disk full")
-            Breaks.sent += 1
-            return super().send(sender, recipient, data)
 
     digests = c.digests
-    mailer = replace(c.mailer, connect=lambda: Breaks(c.settings.smtp_url or ""), idle=None)
+    mailer = replace(c.mailer, pace=Breaks(), idle=None)
     breaking = replace(digests.fanout, mailer=mailer)
     with pytest.raises(RuntimeError, match="disk full"):
         breaking.send_batch(edition_id, 0, 2**62)
@@ -479,3 +481,53 @@ def test_history_is_append_only_and_readers_who_left_are_never_offered_again(
     with pytest.raises(InvalidDigestInput, match="is bounced; a reader who left or was suppressed"):
         c.digests.resend(edition_id, mode="to", email="gone@EXAMPLE.com")
     assert c.digests.resend(edition_id, mode="to", email="BUSY@example.com") == 1
+
+
+class _DropsOneConnection(SmtpSink):
+    """Cuts the connection carrying the `drop_at`-th message, before answering its data."""
+
+    drop_at = 7
+    seen = 0
+    dropped: tuple[str, ...] = ()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.seen += 1
+            drop = self.seen == self.drop_at
+            if drop:
+                self.dropped = tuple(envelope.rcpt_tos)
+        if drop:
+            server.transport.close()  # the message was not taken: no 250 ever comes
+            return "451 never read"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_pool_connection_dropped_mid_batch_sends_only_its_own_message_again(
+    make_container: Callable[..., Any], pg_url: str
+) -> None:
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    sink = _DropsOneConnection(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        c = make_container(smtp_url=sink.url, base_url="https://news.example.com", database_url=pg_url,
+                           mail_batch_size=100, smtp_connections=10)
+        emails = [f"reader{n}@example.com" for n in range(40)]
+        add_active(c, make_list(c), emails)
+        publish_sample(c)
+        edition_id = c.digests.send_now("world")
+        assert edition_id is not None
+        counts = run_all(c, edition_id)
+    finally:
+        controller.stop()
+    assert len(sink.dropped) == 1  # one of the ten connections was cut while its message was under way
+    assert counts["sent"] == 40 and counts["queued"] == counts["sending"] == 0
+    assert sorted(sink.recipients()) == sorted(emails)  # each address exactly once
+    with c.session_factory() as session:
+        attempts = dict(session.execute(
+            select(SubscriberRow.email, DeliveryRow.attempts)
+            .join(DeliveryRow, DeliveryRow.subscriber_id == SubscriberRow.id)).all())
+    assert set(attempts.values()) == {1}  # sent again on a new connection, within its one attempt

@@ -114,6 +114,8 @@ class Quick(Ledger):
     """A write with no sleep: hand-offs happen as fast as the threads can run."""
 
     def write(self, items: list[int]) -> None:
+        if self.bad & set(items):
+            raise ValueError(f"bad item in {items}")
         with self._lock:
             self.inside += 1
             self.most_inside = max(self.most_inside, self.inside)
@@ -145,3 +147,36 @@ def test_senders_in_a_loop_are_never_left_asleep_and_groups_stay_one_at_a_time()
     # and a submitter after them all leads at once
     group.submit(-1)
     assert ledger.written[-1] == -1
+
+
+def test_submit_all_writes_a_list_in_order_across_groups_and_reports_each_item() -> None:
+    # A selector loop hands in every outcome of a pass at once, while other senders submit
+    # single items: lists longer than a group are split, and each item's own error comes back.
+    ledger = Quick(bad=frozenset({1005}))
+    group = GroupCommit(ledger.write, shared=lambda e: isinstance(e, Away), max_group=4)
+    errors: dict[int, list[BaseException | None]] = {}
+
+    def loop(base: int) -> None:
+        for round_ in range(50):
+            items = [base + round_ * 10 + k for k in range(10)]
+            errors[items[0]] = group.submit_all(items)
+
+    def single() -> None:
+        for i in range(200):
+            group.submit(50_000 + i)
+
+    threads = [threading.Thread(target=loop, args=(0,)), threading.Thread(target=loop, args=(1000,)),
+               threading.Thread(target=single)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert isinstance(errors[1000][5], ValueError)
+    assert sum(e is not None for errs in errors.values() for e in errs) == 1
+    expected = [i for base in (0, 1000) for i in range(base, base + 500) if i != 1005]
+    assert sorted(ledger.written) == sorted(expected + list(range(50_000, 50_200)))
+    assert all(len(t) <= 4 for t in ledger.transactions) and ledger.most_inside == 1
+    own = [i for i in ledger.written if i < 1000]
+    assert own == sorted(own)  # one submitter's items are written in the order it gave them
+    assert group.submit_all([]) == []

@@ -1,0 +1,132 @@
+"""A pipelined SMTP connection driven from a selector, against a real aiosmtpd server on loopback:
+the same fate per recipient as SmtpTransport.send, a dropped connection sent once more, and the
+connection handed back to smtplib in step."""
+
+from __future__ import annotations
+
+import selectors
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from syndicate.mail.smtp import SmtpTransport
+from syndicate.mail.smtp_pipeline import SmtpPipeline
+from syndicate.mail.transport import SendResult
+from tests.conftest import free_port
+from tests.integration.digest_helpers import SmtpSink
+
+MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+
+
+class _Sink(SmtpSink):
+    """Refuses data holding `reject-me`; drops the connection once on data holding `drop-me`."""
+
+    dropped = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if b"reject-me" in envelope.original_content:
+            return "554 5.6.0 content refused"
+        if b"drop-me" in envelope.original_content and not self.dropped:
+            self.dropped += 1
+            server.transport.close()  # gone before the 250: the message was not taken
+            return "451 never read"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.fixture
+def sink() -> Iterator[_Sink]:
+    s = _Sink(port=free_port())
+    controller = Controller(s, hostname="127.0.0.1", port=s.port)
+    controller.start()
+    yield s
+    controller.stop()
+
+
+def _drive(pipe: SmtpPipeline, selector: selectors.BaseSelector, rcpt: str, data: bytes,
+           then: str | None) -> SendResult:
+    """One message through the pipeline, waiting on the selector as the fan-out's loop does."""
+    result = pipe.begin("s@example.com", rcpt, data, then)
+    while result is None:
+        events = selector.select(5)
+        assert events, "no reply within 5 s"
+        result = pipe.readable()
+    return result
+
+
+def _send_all(transport: SmtpTransport, messages: list[tuple[str, bytes]]) -> list[SendResult]:
+    pipe = transport.pipeline()
+    assert pipe is not None, "the sink offers PIPELINING"
+    with selectors.DefaultSelector() as selector:
+        pipe.watch(selector, None)
+        results = [_drive(pipe, selector, rcpt, data, following[0] if following else None)
+                   for (rcpt, data), following in zip(messages, [*messages[1:], None], strict=True)]
+        pipe.release()
+    return results
+
+
+def test_each_recipient_gets_the_fate_smtp_transport_gives_it(sink: _Sink) -> None:
+    sink.replies = {"later@example.com": ["451 4.7.1 try later"], "gone@example.com": ["550 5.1.1 no"]}
+    order = ["a@example.com", "later@example.com", "gone@example.com", "b@example.com"]
+    with SmtpTransport(sink.url) as smtp:
+        results = _send_all(smtp, [(r, MESSAGE + r.encode() + b"\r\n.dot\r\n") for r in order])
+    assert [r.code for r in results] == [250, 451, 550, 250]
+    assert results[2].bounce and results[1].temporary and not results[1].bounce
+    assert results[2].describe() == "550 5.1.1 no"
+    assert [(rcpts, data.rsplit(b"\r\n", 3)[-3]) for rcpts, data in sink.received] == [
+        (["a@example.com"], b"a@example.com"), (["b@example.com"], b"b@example.com")]
+    assert all(data.endswith(b"\r\n.dot\r\n") for _, data in sink.received)  # dot-stuffed on the wire
+
+
+def test_refused_data_with_an_envelope_ahead_keeps_the_next_message_intact(sink: _Sink) -> None:
+    with SmtpTransport(sink.url) as smtp:
+        first, second = _send_all(smtp, [("a@example.com", MESSAGE + b"reject-me\r\n"),
+                                         ("b@example.com", MESSAGE)])
+    assert first.code == 554 and not first.bounce
+    assert second.ok and sink.received == [(["b@example.com"], MESSAGE)]
+
+
+def test_a_connection_dropped_mid_message_sends_it_once_more_on_a_new_one(sink: _Sink) -> None:
+    with SmtpTransport(sink.url) as smtp:
+        results = _send_all(smtp, [("a@example.com", MESSAGE + b"drop-me\r\n"),
+                                   ("b@example.com", MESSAGE)])
+    assert [r.code for r in results] == [250, 250] and sink.dropped == 1
+    assert sink.recipients() == ["a@example.com", "b@example.com"]  # each exactly once
+
+
+def test_the_connection_goes_back_to_smtplib_in_step(sink: _Sink) -> None:
+    with SmtpTransport(sink.url) as smtp:
+        assert all(r.ok for r in _send_all(smtp, [("a@example.com", MESSAGE), ("b@example.com", MESSAGE)]))
+        assert smtp.reusable()
+        assert smtp.send("s@example.com", "c@example.com", MESSAGE).ok  # smtplib reads its own reply
+        assert all(r.ok for r in _send_all(smtp, [("d@example.com", MESSAGE)]))
+    assert sink.recipients() == ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
+
+
+def test_released_mid_message_the_connection_is_dropped_and_delivers_nothing(sink: _Sink) -> None:
+    with SmtpTransport(sink.url) as smtp, selectors.DefaultSelector() as selector:
+        pipe = smtp.pipeline()
+        assert pipe is not None
+        pipe.watch(selector, None)
+        assert pipe.begin("s@example.com", "a@example.com", MESSAGE, None) is None
+        pipe.release()  # before the server answered: the envelope never got its data
+        assert not smtp.reusable()
+    assert sink.received == []
+
+
+def test_an_overdue_reply_counts_as_a_lost_connection(sink: _Sink) -> None:
+    with SmtpTransport(sink.url) as smtp, selectors.DefaultSelector() as selector:
+        pipe = smtp.pipeline()
+        assert pipe is not None
+        pipe.watch(selector, None)
+        assert pipe.begin("s@example.com", "a@example.com", MESSAGE, None) is None
+        assert pipe.deadline is not None
+        assert pipe.expire() is None  # sent once more, on a new connection
+        result = pipe.expire()
+    assert result is not None and result.temporary and "no reply within" in result.reply
+
+
+def test_an_unreachable_server_is_a_temporary_failure_and_no_pipeline() -> None:
+    smtp = SmtpTransport(f"smtp://127.0.0.1:{free_port()}")
+    assert smtp.pipeline() is None  # the fan-out then sends through `send`, which reports a 421
