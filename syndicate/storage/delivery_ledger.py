@@ -236,10 +236,17 @@ Recorded = tuple[Outcome, int | None, datetime]
 def record_many(items: Sequence[Recorded], *, reason: str = "bounced") -> tuple[str, dict[str, Any]]:
     """The statement (RECORD_MANY_PG or RECORD_MANY_SUPPRESSING_PG) and its parameters for
     these outcomes. Times must be aware, as everywhere in the ledger."""
-    params: dict[str, Any] = {"ids": int_array(o.delivery_id for o, _, _ in items), "rows": json.dumps([
-        {"id": o.delivery_id, "state": str(o.state), "reply": o.last_reply,
-         "retry_at": o.retry_at.isoformat() if o.retry_at is not None else None, "at": at.isoformat()}
-        for o, _, at in items])}
+    stamps: dict[datetime, str] = {}  # a group's outcomes mostly share one time: format it once
+    rows = []
+    for o, _, at in items:
+        stamp = stamps.get(at)
+        if stamp is None:
+            stamp = stamps[at] = at.isoformat()
+        retry_at = o.retry_at
+        rows.append({"id": o.delivery_id, "state": o.state.value, "reply": o.last_reply,
+                     "retry_at": None if retry_at is None else retry_at.isoformat(), "at": stamp})
+    params: dict[str, Any] = {"ids": int_array(o.delivery_id for o, _, _ in items),
+                              "rows": json.dumps(rows)}
     suppress = [s for _, s, _ in items if s is not None]
     if not suppress:
         return RECORD_MANY_PG, params
