@@ -8,7 +8,7 @@ PORT   ?= 8000
 HOST   ?= 127.0.0.1
 
 # Debian packages the tests drive as real peers: smtp-sink (postfix), nginx, SpamAssassin, Chromium.
-SYSDEPS := postfix nginx spamassassin chromium chromium-driver
+SYSDEPS := postfix nginx spamassassin chromium chromium-driver openssl
 
 .PHONY: run test lint typecheck unit bench clean install sysdeps catalogs
 

@@ -5,7 +5,10 @@ connection handed back to smtplib in step."""
 from __future__ import annotations
 
 import selectors
+import ssl
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,3 +133,39 @@ def test_an_overdue_reply_counts_as_a_lost_connection(sink: _Sink) -> None:
 def test_an_unreachable_server_is_a_temporary_failure_and_no_pipeline() -> None:
     smtp = SmtpTransport(f"smtp://127.0.0.1:{free_port()}")
     assert smtp.pipeline() is None  # the fan-out then sends through `send`, which reports a 421
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (openssl, as the DKIM tests use)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.parametrize("scheme", ["smtps", "smtp+starttls"])
+def test_tls_connections_carry_messages_larger_than_a_tls_record(
+        certificate: tuple[Path, Path], scheme: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the transport verifies as in production
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    sink = _Sink(port=free_port())
+    tls: dict[str, Any] = ({"ssl_context": server_tls} if scheme == "smtps"
+                           else {"tls_context": server_tls, "require_starttls": True})
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **tls)
+    controller.start()
+    # 40 KB each: every message spans several TLS records, and replies arrive while data goes out.
+    messages = [(f"r{n}@example.com", MESSAGE + (b"y" * 998 + b"\r\n") * 40 + f"{n}\r\n".encode())
+                for n in range(12)]
+    try:
+        with SmtpTransport(f"{scheme}://127.0.0.1:{sink.port}") as smtp:
+            results = _send_all(smtp, messages)
+            assert isinstance(smtp.socket(), ssl.SSLSocket)
+    finally:
+        controller.stop()
+    assert all(r.ok for r in results)
+    assert sorted(data for _, data in sink.received) == sorted(data for _, data in messages)
