@@ -99,10 +99,10 @@ class BatchRun:
             self.todo.put(row)
         self.result = BatchResult()
         self.done: set[int] = set()
-        self.in_flight: set[int] = set()  # answered by the server, outcome not recorded
+        self.in_flight: set[int] = set()  # may have reached the server, outcome not recorded
         self.errors: list[BaseException] = []
         self.lock = threading.Lock()
-        self.stop = threading.Event()  # the database stayed away: every connection stops
+        self.stop = threading.Event()  # the database stayed away, or a bug: every connection stops
 
     def next(self) -> ClaimedDelivery | None:
         """The next row to send, or None when none is left or sending stopped."""

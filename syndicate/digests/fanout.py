@@ -97,8 +97,9 @@ class Fanout:
             self._drain(run, min(max(1, self.settings.smtp_connections), len(rows)))
         finally:
             beat.stop()
-            # Never tried: released now. A message answered but not recorded (the database stayed
-            # away) is not released: the sweep takes it over after the lease, as after a crash.
+            # Never tried: released now. A message that may have reached the server but was not
+            # recorded (the database stayed away) is not released: the sweep takes it over after
+            # the lease, as after a crash.
             left = [r.delivery_id for r in rows
                     if r.delivery_id not in run.done and r.delivery_id not in run.in_flight]
             if left:
