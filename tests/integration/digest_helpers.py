@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -10,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
 from syndicate.digests import subscribers as subs
@@ -19,6 +22,18 @@ from syndicate.storage.digest_models import SubscriberRow, SubscriptionRow
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SAMPLE = EXAMPLES / "csto-anniversary.txt"
 SAMPLE_TITLE = "A quarter of a century together: CSTO celebrates anniversary"
+
+
+@contextmanager
+def serving(sink: SmtpSink, **tls: Any) -> Iterator[SmtpSink]:
+    """`sink` answering on its port (aiosmtpd's Controller; `tls`: its TLS arguments) inside
+    the block."""
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **tls)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 def ehlo_responses(session: Any, hostname: str, responses: list[str], *, pipelining: bool) -> list[str]:

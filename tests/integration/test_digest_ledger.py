@@ -32,6 +32,7 @@ from tests.integration.digest_helpers import (
     add_active,
     make_list,
     publish_sample,
+    serving,
 )
 
 pytest_plugins = ["tests.integration.conftest_digests"]
@@ -505,14 +506,9 @@ class _DropsOneConnection(SmtpSink):
 def test_a_pool_connection_dropped_mid_batch_sends_only_its_own_message_again(
     make_container: Callable[..., Any], pg_url: str
 ) -> None:
-    from aiosmtpd.controller import Controller
-
     from tests.conftest import free_port
 
-    sink = _DropsOneConnection(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
-    try:
+    with serving(_DropsOneConnection(port=free_port())) as sink:
         c = make_container(smtp_url=sink.url, base_url="https://news.example.com", database_url=pg_url,
                            mail_batch_size=100, smtp_connections=10)
         emails = [f"reader{n}@example.com" for n in range(40)]
@@ -521,8 +517,6 @@ def test_a_pool_connection_dropped_mid_batch_sends_only_its_own_message_again(
         edition_id = c.digests.send_now("world")
         assert edition_id is not None
         counts = run_all(c, edition_id)
-    finally:
-        controller.stop()
     assert len(sink.dropped) == 1  # one of the ten connections was cut while its message was under way
     assert counts["sent"] == 40 and counts["queued"] == counts["sending"] == 0
     assert sorted(sink.recipients()) == sorted(emails)  # each address exactly once

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from syndicate.mail.smtp import SmtpTransport
 from syndicate.mail.smtp_pipeline import SmtpPipeline
 from syndicate.mail.transport import SendResult
 from tests.conftest import free_port
-from tests.integration.digest_helpers import SmtpSink
+from tests.integration.digest_helpers import SmtpSink, serving
 
 MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
 
@@ -40,11 +39,17 @@ class _Sink(SmtpSink):
 
 @pytest.fixture
 def sink() -> Iterator[_Sink]:
-    s = _Sink(port=free_port())
-    controller = Controller(s, hostname="127.0.0.1", port=s.port)
-    controller.start()
-    yield s
-    controller.stop()
+    with serving(_Sink(port=free_port())) as s:
+        yield s
+
+
+def _begun(smtp: SmtpTransport, selector: selectors.BaseSelector) -> SmtpPipeline:
+    """A pipeline of `smtp` with one message begun and not yet answered."""
+    pipe = smtp.pipeline()
+    assert pipe is not None
+    pipe.watch(selector, None)
+    assert pipe.begin("s@example.com", "a@example.com", MESSAGE, None) is None
+    return pipe
 
 
 def _drive(pipe: SmtpPipeline, selector: selectors.BaseSelector, rcpt: str, data: bytes,
@@ -109,10 +114,7 @@ def test_the_connection_goes_back_to_smtplib_in_step(sink: _Sink) -> None:
 
 def test_released_mid_message_the_connection_is_dropped_and_delivers_nothing(sink: _Sink) -> None:
     with SmtpTransport(sink.url) as smtp, selectors.DefaultSelector() as selector:
-        pipe = smtp.pipeline()
-        assert pipe is not None
-        pipe.watch(selector, None)
-        assert pipe.begin("s@example.com", "a@example.com", MESSAGE, None) is None
+        pipe = _begun(smtp, selector)
         pipe.release()  # before the server answered: the envelope never got its data
         assert not smtp.reusable()
     assert sink.received == []
@@ -120,10 +122,7 @@ def test_released_mid_message_the_connection_is_dropped_and_delivers_nothing(sin
 
 def test_an_overdue_reply_counts_as_a_lost_connection(sink: _Sink) -> None:
     with SmtpTransport(sink.url) as smtp, selectors.DefaultSelector() as selector:
-        pipe = smtp.pipeline()
-        assert pipe is not None
-        pipe.watch(selector, None)
-        assert pipe.begin("s@example.com", "a@example.com", MESSAGE, None) is None
+        pipe = _begun(smtp, selector)
         assert pipe.deadline is not None
         assert pipe.expire() is None  # sent once more, on a new connection
         result = pipe.expire()
@@ -153,19 +152,14 @@ def test_tls_connections_carry_messages_larger_than_a_tls_record(
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the transport verifies as in production
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
-    sink = _Sink(port=free_port())
     tls: dict[str, Any] = ({"ssl_context": server_tls} if scheme == "smtps"
                            else {"tls_context": server_tls, "require_starttls": True})
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **tls)
-    controller.start()
     # 40 KB each: every message spans several TLS records, and replies arrive while data goes out.
     messages = [(f"r{n}@example.com", MESSAGE + (b"y" * 998 + b"\r\n") * 40 + f"{n}\r\n".encode())
                 for n in range(12)]
-    try:
-        with SmtpTransport(f"{scheme}://127.0.0.1:{sink.port}") as smtp:
-            results = _send_all(smtp, messages)
-            assert isinstance(smtp.socket(), ssl.SSLSocket)
-    finally:
-        controller.stop()
+    port = free_port()
+    with serving(_Sink(port=port), **tls) as sink, SmtpTransport(f"{scheme}://127.0.0.1:{port}") as smtp:
+        results = _send_all(smtp, messages)
+        assert isinstance(smtp.socket(), ssl.SSLSocket)
     assert all(r.ok for r in results)
     assert sorted(data for _, data in sink.received) == sorted(data for _, data in messages)
