@@ -36,7 +36,8 @@ from syndicate.mail.transport import SendResult
 if TYPE_CHECKING:
     from syndicate.mail.smtp import SmtpTransport
 
-#: Seconds a started message may wait for a reply before its connection counts as lost.
+#: Seconds a message under way may go without a byte from the server before its connection
+#: counts as lost (smtp.py's socket timeout is the same).
 REPLY_TIMEOUT_S = 30.0
 
 _IDLE, _ENVELOPE, _DATA, _CLOSING_EMPTY, _RSET = range(5)
@@ -116,6 +117,9 @@ class SmtpPipeline:
             return None  # a TLS record only partly arrived: the rest wakes the selector again
         except (OSError, ValueError) as exc:
             return self._lost(exc)
+        if self._state != _IDLE:
+            # As smtplib's socket timeout: overdue after this long without a byte from the server.
+            self.deadline = time.monotonic() + REPLY_TIMEOUT_S
         if self._state == _IDLE:
             if self.transport.ahead is None and self._replies:
                 # Nothing was asked: the server is out of step (a 421 before it hangs up).
