@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -45,11 +46,12 @@ def planned(n: int, redis_url: str) -> tuple[Any, str, int, list[tuple[int, int]
     from syndicate.storage.digest_models import DeliveryRow
 
     name = create_database("syndicate_claim")
+    var_dir = tempfile.mkdtemp(prefix="claim-bench-")
     host = PG_ADMIN.split("@", 1)[1].rsplit("/", 1)[0]
     os.environ.update({
         "DATABASE_URL": f"postgresql+psycopg://postgres@{host}/{name}", "REDIS_URL": redis_url,
         "CELERY_QUEUE": f"bench-claim-{uuid.uuid4().hex[:8]}", "SECRET_KEY": SECRET,
-        "ADMIN_TOKEN": SECRET, "VAR_DIR": tempfile.mkdtemp(prefix="claim-bench-"),
+        "ADMIN_TOKEN": SECRET, "VAR_DIR": var_dir,
         "BASE_URL": "https://news.example.com", "DIGEST_HOUR": "24", "MAIL_SWEEP_SECONDS": "3600",
     })
     try:
@@ -62,6 +64,7 @@ def planned(n: int, redis_url: str) -> tuple[Any, str, int, list[tuple[int, int]
                                        .order_by(DeliveryRow.id)))
     except BaseException:
         drop_database(name)  # never leave a half-made database on the shared server
+        shutil.rmtree(var_dir, ignore_errors=True)
         raise
     size = container.settings.mail_batch_size
     ranges = [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
@@ -90,6 +93,7 @@ def main() -> None:
     finally:
         base.close()
         drop_database(base_db)
+        shutil.rmtree(base.settings.var_dir, ignore_errors=True)
 
     container, db_name, edition_id, ranges = planned(n, args.redis_url)
     try:
@@ -103,6 +107,7 @@ def main() -> None:
     finally:
         container.close()
         drop_database(db_name)
+        shutil.rmtree(container.settings.var_dir, ignore_errors=True)
     if claimed != n:
         raise SystemExit(f"claimed {claimed} rows of {n}")
     per_row = claim_s / n * 1e6
