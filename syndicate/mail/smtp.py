@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import smtplib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from syndicate.errors import ConfigError
-from syndicate.mail.smtp_pipeline import SmtpPipeline, dot_stuffed, envelope
+from syndicate.mail.smtp_pipeline import SmtpPipeline
 from syndicate.mail.transport import ClosesOnExit, SendResult
 
 SCHEMES = {"smtp": 25, "smtps": 465, "smtp+starttls": 587}
@@ -67,6 +69,7 @@ class SmtpTransport(ClosesOnExit):
         self._pipelining = False
         # (sender, recipient) whose MAIL/RCPT/DATA went out ahead; their replies are unread.
         self.ahead: tuple[str, str] | None = None
+        self._pipe: SmtpPipeline | None = None
 
     def _connect(self) -> smtplib.SMTP:
         u = self.url
@@ -104,7 +107,7 @@ class SmtpTransport(ClosesOnExit):
         except (smtplib.SMTPException, OSError):
             self.drop()
             return None
-        return SmtpPipeline(self) if self._pipelining else None
+        return self._pipeline() if self._pipelining else None
 
     def send(self, sender: str, recipient: str, data: bytes, then: str | None = None) -> SendResult:
         """Send to one recipient; 4xx/5xx refusals come back as results, a lost link as 421.
@@ -121,9 +124,9 @@ class SmtpTransport(ClosesOnExit):
                 except (smtplib.SMTPException, OSError) as exc:
                     # Cannot connect or log in: our problem, retried later, never a bounce.
                     return SendResult(421, f"connection failed: {type(exc).__name__}: {exc}", False)
+            if self._pipelining:
+                return self._send_pipelined(sender, recipient, data, then)  # retries on its own
             try:
-                if self._pipelining:
-                    return self._send_pipelined(self._conn, sender, recipient, data, then)
                 refused = self._conn.sendmail(sender, [recipient], data)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = exc.recipients.get(recipient, (550, b"recipient refused"))
@@ -145,39 +148,24 @@ class SmtpTransport(ClosesOnExit):
             return SendResult(250, "ok")
         raise AssertionError("unreachable")
 
-    def _send_pipelined(self, conn: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-                        then: str | None) -> SendResult:
-        # MAIL, RCPT and DATA go in one write and their replies are read together (RFC 2920);
-        # the next message's three go out with this one's data when `then` names its recipient.
-        # Addresses are validated ASCII.
-        if self.ahead is None:
-            conn.send(envelope(sender, recipient))
-        self.ahead = None
-        mail, rcpt, start = conn.getreply(), conn.getreply(), conn.getreply()
-        accepted = mail[0] == 250 and rcpt[0] in (250, 251)
-        if start[0] == 354:
-            if accepted:
-                body = dot_stuffed(data)
-                end = b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
-                if then is None:
-                    conn.send(body + end)
-                else:
-                    conn.send(body + end + envelope(sender, then))
-                    self.ahead = (sender, then)
-                code, reply = conn.getreply()
-                if code == 250:
-                    return SendResult(250, "ok")
-                if self.ahead is None:
-                    self._reset()  # with an envelope ahead RSET would land in its data
-                return SendResult(code, _text(reply), recipient_fault=False)
-            conn.send(b".\r\n")  # close the empty message the server opened anyway
-            conn.getreply()
-        self._reset()
-        if mail[0] != 250:
-            return SendResult(mail[0], _text(mail[1]), recipient_fault=False)
-        if not accepted:
-            return SendResult(rcpt[0], _text(rcpt[1]))
-        return SendResult(start[0], _text(start[1]), recipient_fault=False)
+    def _send_pipelined(self, sender: str, recipient: str, data: bytes, then: str | None) -> SendResult:
+        """The connection's pipeline (smtp_pipeline.py), waited on here for a blocking sender:
+        MAIL, RCPT and DATA in one write, the next envelope with this message's data."""
+        pipe = self._pipeline()
+        result = pipe.begin(sender, recipient, data, then)
+        while result is None:
+            sock, deadline = self.socket(), pipe.deadline
+            assert sock is not None and deadline is not None, "a message under way has both"
+            ready, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+            result = pipe.readable() if ready else pipe.expire()
+        return result
+
+    def _pipeline(self) -> SmtpPipeline:
+        # One per connection object: replies read ahead (an envelope's, with the last message's
+        # 250) stay in its buffers for the next message, whoever sends it.
+        if self._pipe is None:
+            self._pipe = SmtpPipeline(self)
+        return self._pipe
 
     def reusable(self) -> bool:
         """See Transport.reusable: connected, with no envelope opened ahead."""

@@ -1,12 +1,13 @@
 """One pipelined SMTP connection driven from a selector loop, so one thread keeps many busy.
 
 `SmtpTransport` (smtp.py) opens the connection with smtplib (TCP, TLS, login, EHLO: blocking,
-rare) and hands its socket to a `SmtpPipeline`; from then on the pipeline writes the commands and
-reads the replies itself, a message at a time, without waiting in between: `begin` writes what
-can go out, `readable` takes what arrived once the selector says so, and either returns the
-message's `SendResult` once its last reply is in. The replies are those of `SmtpTransport.send`
-with pipelining, case for case (refusals, 354 after a refused recipient, RSET, one reconnect
-and resend after a lost connection), so a row's outcome does not depend on the engine that sent it.
+rare) and hands its socket to its one `SmtpPipeline`; from then on the pipeline writes the
+commands and reads the replies itself, a message at a time, without waiting in between: `begin`
+writes what can go out, `readable` takes what arrived once the selector says so, and either
+returns the message's `SendResult` once its last reply is in (refusals, 354 after a refused
+recipient, RSET, one reconnect and resend after a lost connection). This is the only pipelined
+SMTP exchange in syndicate: `SmtpTransport.send` waits on the same pipeline for a blocking
+sender, so a row's outcome does not depend on the engine that sent it.
 
 Invariants:
 - smtplib never reads while a pipeline holds the socket, and the pipeline never leaves a byte
@@ -78,7 +79,8 @@ class SmtpPipeline:
         self.deadline: float | None = None  # monotonic time by which a reply is due
         self._selector: selectors.BaseSelector | None = None
         self._key_data: object = None
-        self._sock: socket.socket | None = None  # the socket registered with the selector
+        self._sock: socket.socket | None = None  # the socket the buffers below belong to
+        self._registered = False  # `_sock` is registered with `_selector`
         self._buffer = b""
         self._lines: list[str] = []  # continuation lines of the reply being read
         self._replies: deque[tuple[int, str]] = deque()
@@ -89,6 +91,7 @@ class SmtpPipeline:
 
     def watch(self, selector: selectors.BaseSelector, data: object) -> None:
         """Register this connection's socket with `selector` (key data `data`) from now on."""
+        self._unregister()
         self._selector, self._key_data = selector, data
         self._follow_socket()
 
@@ -137,7 +140,7 @@ class SmtpPipeline:
         if self._state != _IDLE or self._replies or self._buffer or self._lines:
             self.transport.drop()
         self._clear()
-        self._unwatch()
+        self._unregister()
         self._selector = None
 
     # The steps of a message.
@@ -256,21 +259,23 @@ class SmtpPipeline:
         self._replies.clear()
 
     def _follow_socket(self) -> None:
-        """Keep the selector's registration on the transport's current socket."""
+        """Follow the transport's current socket: what was read from an earlier one is dropped,
+        and the selector (when watching) is registered on the current one."""
         current = self.transport.socket()
-        if current is self._sock:
-            return
-        self._unwatch()
-        if current is not None and self._selector is not None:
-            self._selector.register(current, selectors.EVENT_READ, self._key_data)
+        if current is not self._sock:
+            self._unregister()
+            self._clear()  # replies of a closed connection mean nothing on a new one
             self._sock = current
+        if current is not None and self._selector is not None and not self._registered:
+            self._selector.register(current, selectors.EVENT_READ, self._key_data)
+            self._registered = True
 
-    def _unwatch(self) -> None:
-        if self._sock is not None and self._selector is not None:
+    def _unregister(self) -> None:
+        if self._registered and self._sock is not None and self._selector is not None:
             # A socket closed already has no file number: the selector finds it by identity.
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self._selector.unregister(self._sock)
-        self._sock = None
+        self._registered = False
 
 
 def _refusal(mail: tuple[int, str], rcpt: tuple[int, str], start: tuple[int, str]) -> SendResult:
