@@ -4,8 +4,9 @@ outcome group-committed to PostgreSQL before the connection's next message) over
 
 - threads: today's engine shape. One thread per connection with syndicate's SmtpTransport
   (smtplib, pipelined) and its GroupCommit; each sender waits for its own outcome's commit.
-- loop: one thread, non-blocking sockets under `selectors`. The outcomes of every connection that
-  was answered in one pass are written in one statement, then those connections send on.
+- loop: one thread, each connection driven by syndicate's SmtpPipeline under `selectors` (the
+  fan-out's selector loop, mail/smtp_pipeline.py). The outcomes of every connection that was
+  answered in one pass are written in one statement, then those connections send on.
 
 Both keep the ledger's rule: a message's outcome is committed before its connection sends the
 next message. Neither claims, heartbeats nor runs under Celery, so both are cheaper than the
@@ -24,7 +25,6 @@ import argparse
 import queue
 import resource
 import selectors
-import socket
 import statistics
 import sys
 import threading
@@ -47,7 +47,8 @@ from syndicate.digests.ports import ClaimedDelivery, EditionContent
 from syndicate.digests.tokens import Signer
 from syndicate.mail.message import MessageTemplate, build_template
 from syndicate.mail.smtp import SmtpTransport
-from syndicate.mail.smtp_pipeline import dot_stuffed, envelope
+from syndicate.mail.smtp_pipeline import dot_stuffed
+from syndicate.mail.transport import SendResult
 from syndicate.settings import Settings
 from syndicate.storage.group_commit import GroupCommit
 
@@ -145,94 +146,57 @@ def with_threads(work: Work, port: int, connections: int) -> str:
     return f"{group.groups} commits, {group.items / max(1, group.groups):.1f} outcomes each"
 
 
-class _Connection:
-    """One non-blocking SMTP connection: the replies it still waits for, and its rows."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setblocking(False)
-        self.buffer = b""
-        self.phase = "greeting"
-        self.waiting = 1  # replies still due in this phase
-        self.row: int | None = None
-        self.following: int | None = None
-
-    def replies(self, chunk: bytes) -> int:
-        """Complete replies in what arrived (continuation lines belong to their reply)."""
-        self.buffer += chunk
-        count = 0
-        while (end := self.buffer.find(b"\r\n")) >= 0:
-            line, self.buffer = self.buffer[:end], self.buffer[end + 2:]
-            if line[:1] not in (b"2", b"3"):
-                raise SystemExit(f"loop: unexpected reply {line!r}")
-            if line[3:4] != b"-":
-                count += 1
-        return count
-
-
 def with_loop(work: Work, port: int, connections: int) -> str:
-    """One selector loop over every connection; a group write after each pass that got answers."""
+    """One selector loop over every connection, each driven by syndicate's SmtpPipeline; a
+    group write after each pass that got answers, then those connections send on."""
     db = work.connect()
     todo = list(range(work.n - 1, -1, -1))
     selector = selectors.DefaultSelector()
-    conns = [_Connection(port) for _ in range(connections)]
-    for c in conns:
-        selector.register(c.sock, selectors.EVENT_READ, c)
-    active, commits, outcomes = len(conns), 0, 0
+    transports = [SmtpTransport(f"smtp://127.0.0.1:{port}") for _ in range(connections)]
+    rows: dict[int, tuple[int, int | None]] = {}  # lane -> (row under way, the row after it)
+    pipes = []
+    for lane, smtp in enumerate(transports):
+        pipe = smtp.pipeline()
+        if pipe is None:
+            raise SystemExit("loop: the mail server does not offer PIPELINING")
+        pipe.watch(selector, lane)
+        pipes.append(pipe)
+    commits = outcomes = 0
+    answered: list[int] = []
 
     def take() -> int | None:
         return todo.pop() if todo else None
 
-    def send_data(c: _Connection) -> None:
-        # c.row's envelope is accepted: its data, its end and the next row's envelope in one write.
-        assert c.row is not None
-        c.following = take()
-        ahead = envelope(SENDER, work.address(c.following)) if c.following is not None else b""
-        c.sock.sendall(dot_stuffed(work.message(c.row)) + b".\r\n" + ahead)
-        c.phase, c.waiting = "data", 1 + (3 if c.following is not None else 0)
+    def answer(lane: int, result: SendResult | None) -> None:
+        if result is not None:
+            if not result.ok:
+                raise SystemExit(f"loop: {result.describe()}")
+            answered.append(lane)
 
-    def finish(c: _Connection) -> None:
-        nonlocal active
-        selector.unregister(c.sock)
-        c.sock.close()
-        active -= 1
+    def start(lane: int, row: int | None) -> None:
+        if row is None:
+            pipes[lane].release()
+            transports[lane].close()
+            return
+        following = take()
+        rows[lane] = (row, following)
+        then = work.address(following) if following is not None else None
+        answer(lane, pipes[lane].begin(SENDER, work.address(row), work.message(row), then))
 
-    while active:
-        answered: list[_Connection] = []
-        for key, _ in selector.select():
-            c: _Connection = key.data
-            chunk = c.sock.recv(65536)
-            if not chunk:
-                raise SystemExit("loop: the server closed a connection")
-            c.waiting -= c.replies(chunk)
-            if c.waiting > 0:
-                continue
-            if c.phase == "greeting":
-                c.sock.sendall(b"EHLO bench.example.com\r\n")
-                c.phase, c.waiting = "ehlo", 1
-            elif c.phase == "ehlo":
-                c.row = take()
-                if c.row is None:
-                    finish(c)
-                    continue
-                c.sock.sendall(envelope(SENDER, work.address(c.row)))
-                c.phase, c.waiting = "envelope", 3
-            elif c.phase == "envelope":
-                send_data(c)
-            else:
-                answered.append(c)
+    for lane in range(connections):
+        start(lane, take())
+    while rows:
+        if not answered:
+            for key, _ in selector.select():
+                answer(key.data, pipes[key.data].readable())
         if not answered:
             continue
-        db.execute(RECORD, ([c.row for c in answered], ["250 ok"] * len(answered)), prepare=True)
+        db.execute(RECORD, ([rows[lane][0] for lane in answered], ["250 ok"] * len(answered)),
+                   prepare=True)
         commits, outcomes = commits + 1, outcomes + len(answered)
-        for c in answered:  # recorded: each connection may send its next message now
-            if c.following is None:
-                c.sock.setblocking(True)
-                c.sock.sendall(b"QUIT\r\n")
-                finish(c)
-            else:
-                c.row = c.following
-                send_data(c)
+        done, answered[:] = list(answered), []
+        for lane in done:  # recorded: each connection may send its next message now
+            start(lane, rows.pop(lane)[1])
     db.close()
     return f"{commits} commits, {outcomes / max(1, commits):.1f} outcomes each"
 
