@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from syndicate.services.handlers import Handler
     from syndicate.services.messagebus import BoundHandler
     from syndicate.storage.admin_read import SqlAdminReads
-    from syndicate.storage.article_list import SqlArticleList
+    from syndicate.storage.article_list import DriverArticleList
     from syndicate.storage.articles import SqlArticleReader
     from syndicate.storage.db import SessionFactory
     from syndicate.storage.digest_read import DigestReads
@@ -98,7 +98,7 @@ class Container:
         # Articles
         articles: ArticleService = field(init=False)
         article_reader: SqlArticleReader = field(init=False)
-        article_list: SqlArticleList = field(init=False)  # plain SQL, for `articles list`
+        article_list: DriverArticleList = field(init=False)  # no SQLAlchemy, for `articles list`
         event_log: SqlEventLog = field(init=False)
         stories: SqlStoryReader = field(init=False)
         # Feeds: `feed_service()` writes where FEED_STORE says, `feed_service(DIR)` files into DIR
@@ -296,10 +296,11 @@ def _wire_article_reads(c: Container) -> None:
 
 
 def _wire_article_list(c: Container) -> None:
-    """The article list of `articles list`, in plain SQL: that command imports no ORM."""
-    from syndicate.storage.article_list import SqlArticleList
+    """The article list of `articles list`, through the database's driver (no SQLAlchemy): the
+    command itself builds one without a container (cli/main.py); this one is for tests."""
+    from syndicate.storage.article_list import DriverArticleList
 
-    c.article_list = SqlArticleList(c.engine)
+    c.article_list = DriverArticleList(c.settings.effective_database_url)
 
 
 def _wire_event_log(c: Container) -> None:

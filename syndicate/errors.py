@@ -56,6 +56,12 @@ class DatabaseUnavailable(SyndicateError):
         self.detail = detail or message
         super().__init__(message)
 
+    @classmethod
+    def unreachable(cls, detail: str) -> DatabaseUnavailable:
+        """The error for a driver's message `detail` (its first line, at most 300 characters)."""
+        detail = detail.strip().splitlines()[0][:300] if detail.strip() else "no answer"
+        return cls(f"the database is unreachable ({detail}); try again once it is back", detail=detail)
+
 
 class InvalidEmail(SyndicateError):
     """An email address failed validation; names the value."""

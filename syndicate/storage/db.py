@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-import functools
 import logging
-import re
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -13,7 +10,8 @@ from typing import TYPE_CHECKING, Any, Self
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy import exc as sa_exc
 
-from syndicate.errors import ConfigError, DatabaseUnavailable
+from syndicate.errors import DatabaseUnavailable
+from syndicate.storage.revisions import MIGRATIONS_DIR, is_head, refuse_unknown
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +24,6 @@ if TYPE_CHECKING:
     #: Sessions as bootstrap hands them to the SQL adapters (the one place outside storage/
     #: that names these types imports them from here).
     SessionFactory = sessionmaker[Session]
-
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 __all__ = ["Engine", "as_unavailable", "make_engine", "make_session_factory"]
 
@@ -136,7 +132,7 @@ def upgrade(engine: Engine, target: str = "head") -> list[str]:
     cfg = _alembic_config()
     script = ScriptDirectory.from_config(cfg)
     with engine.begin() as conn:
-        _refuse_unknown(_applied(conn))
+        refuse_unknown(_applied(conn))
         before = MigrationContext.configure(conn).get_current_revision()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
@@ -150,49 +146,10 @@ def upgrade(engine: Engine, target: str = "head") -> list[str]:
     return revs
 
 
-_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
-
-
-@functools.cache
-def _revisions() -> tuple[frozenset[str], frozenset[str]]:
-    """(every migration, the migrations some other one revises), from the revision files' text
-    (read once per process: they ship with the code)."""
-    revisions: set[str] = set()
-    revised: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
-        if "revision" not in found:
-            continue
-        revisions.add(str(ast.literal_eval(found["revision"])))
-        down = ast.literal_eval(found.get("down_revision", "None"))
-        revised.update([down] if isinstance(down, str) else list(down or ()))
-    return frozenset(revisions), frozenset(revised)
-
-
-def head_revisions() -> set[str]:
-    """The newest migrations (those no other one revises), read from the revision files' text.
-
-    Without importing Alembic or the migrations themselves; tests check it against Alembic's own
-    answer.
-    """
-    revisions, revised = _revisions()
-    return set(revisions - revised)
-
-
 def _applied(conn: Connection) -> set[str]:
     if not inspect(conn).has_table("alembic_version"):
         return set()
     return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
-
-
-def _refuse_unknown(applied: set[str]) -> None:
-    """Raise ConfigError when the database was migrated by a newer syndicate than this one."""
-    unknown = applied - _revisions()[0]
-    if unknown:
-        raise ConfigError(
-            f"the database is at migration {', '.join(sorted(unknown))}, which this version of "
-            f"syndicate does not know (its newest is {', '.join(sorted(head_revisions()))}); run the "
-            "syndicate release that upgraded it, or a newer one")
 
 
 def is_current(engine: Engine) -> bool:
@@ -202,9 +159,7 @@ def is_current(engine: Engine) -> bool:
     upgraded it): neither applying migrations nor using it can go well then.
     """
     with engine.connect() as conn:
-        applied = _applied(conn)
-    _refuse_unknown(applied)
-    return applied == head_revisions()
+        return is_head(_applied(conn))
 
 
 def ping(engine: Engine) -> None:
@@ -225,8 +180,7 @@ def as_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
     lost = isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
     if not (lost or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)):
         return None
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    detail = str(getattr(exc, "orig", None) or exc)
     if isinstance(exc, sa_exc.OperationalError) and "database is locked" in detail:
         return None  # SQLite contention after its busy timeout: not an outage
-    return DatabaseUnavailable(f"the database is unreachable ({detail}); try again once it is back",
-                               detail=detail)
+    return DatabaseUnavailable.unreachable(detail)

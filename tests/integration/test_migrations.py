@@ -74,16 +74,22 @@ def test_head_revisions_read_from_the_files_agree_with_alembic(tmp_path: Any) ->
     from alembic.script import ScriptDirectory
 
     from syndicate.storage import db
+    from syndicate.storage.article_list import DriverArticleList
+    from syndicate.storage.revisions import MIGRATIONS_DIR, head_revisions
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(db.MIGRATIONS_DIR))
-    assert db.head_revisions() == set(ScriptDirectory.from_config(cfg).get_heads())
-    engine = db.make_engine(f"sqlite:///{tmp_path}/h.db")
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert head_revisions() == set(ScriptDirectory.from_config(cfg).get_heads())
+    url = f"sqlite:///{tmp_path}/h.db"
+    listing = DriverArticleList(url)
+    assert not listing.schema_current()  # no database file yet
+    engine = db.make_engine(url)
     assert not db.is_current(engine)  # no alembic_version table yet
+    assert not listing.schema_current()
     db.upgrade(engine, "0006")
-    assert not db.is_current(engine)
+    assert not db.is_current(engine) and not listing.schema_current()
     db.upgrade(engine)
-    assert db.is_current(engine)
+    assert db.is_current(engine) and listing.schema_current()
 
 
 def test_a_database_upgraded_by_a_newer_release_is_refused_in_one_line(embedded_env: dict[str, str]) -> None:
