@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    bindparam,
     func,
     insert,
     or_,
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.digests.ports import ClaimedDelivery, Outcome
 from syndicate.digests.states import STATES, DeliveryState, SubscriberStatus, SubscriptionStatus
-from syndicate.storage.columns import int_array
+from syndicate.storage.columns import UTCDateTime, int_array
 from syndicate.storage.counts import grouped_counts
 from syndicate.storage.db import engine_of
 from syndicate.storage.digest_models import (
@@ -117,16 +118,35 @@ def forget_enqueued(session: Session, edition_id: int, lo: int, hi: int) -> None
     ).values(enqueued_at=None, enqueued_epoch=None))
 
 
-def claim(
-    session: Session, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
-) -> list[ClaimedDelivery]:
-    """Atomically move due queued rows of the range to `sending`; returns only those we got.
+#: PostgreSQL: the claim and what the batch needs of its rows, in one statement (one round trip):
+#: the UPDATE's RETURNING joined with each row's reader and their subscription to the list.
+_PG_CLAIM = text("""
+WITH c AS (
+    UPDATE deliveries SET state = 'sending', claim = :token, claimed_at = :now,
+        attempts = attempts + 1, updated_at = :now
+    WHERE edition_id = :edition AND id BETWEEN :lo AND :hi AND state = 'queued'
+        AND next_attempt_at <= :now
+    RETURNING id, subscriber_id, attempts, article_ids
+)
+SELECT c.id, c.subscriber_id, s.email, s.name, s.language, c.attempts, s.status, sub.status,
+    c.article_ids
+FROM c JOIN subscribers s ON s.id = c.subscriber_id
+LEFT JOIN subscriptions sub ON sub.subscriber_id = c.subscriber_id AND sub.list_id = :list
+ORDER BY c.id
+""").bindparams(bindparam("now", type_=UTCDateTime()))
 
-    Rows claimed for the first time get their entries decided and stored (story_ledger), in a
-    second transaction: a crash between the two leaves them `sending` without entries, and the
-    claim that takes them over decides them then.
-    """
+
+def _claimed_rows(session: Session, edition_id: int, list_id: int, lo: int, hi: int, *,
+                  now: datetime) -> list[Any]:
+    """Move due queued rows of the range to `sending` under a new claim token, commit, and return
+    (id, subscriber, email, name, language, attempts, subscriber status, subscription status,
+    article ids) of each row taken, by id."""
     token = uuid.uuid4().hex
+    if session.get_bind().dialect.name == "postgresql":
+        rows = list(session.execute(_PG_CLAIM, {"token": token, "now": now, "edition": edition_id,
+                                                "lo": lo, "hi": hi, "list": list_id}))
+        session.commit()
+        return rows
     session.execute(
         update(DeliveryRow)
         .where(DeliveryRow.edition_id == edition_id, DeliveryRow.id.between(lo, hi),
@@ -147,9 +167,22 @@ def claim(
                DeliveryRow.id.between(lo, hi), DeliveryRow.claim == token)
         .order_by(DeliveryRow.id)
     )
+    return list(session.execute(stmt))
+
+
+def claim(
+    session: Session, edition_id: int, list_id: int, lo: int, hi: int, *, now: datetime
+) -> list[ClaimedDelivery]:
+    """Atomically move due queued rows of the range to `sending`; returns only those we got.
+
+    Rows claimed for the first time get their entries decided and stored (story_ledger), in a
+    second transaction: a crash between the two leaves them `sending` without entries, and the
+    claim that takes them over decides them then.
+    """
     rows = [(d, s, email, name, lang, attempts,
              status == ACTIVE and sub_status == SubscriptionStatus.ACTIVE, ids)
-            for d, s, email, name, lang, attempts, status, sub_status, ids in session.execute(stmt)]
+            for d, s, email, name, lang, attempts, status, sub_status, ids
+            in _claimed_rows(session, edition_id, list_id, lo, hi, now=now)]
     undecided = [(d, s, lang) for d, s, _, _, lang, _, receiving, ids in rows
                  if receiving and ids is None]
     decided = decide_entries(session, edition_id, list_id, undecided, now=now)

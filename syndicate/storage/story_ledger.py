@@ -148,11 +148,16 @@ def decide_entries(
     Rows of an edition built before stories get nothing stored (they send the edition's
     articles). The caller commits.
     """
-    stored = session.scalar(select(EditionRow.stories).where(EditionRow.id == edition_id))
-    if not rows or not stored:
+    if not rows:
         return {}
-    stories: list[Story] = [story_of(s) for s in stored]
-    repeat = bool(session.scalar(select(MailingListRow.repeat_stories).where(MailingListRow.id == list_id)))
+    found = session.execute(  # one round trip for both
+        select(EditionRow.stories, MailingListRow.repeat_stories)
+        .join(MailingListRow, MailingListRow.id == EditionRow.list_id)
+        .where(EditionRow.id == edition_id, MailingListRow.id == list_id)).one_or_none()
+    if found is None or not found[0]:
+        return {}
+    stories: list[Story] = [story_of(s) for s in found[0]]
+    repeat = bool(found[1])
     keys = [s.key for s in stories]
     subscriber_ids = [r[1] for r in rows]
     before = _owners(session, subscriber_ids, keys)
