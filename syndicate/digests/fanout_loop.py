@@ -20,7 +20,7 @@ import time
 from datetime import datetime
 
 from syndicate.digests.batch import BatchRun, mailed, outcome_of, recipient_for, skipped
-from syndicate.digests.ports import ClaimedDelivery, Outcome, OutcomeWriter, Recording
+from syndicate.digests.ports import ClaimedDelivery, Outcome, OutcomeStream, OutcomeWriter, Recording
 from syndicate.digests.states import DeliveryState
 from syndicate.mail.mailer import Outgoing
 from syndicate.mail.transport import Pipeline, SendResult
@@ -50,6 +50,10 @@ class SendLoop:
         self.selector = selectors.DefaultSelector()
         self.answered: list[tuple[_Lane, SendResult]] = []
         self.skips: list[Outcome] = []
+        self.writer: OutcomeWriter | None = None
+        self.stream: OutcomeStream | None = None
+        #: The group the stream is writing: its lanes, its items, the socket watched for it.
+        self.writing: tuple[list[tuple[_Lane, SendResult]], list[Recording], int] | None = None
 
     def run(self) -> None:
         """Send until no row is left; raises DatabaseUnavailable when the database stayed away
@@ -58,13 +62,15 @@ class SendLoop:
         finished = False
         try:
             with self.engine.store.writer() as writer:
+                self.writer, self.stream = writer, writer.stream()
                 for lane in self.lanes:
                     lane.pipe.watch(self.selector, lane)
                     self._start(lane, self._take())
-                while self.answered or self.skips or any(lane.open for lane in self.lanes):
-                    if not self.answered and not self.skips:
+                while self.answered or self.skips or self.writing or any(lane.open for lane in self.lanes):
+                    if (self.answered or self.skips) and not self.writing:
+                        self._record()
+                    else:
                         self._wait()
-                    self._record(writer)
             finished = True
         finally:
             for lane in self.lanes:
@@ -127,6 +133,9 @@ class SendLoop:
         deadlines = [lane.pipe.deadline for lane in busy if lane.pipe.deadline is not None]
         timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
         for key, _ in self.selector.select(timeout):
+            if key.data is _WRITTEN:
+                self._written()
+                continue
             lane = key.data
             result = lane.pipe.readable()
             if result is not None:
@@ -139,8 +148,10 @@ class SendLoop:
                 if result is not None:
                     self.answered.append((lane, result))
 
-    def _record(self, writer: OutcomeWriter) -> None:
-        """Write every outcome decided so far in one go, then start each answered lane's next row."""
+    def _record(self) -> None:
+        """Write every outcome decided so far as one group; each answered lane starts its next
+        row once the group is written. Through the writer's stream, if it has one, the other
+        lanes go on meanwhile (`_written` finishes the group); else this waits for the write."""
         answered, self.answered = self.answered, []
         skips, self.skips = self.skips, []
         items: list[Recording] = [(outcome, None) for outcome in skips]
@@ -150,8 +161,34 @@ class SendLoop:
             assert row is not None and started is not None
             outcome = outcome_of(settings, result, row, started)
             items.append((outcome, row.subscriber_id if outcome.state == DeliveryState.BOUNCED else None))
-        self.engine.record_all(writer, items)
+        if self.stream is not None and not self.stream.send(items, now=self.engine.now()):
+            fd = self.stream.fileno()
+            self.selector.register(fd, selectors.EVENT_READ, _WRITTEN)
+            self.writing = (answered, items, fd)
+            return
+        self._settle(answered, items, items)
+
+    def _written(self) -> None:
+        """The stream's socket is readable: finish its group once the server has answered."""
+        assert self.stream is not None and self.writing is not None
+        left = self.stream.done()
+        if left is None:
+            return
+        answered, items, fd = self.writing
+        self.writing = None
+        self.selector.unregister(fd)
+        self._settle(answered, items, left)
+
+    def _settle(self, answered: list[tuple[_Lane, SendResult]], items: list[Recording],
+                unwritten: list[Recording]) -> None:
+        """Write `unwritten` (waiting out an outage), note `items` settled, start the lanes."""
+        if unwritten:
+            assert self.writer is not None
+            self.engine.record_all(self.writer, unwritten)
         self.batch.settled([outcome for outcome, _ in items])
         for lane, _ in answered:
             self._start(lane, lane.following)
 
+
+#: The selector key's data of the outcome stream's socket (the lanes' keys carry their lane).
+_WRITTEN = object()

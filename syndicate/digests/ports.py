@@ -167,12 +167,37 @@ class OutcomeWriter(Protocol):
         were not written because the database is away (empty when all were written), so a retry
         never writes one twice. Other errors are raised."""
 
+    def stream(self) -> OutcomeStream | None:
+        """This writer's outcomes written without waiting, for a selector loop (see
+        OutcomeStream); None when the store writes only while the caller waits."""
+
     def close(self) -> None:
-        """Release what the writer holds."""
+        """Release what the writer holds (and its stream's connection)."""
 
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+class OutcomeStream(Protocol):
+    """Writes one group of outcomes at a time without blocking the caller, who waits for
+    `fileno()` to be readable (a selector) and then asks `done()`.
+
+    A group is written as `OutcomeWriter.record_all` writes it (one transaction); only its
+    completion is awaited differently. While a group is under way no other one may be sent.
+    """
+
+    def send(self, items: Sequence[Recording], *, now: datetime) -> list[Recording]:
+        """Start writing these outcomes; returns them all, unsent, when the database is away
+        (the caller then writes them with `record_all`), else an empty list."""
+
+    def fileno(self) -> int:
+        """The connection's socket, readable once the server answered (valid while a group is
+        under way)."""
+
+    def done(self) -> list[Recording] | None:
+        """None while the group is under way; once it is over, the items that were not written
+        because the connection was lost (empty when all were). Other errors are raised."""
 
 
 class StoreOutcomeWriter:
@@ -188,6 +213,10 @@ class StoreOutcomeWriter:
         except DatabaseUnavailable:
             return list(items)
         return []
+
+    def stream(self) -> None:
+        """See OutcomeWriter.stream: this writer has none (each write is waited for)."""
+        return None
 
     def close(self) -> None:
         """Nothing is held."""

@@ -32,6 +32,7 @@ from syndicate.storage.db import as_unavailable
 from syndicate.storage.digest_models import DeliveryRow, SubscriberRow
 from syndicate.storage.edition_store import edition_and_list, edition_articles, story_of
 from syndicate.storage.group_commit import GroupCommit
+from syndicate.storage.outcome_stream import PgOutcomeStream
 
 
 @contextmanager
@@ -115,6 +116,7 @@ class _GroupedOutcomeWriter(contextlib.AbstractContextManager["_GroupedOutcomeWr
     def __init__(self, group: _PgGroupWriter) -> None:
         self._group = group
         self._open = True
+        self._stream: PgOutcomeStream | None = None
         group.open()
 
     def record(self, outcome: Outcome, suppress: int | None, *, now: datetime) -> None:
@@ -130,10 +132,18 @@ class _GroupedOutcomeWriter(contextlib.AbstractContextManager["_GroupedOutcomeWr
             raise failed
         return [item for item, e in zip(items, errors, strict=True) if e is not None]
 
+    def stream(self) -> PgOutcomeStream:
+        """See OutcomeWriter.stream: a connection of its own, beside the group writer's."""
+        if self._stream is None:
+            self._stream = PgOutcomeStream(self._group.engine)
+        return self._stream
+
     def close(self) -> None:
         """See OutcomeWriter.close."""
         if self._open:
             self._open = False
+            if self._stream is not None:
+                self._stream.close()
             self._group.close()
 
     def __exit__(self, *exc: object) -> None:
