@@ -2,11 +2,14 @@
 (mail/smtp_pipeline.py), the outcomes of the connections answered together written together.
 
 Each pass waits for replies on every connection with a message under way. The outcomes of all
-the connections answered in that pass go to the ledger in one `record_all` (one transaction on
-PostgreSQL), and only once it returns does each of those connections start its next message.
+the connections answered since the last group go to the ledger as one group (one transaction on
+PostgreSQL), and only once it is written does each of those connections start its next message.
+With the writer's stream (PostgreSQL) the group is written while the loop serves the other
+connections, one group at a time; without one (SQLite, fakes) the loop waits in `record_all`.
+A group whose connection was lost is written through `record_all`, which waits out an outage.
 So the invariants of `Fanout` hold as with one thread per connection: on each connection an
-accepted message is recorded before the next one is sent; while the database is away nothing is
-sent; a message under way when the process dies costs at most one copy per connection.
+accepted message is recorded before the next one is sent; while the database is away nothing
+new is sent; a message under way when the process dies costs at most one copy per connection.
 
 Why a loop: bench/send_loop.py measured one loop over ten connections at 2.5-2.7x the messages
 per second of ten threads blocking in smtplib, at a third of the CPU per message; the threads
