@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fanout import seed  # bench/fanout.py
-from support import PG_ADMIN, create_database, drop_database  # bench/support.py
+from support import create_database, database_url, drop_database  # bench/support.py
 
 SECRET = "bench-secret-key-0123456789abcdef"
 BARE_CLAIM = """
@@ -47,9 +47,8 @@ def planned(n: int, redis_url: str) -> tuple[Any, str, int, list[tuple[int, int]
 
     name = create_database("syndicate_claim")
     var_dir = tempfile.mkdtemp(prefix="claim-bench-")
-    host = PG_ADMIN.split("@", 1)[1].rsplit("/", 1)[0]
     os.environ.update({
-        "DATABASE_URL": f"postgresql+psycopg://postgres@{host}/{name}", "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url(name), "REDIS_URL": redis_url,
         "CELERY_QUEUE": f"bench-claim-{uuid.uuid4().hex[:8]}", "SECRET_KEY": SECRET,
         "ADMIN_TOKEN": SECRET, "VAR_DIR": var_dir,
         "BASE_URL": "https://news.example.com", "DIGEST_HOUR": "24", "MAIL_SWEEP_SECONDS": "3600",

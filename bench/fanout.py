@@ -19,7 +19,8 @@ that slows one run does not set them.
     .venv/bin/python bench/fanout.py --quick         # a few hundred, for the test suite
     .venv/bin/python bench/fanout.py --concurrency 1 # one worker process against the raw limit
     .venv/bin/python bench/fanout.py -n 2000 --latency-ms 50   # a mail server 50 ms away
-Needs PostgreSQL (127.0.0.1:5432), Redis (127.0.0.1:6379) and `smtp-sink` (Debian package postfix).
+Needs PostgreSQL (TEST_PG_ADMIN, default 127.0.0.1:5432), Redis (127.0.0.1:6379) and
+`smtp-sink` (Debian package postfix).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from support import CpuMeter, RssSampler, create_database, drop_database  # bench/support.py
+from support import CpuMeter, RssSampler, create_database, database_url, drop_database  # bench/support.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -315,7 +316,7 @@ def main() -> None:
     db_name = create_database("syndicate_bench")
     workdir = Path(tempfile.mkdtemp(prefix="fanout-bench-"))
     queue = f"bench-{uuid.uuid4().hex[:8]}"
-    db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db_name}"
+    db_url = database_url(db_name)
     settings = {
         "DATABASE_URL": db_url, "REDIS_URL": args.redis_url, "CELERY_QUEUE": queue,
         "SMTP_URL": f"smtp://127.0.0.1:{sink.port}", "SECRET_KEY": SECRET, "ADMIN_TOKEN": SECRET,

@@ -16,7 +16,8 @@ Two parts, on a fresh PostgreSQL database each:
 
     .venv/bin/python bench/partners.py [--latency-ms 200] [--partners 50] [--articles 20]
         [--concurrency N] [--quick]
-Needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379). BENCH_KEEP=1 keeps the worker's log.
+Needs PostgreSQL (TEST_PG_ADMIN, default 127.0.0.1:5432) and Redis (127.0.0.1:6379).
+BENCH_KEEP=1 keeps the worker's log.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from support import RssSampler, create_database, drop_database  # bench/support.py
+from support import RssSampler, create_database, database_url, drop_database  # bench/support.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -289,7 +290,7 @@ def main() -> None:
 
         def fresh_container() -> Any:
             db_names.append(create_database("bench_partners"))
-            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db_names[-1]}"
+            url = database_url(db_names[-1])
             os.environ.update(settings | {"DATABASE_URL": url})
             container = bootstrap(load_settings(), migrate=True)
             for i, url in enumerate(urls):

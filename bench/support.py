@@ -23,6 +23,12 @@ def create_database(prefix: str) -> str:
     return name
 
 
+def database_url(name: str) -> str:
+    """The SQLAlchemy URL (psycopg driver) of database `name` on the server of PG_ADMIN."""
+    server = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{server}/{name}"
+
+
 def drop_database(name: str) -> None:
     """Drop a database `create_database` made, closing its connections."""
     import psycopg
