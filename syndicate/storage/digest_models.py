@@ -153,12 +153,17 @@ class DeliveryRow(Base):
 
 
 class DeliveryAttemptRow(Base):
-    """One tried send of a delivery and what came of it; written once, never updated."""
+    """One tried send of a delivery and what came of it; written once, never updated.
+
+    `delivery_id` is not a foreign key (migration 0016): the ledger inserts an attempt only in
+    the statement that updates its delivery, and a check per row cost the sending path; a
+    trigger deletes a delivery's attempts with it.
+    """
 
     __tablename__ = "delivery_attempts"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[int] = mapped_column(BigId, ForeignKey("deliveries.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int] = mapped_column(BigId)
     state: Mapped[str] = mapped_column(String(10))
     reply: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -171,14 +176,15 @@ class MailedStoryRow(Base):
 
     One row per (subscriber, story): the primary key is what keeps two lists from both mailing
     a story to one reader, even when their batches are claimed at the same moment.
+    Neither id is a foreign key (migration 0016): the claim inserts pairs only for the rows it
+    holds; triggers delete a delivery's or a subscriber's pairs with it.
     """
 
     __tablename__ = "mailed_stories"
 
-    subscriber_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     story: Mapped[str] = mapped_column(String(500), primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(BigId, ForeignKey("deliveries.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int] = mapped_column(BigId)
     list_id: Mapped[int] = mapped_column(BigId)
     article_id: Mapped[int] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

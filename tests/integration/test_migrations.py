@@ -107,3 +107,72 @@ def test_a_database_upgraded_by_a_newer_release_is_refused_in_one_line(embedded_
         expected = "error: the database is at migration 9999, which this version"
         assert done.stderr.startswith(expected), done.stderr
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def _ledger_children(conn: Any) -> tuple[list[Any], list[Any]]:
+    from sqlalchemy import text
+
+    attempts = conn.execute(text("SELECT delivery_id FROM delivery_attempts ORDER BY id")).all()
+    stories = conn.execute(text("SELECT subscriber_id, delivery_id FROM mailed_stories "
+                                "ORDER BY subscriber_id")).all()
+    return [a[0] for a in attempts], [tuple(s) for s in stories]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_deleting_a_delivery_or_subscriber_still_deletes_its_attempts_and_stories(
+    backend: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    """Migration 0016 replaced the child tables' foreign keys by triggers: a manual DELETE of a
+    delivery, or of a subscriber (whose deliveries cascade), takes its children with it, and a
+    downgrade puts the foreign keys back."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from syndicate.storage import db
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path}/c.db"
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    now = "2026-11-01 10:00:00+00:00"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO mailing_lists (id, slug, name, frequency, categories,"
+                          " custom_frequency, created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t)"),
+                     {"t": now})
+        conn.execute(text("INSERT INTO editions (id, list_id, frequency, since, until, article_ids, "
+                          "subject, created_at) VALUES (1, 1, 'daily', :t, :t, '[]', 'S', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO subscribers (id, email, email_key, name, language, status, "
+                          "created_at) VALUES (1, 'a@example.org', 'a@example.org', '', 'en', 'active', :t), "
+                          "(2, 'b@example.org', 'b@example.org', '', 'en', 'active', :t), "
+                          "(3, 'c@example.org', 'c@example.org', '', 'en', 'active', :t)"), {"t": now})
+        conn.execute(text("INSERT INTO deliveries (id, edition_id, subscriber_id, state, attempts, "
+                          "next_attempt_at, updated_at) VALUES (1, 1, 1, 'sent', 1, :t, :t), "
+                          "(2, 1, 2, 'sent', 1, :t, :t), (3, 1, 3, 'sent', 1, :t, :t)"), {"t": now})
+        conn.execute(text("INSERT INTO delivery_attempts (delivery_id, state, reply, at) VALUES "
+                          "(1, 'sent', '250 ok', :t), (2, 'sent', '250 ok', :t), (3, 'sent', '250 ok', :t)"),
+                     {"t": now})
+        conn.execute(text("INSERT INTO mailed_stories (subscriber_id, story, delivery_id, list_id, "
+                          "article_id, created_at) VALUES (1, 's', 1, 1, 7, :t), (2, 's', 2, 1, 7, :t), "
+                          "(3, 's', 3, 1, 7, :t)"), {"t": now})
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM deliveries WHERE id = 1"))
+        assert _ledger_children(conn) == ([2, 3], [(2, 2), (3, 3)])
+        conn.execute(text("DELETE FROM subscribers WHERE id = 2"))  # its delivery cascades
+        assert _ledger_children(conn) == ([3], [(3, 3)])
+    assert not inspect(engine).get_foreign_keys("delivery_attempts")
+    assert not inspect(engine).get_foreign_keys("mailed_stories")
+
+    cfg = db._alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0015")
+    assert [fk["referred_table"] for fk in inspect(engine).get_foreign_keys("delivery_attempts")] \
+        == ["deliveries"]
+    assert sorted(fk["referred_table"] for fk in inspect(engine).get_foreign_keys("mailed_stories")) \
+        == ["deliveries", "subscribers"]
+    with engine.begin() as conn:
+        assert _ledger_children(conn) == ([3], [(3, 3)])  # the rebuild kept the rows
+        conn.execute(text("DELETE FROM deliveries WHERE id = 3"))  # the keys cascade again
+        assert _ledger_children(conn) == ([], [])
+    db.upgrade(engine)
+    assert db.is_current(engine)
+    engine.dispose()
