@@ -129,7 +129,12 @@ class CpuMeter:
             self.used[group] = self.used.get(group, 0.0) + used
 
     def report(self, messages: int) -> str:
-        """CPU per message of each group, and how busy the machine's cores were with them."""
+        """CPU per message of each group, how busy the machine's cores were with them, and the
+        rate the cores could carry if they did nothing else and never waited (the groups share
+        them: with PostgreSQL and the mail server on the same machine that is the CPU bound)."""
         parts = ", ".join(f"{group} {used / messages * 1e6:.0f} us" for group, used in self.used.items())
-        busy = sum(self.used.values()) / (self.wall * (os.cpu_count() or 1))
-        return f"CPU per message: {parts} ({busy:.0%} of {os.cpu_count()} cores)"
+        cores = os.cpu_count() or 1
+        busy = sum(self.used.values()) / (self.wall * cores)
+        bound = cores * messages / sum(self.used.values()) if sum(self.used.values()) else 0.0
+        return (f"CPU per message: {parts} ({busy:.0%} of {cores} cores; "
+                f"their CPU bound: {bound:.0f} msg/s)")
