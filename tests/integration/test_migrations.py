@@ -14,6 +14,14 @@ from syndicate.storage import digest_models, feed_models, partner_models  # noqa
 from syndicate.storage.models import Base
 
 
+def _insert(conn: Any, now: str, *statements: str) -> None:
+    """Run raw INSERTs whose `:t` is `now` (rows written as an older revision's schema has them)."""
+    from sqlalchemy import text
+
+    for statement in statements:
+        conn.execute(text(statement), {"t": now})
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migrated_schema_matches_the_models(
     backend: str, make_container: Callable[..., Any], request: pytest.FixtureRequest
@@ -40,21 +48,22 @@ def test_addresses_that_differ_only_in_case_become_one_reader(
     db.upgrade(engine, "0006")
     now = "2026-11-01 10:00:00+00:00"
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO mailing_lists (id, slug, name, frequency, categories,"
-                          " custom_frequency, created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t), "
-                          "(2, 'b', 'B', 'daily', '[]', false, :t)"), {"t": now})
-        conn.execute(text("INSERT INTO subscribers (id, email, name, language, status, created_at) VALUES "
-                          "(1, 'Alice@example.org', 'Alice', 'en', 'active', :t), "
-                          "(2, 'alice@example.org', '', 'en', 'active', :t), "
-                          "(3, 'bob@example.org', '', 'en', 'active', :t)"), {"t": now})
-        conn.execute(text("INSERT INTO subscriptions (subscriber_id, list_id, status, created_at) VALUES "
-                          "(1, 1, 'active', :t), (2, 1, 'pending', :t), (2, 2, 'active', :t)"), {"t": now})
-        conn.execute(text("INSERT INTO editions (id, list_id, frequency, since, until, article_ids, subject,"
-                          " created_at) VALUES (1, 1, 'daily', :t, :t, '[]', 'S', :t), "
-                          "(2, 2, 'daily', :t, :t, '[]', 'S', :t)"), {"t": now})
-        conn.execute(text("INSERT INTO deliveries (id, edition_id, subscriber_id, state, attempts, "
-                          "next_attempt_at, updated_at) VALUES (1, 1, 1, 'sent', 1, :t, :t), "
-                          "(2, 1, 2, 'sent', 1, :t, :t), (3, 2, 2, 'bounced', 1, :t, :t)"), {"t": now})
+        _insert(
+            conn, now,
+            "INSERT INTO mailing_lists (id, slug, name, frequency, categories, custom_frequency, "
+            "created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t), "
+            "(2, 'b', 'B', 'daily', '[]', false, :t)",
+            "INSERT INTO subscribers (id, email, name, language, status, created_at) VALUES "
+            "(1, 'Alice@example.org', 'Alice', 'en', 'active', :t), (2, 'alice@example.org', '', 'en', "
+            "'active', :t), (3, 'bob@example.org', '', 'en', 'active', :t)",
+            "INSERT INTO subscriptions (subscriber_id, list_id, status, created_at) VALUES "
+            "(1, 1, 'active', :t), (2, 1, 'pending', :t), (2, 2, 'active', :t)",
+            "INSERT INTO editions (id, list_id, frequency, since, until, article_ids, subject, created_at) "
+            "VALUES (1, 1, 'daily', :t, :t, '[]', 'S', :t), (2, 2, 'daily', :t, :t, '[]', 'S', :t)",
+            "INSERT INTO deliveries (id, edition_id, subscriber_id, state, attempts, next_attempt_at, "
+            "updated_at) VALUES (1, 1, 1, 'sent', 1, :t, :t), (2, 1, 2, 'sent', 1, :t, :t), "
+            "(3, 2, 2, 'bounced', 1, :t, :t)",
+        )
     db.upgrade(engine)
     with engine.connect() as conn:
         readers = conn.execute(text("SELECT id, email, email_key FROM subscribers ORDER BY id")).all()
@@ -126,33 +135,33 @@ def test_deleting_a_delivery_or_subscriber_still_deletes_its_attempts_and_storie
     delivery, or of a subscriber (whose deliveries cascade), takes its children with it, and a
     downgrade puts the foreign keys back."""
     from alembic import command
+    from alembic.config import Config
     from sqlalchemy import inspect, text
 
     from syndicate.storage import db
+    from syndicate.storage.revisions import MIGRATIONS_DIR
 
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else f"sqlite:///{tmp_path}/c.db"
     engine = db.make_engine(url)
     db.upgrade(engine)
     now = "2026-11-01 10:00:00+00:00"
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO mailing_lists (id, slug, name, frequency, categories,"
-                          " custom_frequency, created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t)"),
-                     {"t": now})
-        conn.execute(text("INSERT INTO editions (id, list_id, frequency, since, until, article_ids, "
-                          "subject, created_at) VALUES (1, 1, 'daily', :t, :t, '[]', 'S', :t)"), {"t": now})
-        conn.execute(text("INSERT INTO subscribers (id, email, email_key, name, language, status, "
-                          "created_at) VALUES (1, 'a@example.org', 'a@example.org', '', 'en', 'active', :t), "
-                          "(2, 'b@example.org', 'b@example.org', '', 'en', 'active', :t), "
-                          "(3, 'c@example.org', 'c@example.org', '', 'en', 'active', :t)"), {"t": now})
-        conn.execute(text("INSERT INTO deliveries (id, edition_id, subscriber_id, state, attempts, "
-                          "next_attempt_at, updated_at) VALUES (1, 1, 1, 'sent', 1, :t, :t), "
-                          "(2, 1, 2, 'sent', 1, :t, :t), (3, 1, 3, 'sent', 1, :t, :t)"), {"t": now})
-        conn.execute(text("INSERT INTO delivery_attempts (delivery_id, state, reply, at) VALUES "
-                          "(1, 'sent', '250 ok', :t), (2, 'sent', '250 ok', :t), (3, 'sent', '250 ok', :t)"),
-                     {"t": now})
-        conn.execute(text("INSERT INTO mailed_stories (subscriber_id, story, delivery_id, list_id, "
-                          "article_id, created_at) VALUES (1, 's', 1, 1, 7, :t), (2, 's', 2, 1, 7, :t), "
-                          "(3, 's', 3, 1, 7, :t)"), {"t": now})
+        _insert(
+            conn, now,
+            "INSERT INTO mailing_lists (id, slug, name, frequency, categories, custom_frequency, "
+            "created_at) VALUES (1, 'a', 'A', 'daily', '[]', false, :t)",
+            "INSERT INTO editions (id, list_id, frequency, since, until, article_ids, subject, "
+            "created_at) VALUES (1, 1, 'daily', :t, :t, '[]', 'S', :t)",
+            "INSERT INTO subscribers (id, email, email_key, name, language, status, created_at) VALUES "
+            + ", ".join(f"({n}, '{c}@example.org', '{c}@example.org', '', 'en', 'active', :t)"
+                        for n, c in ((1, "a"), (2, "b"), (3, "c"))),
+            "INSERT INTO deliveries (id, edition_id, subscriber_id, state, attempts, next_attempt_at, "
+            "updated_at) VALUES " + ", ".join(f"({n}, 1, {n}, 'sent', 1, :t, :t)" for n in (1, 2, 3)),
+            "INSERT INTO delivery_attempts (delivery_id, state, reply, at) VALUES "
+            + ", ".join(f"({n}, 'sent', '250 ok', :t)" for n in (1, 2, 3)),
+            "INSERT INTO mailed_stories (subscriber_id, story, delivery_id, list_id, article_id, "
+            "created_at) VALUES " + ", ".join(f"({n}, 's', {n}, 1, 7, :t)" for n in (1, 2, 3)),
+        )
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM deliveries WHERE id = 1"))
         assert _ledger_children(conn) == ([2, 3], [(2, 2), (3, 3)])
@@ -161,7 +170,8 @@ def test_deleting_a_delivery_or_subscriber_still_deletes_its_attempts_and_storie
     assert not inspect(engine).get_foreign_keys("delivery_attempts")
     assert not inspect(engine).get_foreign_keys("mailed_stories")
 
-    cfg = db._alembic_config()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0015")
