@@ -20,5 +20,6 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def partner_container(make_container: Callable[..., Any]) -> Any:
-    """An embedded container allowing loopback partners, with a 1 s push timeout."""
-    return make_container(partner_allow_private=True, partner_timeout_s=1.0)
+    """An embedded container allowing loopback partners, with a 10 s push timeout: a loopback
+    receiver answers at once, but a loaded CI machine once took over 1 s for a first push."""
+    return make_container(partner_allow_private=True, partner_timeout_s=10.0)

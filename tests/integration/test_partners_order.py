@@ -19,7 +19,7 @@ pytest_plugins = ["tests.integration.conftest_partners"]
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_container(request: pytest.FixtureRequest, make_container: Callable[..., Any]) -> Any:
-    overrides: dict[str, Any] = {"partner_allow_private": True, "partner_timeout_s": 1.0}
+    overrides: dict[str, Any] = {"partner_allow_private": True, "partner_timeout_s": 10.0}
     if request.param == "postgresql":
         overrides["database_url"] = request.getfixturevalue("pg_url")
     return make_container(**overrides)

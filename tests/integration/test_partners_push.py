@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -108,12 +109,15 @@ def test_500_is_retried_on_the_schedule_with_the_same_webhook_id_then_dead(
     assert receiver.requests[-1].headers["webhook-id"] == row.webhook_id
 
 
-def test_timeout_counts_as_failure_and_is_retried(partner_container: Any, receiver: Receiver) -> None:
-    add(partner_container, receiver)
+def test_timeout_counts_as_failure_and_is_retried(
+    make_container: Callable[..., Any], receiver: Receiver
+) -> None:
+    container = make_container(partner_allow_private=True, partner_timeout_s=1.0)
+    add(container, receiver)
     receiver.reply = lambda _r: Reply(200, delay_s=3)
-    [delivery_id] = publish(partner_container, article())
-    assert partner_container.partner_pushes.attempt(delivery_id) == "failed"
-    row = delivery(partner_container, delivery_id)
+    [delivery_id] = publish(container, article())
+    assert container.partner_pushes.attempt(delivery_id) == "failed"
+    row = delivery(container, delivery_id)
     assert row.status == "pending" and row.attempts == 1
     assert row.last_error is not None and "timeout after 1 s" in row.last_error
     assert row.next_attempt_at is not None
