@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fanout import Sink, _push_raw_pipelined  # bench/fanout.py, next to this file
-from support import PG_ADMIN, create_database, drop_database  # bench/support.py
+from support import create_database, database_url, drop_database  # bench/support.py
 
 from syndicate.digests.batch import recipient_for
 from syndicate.digests.edition_mail import EditionMail
@@ -208,7 +208,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="threads then loop, this many times")
     args = parser.parse_args()
     db_name = create_database("syndicate_send_loop")
-    db_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{db_name}"
+    db_url = database_url(db_name, driver="")
     sink = Sink()
     modes: dict[str, Callable[[Work, int, int], str]] = {"threads": with_threads, "loop": with_loop}
     rates: dict[str, list[float]] = {name: [] for name in modes}

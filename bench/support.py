@@ -23,9 +23,10 @@ def create_database(prefix: str) -> str:
     return name
 
 
-def database_url(name: str) -> str:
-    """The SQLAlchemy URL (psycopg driver) of database `name` on the server of PG_ADMIN."""
-    server = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+def database_url(name: str, *, driver: str = "+psycopg") -> str:
+    """The URL of database `name` on the server of PG_ADMIN: for SQLAlchemy with the psycopg
+    driver, or libpq's own form (for psycopg.connect) with `driver=""`."""
+    server = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", f"postgresql{driver}://", 1)
     return f"{server}/{name}"
 
 
